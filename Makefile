@@ -1,0 +1,46 @@
+# Every target installs what it needs: a fresh clone needs only `make demo` or `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+CHECKOV_VENV ?= .venv-checkov
+CHECKOV_VERSION ?= 3.3.30
+# Folder above registry.terraform.io of a filesystem provider mirror; empty = Terraform's normal installation.
+TF_PROVIDER_MIRROR ?= $(if $(wildcard /opt/tf-plugins/registry.terraform.io),/opt/tf-plugins,)
+export TF_PROVIDER_MIRROR
+export CHECKPOINT_DISABLE := 1
+
+.PHONY: install test lint unit package demo bench clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+$(CHECKOV_VENV)/.installed:
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet 'checkov==$(CHECKOV_VERSION)'
+	touch $@
+
+install: $(VENV)/.installed $(CHECKOV_VENV)/.installed ## make .venv (package + dev tools) and .venv-checkov
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check lambda_src tests sandbox scripts
+	$(VENV)/bin/ruff format --check lambda_src tests sandbox scripts
+	$(VENV)/bin/mypy
+
+test: install lint ## the whole suite: lint, types, unit, Terraform checks, integration
+	CHECKOV_BIN=$(abspath $(CHECKOV_VENV))/bin/checkov $(PY) -m pytest
+
+package: $(VENV)/.installed ## rebuild lambda_dist/ from lambda_src/ (same sources, same bytes)
+	$(PY) scripts/build_lambda_zip.py
+
+demo: install ## the whole flow against a local AWS
+	$(PY) -m sandbox.demo
+
+bench: install ## benchmark figures (docs/benchmarks.md)
+	$(PY) -m tests.bench
+
+clean:
+	rm -rf $(VENV) $(CHECKOV_VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
