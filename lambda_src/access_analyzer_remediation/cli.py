@@ -1,0 +1,305 @@
+"""`aa-remediate`: plan offline, remediate one finding, sweep, revert, and read the audit trail.
+
+Exit codes: 0 done, 1 an operation failed (details printed), 2 bad input (one line on stderr, nothing changed).
+Deployment settings come from the same AAR_* variables as the Lambda (`terraform output -raw cli_environment`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections import Counter
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+from .audit import AuditStore
+from .findings import FindingRef, Ignored, MalformedEvent, parse_event
+from .planner import Plan, RoleState, plan_finding
+from .policy import PolicyError, statements
+from .settings import ACCOUNT_ID_RE, ANALYZER_ARN_RE, ORG_ID_RE, Settings, SettingsError, parse_mode
+
+_UNUSED_TOPIC = "arn:aws:sns:us-east-1:000000000000:unused"
+
+
+class UsageError(ValueError):
+    """Bad input: reported on one line, exit 2."""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.command(args))
+    except (UsageError, SettingsError, MalformedEvent, PolicyError) as err:
+        print(f"aa-remediate: error: {err}", file=sys.stderr)
+        return 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="aa-remediate", description=__doc__.splitlines()[0] if __doc__ else "")
+    sub = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    plan = sub.add_parser("plan", help="offline: what the tool would do for EVENT on a role with POLICY")
+    plan.add_argument("--event", required=True, type=Path, help="an Access Analyzer Finding event (JSON file)")
+    plan.add_argument("--policy", required=True, type=Path, help="trust policy JSON, or `aws iam get-role` output")
+    plan.add_argument("--trusted-account", action="append", default=[], metavar="ID")
+    plan.add_argument("--trusted-org-id", metavar="ID")
+    plan.add_argument("--allowed-principal", action="append", default=[], metavar="P")
+    plan.add_argument("--mode", default="remediate", choices=["remediate", "notify"])
+    plan.add_argument("--max-chars", type=int, default=2048, help="the account's trust policy length quota")
+    plan.set_defaults(command=cmd_plan)
+
+    remediate = sub.add_parser("remediate", help="verify and contain one finding (same path as the Lambda)")
+    remediate.add_argument("--analyzer-arn", required=True)
+    remediate.add_argument("--finding-id", required=True)
+    remediate.add_argument("--dry-run", action="store_true", help="compute and print; write and send nothing")
+    remediate.add_argument("--no-notify", action="store_true", help="do not publish the e-mail digest")
+    remediate.set_defaults(command=cmd_remediate)
+
+    sweep = sub.add_parser("sweep", help="every ACTIVE IAM role finding of an analyzer (backfill)")
+    sweep.add_argument("--analyzer-arn", required=True)
+    sweep.add_argument("--dry-run", action="store_true")
+    sweep.add_argument("--no-notify", action="store_true")
+    sweep.set_defaults(command=cmd_sweep)
+
+    revert = sub.add_parser("revert", help="remove exactly what the tool added for a finding")
+    revert.add_argument("--finding-id", required=True)
+    revert.add_argument("--archive", action="store_true", help="also archive the finding (access is intended)")
+    revert.set_defaults(command=cmd_revert)
+
+    status = sub.add_parser("status", help="the audit trail of a finding")
+    status.add_argument("--finding-id", required=True)
+    status.set_defaults(command=cmd_status)
+
+    for command in (plan, remediate, sweep, revert, status):
+        command.add_argument("--json", action="store_true", help="machine-readable output")
+    return parser
+
+
+# -- plan (offline) -------------------------------------------------------------------------------------------
+def cmd_plan(args: argparse.Namespace) -> int:
+    event = _read_json(args.event, "event")
+    document = _read_json(args.policy, "policy")
+    for account in args.trusted_account:
+        if not ACCOUNT_ID_RE.match(account):
+            raise UsageError(f"--trusted-account {account!r} is not a 12-digit account id")
+    if args.trusted_org_id and not ORG_ID_RE.match(args.trusted_org_id):
+        raise UsageError(f"--trusted-org-id {args.trusted_org_id!r} is not an organization id (o-...)")
+    if not 2048 <= args.max_chars <= 10240:
+        raise UsageError("--max-chars must be between 2048 and 10240")
+    parsed = parse_event(event)
+    policy, tags = _policy_and_tags(document)
+    if isinstance(parsed, Ignored):
+        result = {
+            "decision": "skip",
+            "reason": parsed.reason,
+            "summary": "event needs no action",
+            "statements_added": [],
+            "policy": policy,
+        }
+        return _emit(args, result, _human_plan)
+    assert parsed.claim is not None
+    settings = Settings(
+        analyzer_arns=(parsed.analyzer_arn,),
+        audit_table_name="offline",
+        topic_arn=_UNUSED_TOPIC,
+        mode=parse_mode(args.mode),
+        trusted_account_ids=frozenset(args.trusted_account),
+        trusted_org_id=args.trusted_org_id,
+        allowed_principals=tuple(args.allowed_principal),
+        trust_policy_max_chars=args.max_chars,
+    )
+    role = parsed.claim.role
+    plan = plan_finding(parsed.claim, RoleState(role.arn, role.path, tags, policy), settings)
+    return _emit(args, _plan_json(plan, policy), _human_plan)
+
+
+def _policy_and_tags(document: Any) -> tuple[dict[str, Any], dict[str, str]]:
+    tags: dict[str, str] = {}
+    if isinstance(document, dict) and isinstance(document.get("Role"), dict):  # `aws iam get-role` output
+        role = document["Role"]
+        tags = {t["Key"]: t["Value"] for t in role.get("Tags", []) if isinstance(t, dict)}
+        document = role.get("AssumeRolePolicyDocument")
+    if not isinstance(document, dict):
+        raise UsageError("--policy is not a trust policy document")
+    statements(document)  # raises PolicyError when unreadable
+    return document, tags
+
+
+def _plan_json(plan: Plan, policy: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "decision": plan.decision,
+        "reason": plan.reason,
+        "summary": plan.summary,
+        "notes": list(plan.notes),
+        "statements_added": plan.statements_added(),
+        "policy": plan.policy_after if plan.policy_after is not None else policy,
+    }
+
+
+def _human_plan(result: dict[str, Any]) -> str:
+    lines = [f"decision: {result['decision']} ({result['reason']})", f"  {result['summary']}"]
+    lines += [f"  note: {note}" for note in result.get("notes", [])]
+    for statement in result["statements_added"]:
+        lines.append(f"  + {json.dumps(statement, separators=(',', ':'))}")
+    lines.append("resulting trust policy:")
+    lines.append(json.dumps(result["policy"], indent=2))
+    return "\n".join(lines)
+
+
+# -- commands that call AWS ------------------------------------------------------------------------------------
+def cmd_remediate(args: argparse.Namespace) -> int:
+    ref = FindingRef(_analyzer(args.analyzer_arn), args.finding_id.strip())
+    remediator = _remediator(args.analyzer_arn, args.dry_run)
+    outcomes = remediator.process([ref])
+    return _report(args, remediator, outcomes)
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from .engine import sweep
+
+    remediator = _remediator(_analyzer(args.analyzer_arn), args.dry_run)
+
+    def progress(done: int, outcomes: list[Any]) -> None:
+        counts = Counter(o.decision for o in outcomes)
+        print(
+            f"... {done} findings: " + ", ".join(f"{n} {d}" for d, n in sorted(counts.items())),
+            file=sys.stderr,
+        )
+
+    outcomes = sweep(remediator, progress=progress)
+    return _report(args, remediator, outcomes)
+
+
+def cmd_revert(args: argparse.Namespace) -> int:
+    from .revert import NothingToRevert, revert
+
+    remediator = _remediator(None, dry_run=False)
+    try:
+        result = revert(remediator, args.finding_id.strip(), archive=args.archive)
+    except NothingToRevert as err:
+        return _emit(args, {"reverted": False, "reason": str(err)}, lambda r: f"nothing reverted: {r['reason']}", 1)
+    return _emit(args, result, _human_revert)
+
+
+def _human_revert(result: dict[str, Any]) -> str:
+    lines = [f"reverted finding {result['finding_id']} on {result['role_arn']}"]
+    lines += [f"  - removed {e['value']} ({'/'.join(e['actions'])}) from {e['sid']}" for e in result["removed"]]
+    if result["archived"]:
+        lines.append("  finding archived")
+    lines.append("trust policy now:")
+    lines.append(json.dumps(result["policy_after"], indent=2))
+    return "\n".join(lines)
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    remediator = _remediator(None, dry_run=False)
+    history = remediator.audit.history(args.finding_id.strip())
+    if not history:
+        return _emit(args, {"finding_id": args.finding_id, "records": []}, lambda r: "no records", 1)
+
+    def human(result: dict[str, Any]) -> str:
+        return "\n".join(
+            f"{r.get('decided_at')}  {r.get('record_type', ''):8} {r.get('decision', ''):9} {r.get('reason', '')}"
+            f"  {r.get('summary', '')}"
+            for r in result["records"]
+        )
+
+    return _emit(args, {"finding_id": args.finding_id, "records": history}, human)
+
+
+def _report(args: argparse.Namespace, remediator: Any, outcomes: list[Any]) -> int:
+    dry_run = args.dry_run
+    if not dry_run and not args.no_notify:
+        remediator.notify(outcomes, "this account")
+    rows = [
+        {
+            "finding_id": o.ref.finding_id,
+            "decision": o.decision,
+            "reason": o.reason,
+            "summary": o.summary,
+            "resource": o.finding.resource_arn if o.finding else None,
+            "statements_added": o.plan.statements_added() if o.plan and o.plan.policy_after else [],
+        }
+        for o in outcomes
+    ]
+    counts = dict(Counter(o.decision for o in outcomes))
+    result = {"dry_run": dry_run, "counts": counts, "findings": rows}
+
+    def human(r: dict[str, Any]) -> str:
+        lines = [f"{row['finding_id']}: {row['decision']} ({row['reason']}) {row['summary']}" for row in r["findings"]]
+        summary = ", ".join(f"{n} {d}" for d, n in sorted(counts.items())) or "no findings"
+        lines.append(f"{'dry run: ' if dry_run else ''}{summary}")
+        return "\n".join(lines)
+
+    return _emit(args, result, human, 1 if counts.get("failed") else 0)
+
+
+def _remediator(analyzer_arn: str | None, dry_run: bool) -> Any:
+    from .clients import AwsClients
+    from .engine import Remediator
+
+    env = dict(os.environ)
+    if analyzer_arn and not env.get("AAR_ANALYZER_ARNS", "").strip():
+        env["AAR_ANALYZER_ARNS"] = json.dumps([analyzer_arn])
+    env.setdefault("AAR_ANALYZER_ARNS", json.dumps(["arn:aws:access-analyzer:us-east-1:000000000000:analyzer/unused"]))
+    env.setdefault("AAR_TOPIC_ARN", _UNUSED_TOPIC)
+    if not env.get("AAR_AUDIT_TABLE_NAME"):
+        raise UsageError("set AAR_AUDIT_TABLE_NAME (see `terraform output -raw cli_environment`)")
+    settings = Settings.from_env(env)
+    if analyzer_arn and analyzer_arn not in settings.analyzer_arns:
+        raise UsageError(f"{analyzer_arn} is not in AAR_ANALYZER_ARNS")
+    clients = AwsClients()
+    if dry_run:
+        return Remediator(
+            settings.with_mode("notify"), clients, audit=_NoAudit(clients.dynamodb(), settings.audit_table_name)
+        )
+    return Remediator(
+        settings,
+        clients,
+        AuditStore(clients.dynamodb(), settings.audit_table_name, settings.audit_retention_days),
+    )
+
+
+class _NoAudit(AuditStore):
+    """Dry runs write nothing, not even the audit record."""
+
+    def record(self, records: Any, release: Any = None) -> None:
+        return None
+
+
+def _analyzer(value: str) -> str:
+    value = value.strip()
+    if not ANALYZER_ARN_RE.match(value):
+        raise UsageError(f"--analyzer-arn {value!r} is not an analyzer ARN")
+    return value
+
+
+def _read_json(path: Path, what: str) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UsageError(f"{what} file {path} does not exist") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise UsageError(f"cannot read {what} file {path}: {err}") from None
+    except json.JSONDecodeError as err:
+        raise UsageError(f"{what} file {path} is not JSON: {err.msg} at line {err.lineno}") from None
+
+
+def _emit(
+    args: argparse.Namespace, result: dict[str, Any], human: Callable[[dict[str, Any]], str], code: int = 0
+) -> int:
+    print(json.dumps(result, indent=2, default=str) if args.json else human(result))
+    return code
+
+
+def _fail(message: str) -> NoReturn:  # pragma: no cover - argparse-style hard stop
+    print(f"aa-remediate: error: {message}", file=sys.stderr)
+    sys.exit(2)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,65 @@
+"""boto3 clients, created lazily and injectable.
+
+boto3 is imported on first use, not at module import, so the handler's cold-start import stays cheap. Tests and the
+sandbox pass their own `factory` (e.g. clients pointed at a moto server).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mypy_boto3_accessanalyzer import AccessAnalyzerClient
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_iam import IAMClient
+    from mypy_boto3_sns import SNSClient
+
+ClientFactory = Callable[[str, "str | None"], Any]
+
+# Standard retry mode backs off on Throttling / 5xx; 8 attempts ride out an IAM or Access Analyzer burst
+# before the record is handed back to SQS for a later retry.
+_RETRIES = {"mode": "standard", "max_attempts": 8}
+
+
+def boto3_factory(service: str, region: str | None) -> Any:
+    import boto3
+    from botocore.config import Config
+
+    config = Config(retries=_RETRIES, connect_timeout=5, read_timeout=20)  # type: ignore[arg-type]
+    return boto3.client(service, region_name=region, config=config)  # type: ignore[call-overload]
+
+
+class AwsClients:
+    """One client per (service, Region), created on first use."""
+
+    def __init__(self, factory: ClientFactory = boto3_factory) -> None:
+        self._factory = factory
+        self._cache: dict[tuple[str, str | None], Any] = {}
+
+    def _get(self, service: str, region: str | None) -> Any:
+        key = (service, region)
+        if key not in self._cache:
+            self._cache[key] = self._factory(service, region)
+        return self._cache[key]
+
+    def access_analyzer(self, region: str) -> AccessAnalyzerClient:
+        return self._get("accessanalyzer", region)  # type: ignore[no-any-return]
+
+    def iam(self) -> IAMClient:
+        return self._get("iam", None)  # type: ignore[no-any-return]
+
+    def dynamodb(self) -> DynamoDBClient:
+        return self._get("dynamodb", None)  # type: ignore[no-any-return]
+
+    def sns(self, region: str) -> SNSClient:
+        return self._get("sns", region)  # type: ignore[no-any-return]
+
+
+def error_code(error: BaseException) -> str | None:
+    """The AWS error code of a botocore ClientError, else None (without importing botocore)."""
+    response = getattr(error, "response", None)
+    if isinstance(response, dict):
+        code = response.get("Error", {}).get("Code")
+        return str(code) if code else None
+    return None

@@ -1,0 +1,85 @@
+"""Undo a remediation: remove exactly the Deny entries the tool added for one finding, keep everything else."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from .audit import AuditRecord, Lock, denied_entries
+from .engine import Remediator
+from .findings import RoleRef
+from .policy import DenyEntry, canonical_value, classify_principal, compact, remove_denies, tool_entries
+
+
+class NothingToRevert(LookupError):
+    """The audit trail shows no Deny of this tool for the finding that is still in place."""
+
+
+def revert(remediator: Remediator, finding_id: str, archive: bool = False) -> dict[str, Any]:
+    history = remediator.audit.history(finding_id)
+    decisions = [r for r in history if r.get("record_type") == "DECISION"]
+    if not decisions:
+        raise NothingToRevert(f"no decision recorded for finding {finding_id}")
+    latest = decisions[-1]
+    role = RoleRef.parse(str(latest["resource_arn"]))
+    recorded = [DenyEntry.from_json(entry) for entry in denied_entries(history)]
+    lock: Lock | None = remediator.audit.acquire(
+        role.arn, remediator.settings.lock_lease_seconds, remediator.lock_wait_seconds
+    )
+    try:
+        state = remediator._get_role(role)
+        if state is None:
+            raise NothingToRevert(f"role {role.arn} no longer exists")
+        entries = recorded or _entries_for(latest, state.policy)
+        after, removed = remove_denies(state.policy, entries)
+        if not removed:
+            raise NothingToRevert(f"the Deny added for finding {finding_id} is no longer in the trust policy")
+        remediator.clients.iam().update_assume_role_policy(RoleName=role.name, PolicyDocument=compact(after))
+        record = AuditRecord(
+            finding_id=finding_id,
+            kind="REVERT",
+            decision="revert",
+            reason="reverted_by_operator",
+            summary=f"removed {len(removed)} Deny entr{'y' if len(removed) == 1 else 'ies'}",
+            mode=remediator.settings.mode,
+            analyzer_arn=str(latest["analyzer_arn"]),
+            resource_arn=role.arn,
+            policy_before=compact(state.policy),
+            policy_after=compact(after),
+            extra={
+                "removed": json.dumps([e.to_json() for e in removed], sort_keys=True),
+                "archived": str(archive).lower(),
+            },
+        )
+        remediator.audit.record([record], release=lock)
+        lock = None
+    finally:
+        if lock is not None:
+            remediator._release_quietly(lock)
+    if archive:
+        analyzer_arn = str(latest["analyzer_arn"])
+        remediator.clients.access_analyzer(analyzer_arn.split(":")[3]).update_findings(
+            analyzerArn=analyzer_arn, ids=[finding_id], status="ARCHIVED"
+        )
+    return {
+        "reverted": True,
+        "finding_id": finding_id,
+        "role_arn": role.arn,
+        "removed": [e.to_json() for e in removed],
+        "archived": archive,
+        "policy_before": state.policy,
+        "policy_after": after,
+    }
+
+
+def _entries_for(decision: dict[str, Any], policy: dict[str, Any]) -> list[DenyEntry]:
+    """Fallback when no entries were recorded (e.g. a redelivered finding found its Deny already in place): the
+    tool's entries for exactly this finding's principal whose actions are all among the finding's actions."""
+    targets, _ = classify_principal(json.loads(str(decision.get("principal", "{}"))))
+    wanted = {(t.kind, t.value) for t in targets}
+    actions = set(decision.get("actions") or [])
+    return [
+        e
+        for e in tool_entries(policy)
+        if (e.kind, canonical_value(e.kind, e.value)) in wanted and set(e.actions) <= actions
+    ]

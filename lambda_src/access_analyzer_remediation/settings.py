@@ -1,0 +1,150 @@
+"""All configuration, read once from the environment into one validated object.
+
+A bad value raises `SettingsError` naming the variable, so a misconfigured deployment fails at cold start
+with a clear message instead of misbehaving on the first finding.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Literal
+
+Mode = Literal["remediate", "notify"]
+
+DEFAULT_PROTECTED_ROLE_PATTERNS: tuple[str, ...] = (
+    "OrganizationAccountAccessRole",
+    "AWSControlTowerExecution",
+    "AWSCloudFormationStackSetExecutionRole",
+    "stacksets-exec-*",
+)
+DEFAULT_EXEMPTION_TAG_KEY = "access-analyzer-remediation:exempt"
+DEFAULT_TRUST_POLICY_MAX_CHARS = 2048
+
+ACCOUNT_ID_RE = re.compile(r"^\d{12}$")
+ORG_ID_RE = re.compile(r"^o-[a-z0-9]{10,32}$")
+ANALYZER_ARN_RE = re.compile(r"^arn:aws[a-z-]*:access-analyzer:[a-z0-9-]+:\d{12}:analyzer/[A-Za-z0-9_.-]{1,255}$")
+ROLE_ARN_RE = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")
+TOPIC_ARN_RE = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$")
+TABLE_NAME_RE = re.compile(r"^[A-Za-z0-9_.-]{3,255}$")
+
+
+class SettingsError(ValueError):
+    """A configuration value is missing or invalid."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    analyzer_arns: tuple[str, ...]
+    audit_table_name: str
+    topic_arn: str
+    mode: Mode = "remediate"
+    trusted_account_ids: frozenset[str] = frozenset()
+    trusted_org_id: str | None = None
+    protected_role_patterns: tuple[str, ...] = DEFAULT_PROTECTED_ROLE_PATTERNS
+    own_role_arns: frozenset[str] = frozenset()
+    exemption_tag_key: str = DEFAULT_EXEMPTION_TAG_KEY
+    allowed_principals: tuple[str, ...] = ()
+    trust_policy_max_chars: int = DEFAULT_TRUST_POLICY_MAX_CHARS
+    audit_retention_days: int = 365
+    lock_lease_seconds: int = 60
+    tracing: bool = False
+
+    def with_mode(self, mode: Mode) -> Settings:
+        return replace(self, mode=mode)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Settings:
+        """Build settings from `AAR_*` variables (see docs/architecture.md)."""
+        return cls(
+            analyzer_arns=tuple(_arn_list(env, "AAR_ANALYZER_ARNS", ANALYZER_ARN_RE, required=True)),
+            audit_table_name=_matching(env, "AAR_AUDIT_TABLE_NAME", TABLE_NAME_RE),
+            topic_arn=_matching(env, "AAR_TOPIC_ARN", TOPIC_ARN_RE),
+            mode=parse_mode(env.get("AAR_MODE", "remediate"), "AAR_MODE"),
+            trusted_account_ids=frozenset(_arn_list(env, "AAR_TRUSTED_ACCOUNT_IDS", ACCOUNT_ID_RE)),
+            trusted_org_id=_optional_matching(env, "AAR_TRUSTED_ORG_ID", ORG_ID_RE),
+            protected_role_patterns=tuple(
+                _string_list(env, "AAR_PROTECTED_ROLE_PATTERNS", DEFAULT_PROTECTED_ROLE_PATTERNS)
+            ),
+            own_role_arns=frozenset(_arn_list(env, "AAR_OWN_ROLE_ARNS", ROLE_ARN_RE)),
+            exemption_tag_key=_tag_key(env),
+            allowed_principals=tuple(_string_list(env, "AAR_ALLOWED_PRINCIPALS", ())),
+            trust_policy_max_chars=_int(env, "AAR_TRUST_POLICY_MAX_CHARS", DEFAULT_TRUST_POLICY_MAX_CHARS, 2048, 10240),
+            audit_retention_days=_int(env, "AAR_AUDIT_RETENTION_DAYS", 365, 0, 36500),
+            lock_lease_seconds=_int(env, "AAR_LOCK_LEASE_SECONDS", 60, 5, 900),
+            tracing=_bool(env, "AAR_TRACING"),
+        )
+
+
+def parse_mode(value: str, name: str = "mode") -> Mode:
+    value = value.strip()
+    if value == "remediate":
+        return "remediate"
+    if value == "notify":
+        return "notify"
+    raise SettingsError(f"{name} must be 'remediate' or 'notify', got {value!r}")
+
+
+def _string_list(env: Mapping[str, str], name: str, default: tuple[str, ...]) -> list[str]:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return list(default)
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError as err:
+        raise SettingsError(f"{name} must be a JSON list of strings: {err.msg}") from None
+    if not isinstance(value, list) or not all(isinstance(item, str) and item.strip() for item in value):
+        raise SettingsError(f"{name} must be a JSON list of non-empty strings")
+    return [item.strip() for item in value]
+
+
+def _arn_list(env: Mapping[str, str], name: str, pattern: re.Pattern[str], required: bool = False) -> list[str]:
+    values = _string_list(env, name, ())
+    if required and not values:
+        raise SettingsError(f"{name} is required (JSON list, at least one value)")
+    for value in values:
+        if not pattern.match(value):
+            raise SettingsError(f"{name}: {value!r} is not valid")
+    return values
+
+
+def _matching(env: Mapping[str, str], name: str, pattern: re.Pattern[str]) -> str:
+    value = env.get(name, "").strip()
+    if not value:
+        raise SettingsError(f"{name} is required")
+    if not pattern.match(value):
+        raise SettingsError(f"{name}: {value!r} is not valid")
+    return value
+
+
+def _optional_matching(env: Mapping[str, str], name: str, pattern: re.Pattern[str]) -> str | None:
+    return _matching(env, name, pattern) if env.get(name, "").strip() else None
+
+
+def _tag_key(env: Mapping[str, str]) -> str:
+    value = env.get("AAR_EXEMPTION_TAG_KEY", DEFAULT_EXEMPTION_TAG_KEY).strip()
+    if not 1 <= len(value) <= 128:
+        raise SettingsError("AAR_EXEMPTION_TAG_KEY must be 1 to 128 characters")
+    return value
+
+
+def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be an integer, got {raw!r}") from None
+    if not low <= value <= high:
+        raise SettingsError(f"{name} must be between {low} and {high}, got {value}")
+    return value
+
+
+def _bool(env: Mapping[str, str], name: str) -> bool:
+    raw = env.get(name, "false").strip().lower()
+    if raw not in {"true", "false"}:
+        raise SettingsError(f"{name} must be 'true' or 'false', got {raw!r}")
+    return raw == "true"
