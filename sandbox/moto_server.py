@@ -1,0 +1,419 @@
+"""A moto server on 127.0.0.1 for integration tests and the demo, plus boto3 sessions that point at it.
+
+Why a server and not `moto.mock_aws`: the code under test (the Lambda handler, the CLI, Terraform) talks to AWS
+over HTTP with ordinary clients. A server lets every one of them share one fake account, exactly as they would
+share a real one, and lets us switch moto's IAM authorization on to prove the least-privilege role is enough.
+
+Two ways to run it:
+
+- ``mode="process"`` (the default): moto runs in a child Python process. Its state (backends and the process-global
+  authorization switch) is isolated from any in-process ``mock_aws`` used by unit tests in the same pytest run.
+  The child blocks on its stdin and exits when the pipe closes, so it cannot outlive the parent even if the
+  parent is killed.
+- ``mode="thread"``: moto's ``ThreadedMotoServer`` in this process. Faster to start (no second interpreter), but it
+  shares moto's global state with ``mock_aws`` and with ``moto.settings``: only use it when nothing else in the
+  process uses moto at the same time.
+
+Either way the server binds port 0 on the loopback interface (the kernel picks a free port, so there is no race
+between choosing a port and binding it) and `start()` returns only when it answers HTTP.
+
+IAM authorization in server mode: moto reads ``settings.INITIAL_NO_AUTH_ACTION_COUNT`` (default infinity = never
+check). A POST to ``/moto-api/reset-auth`` whose body is the new count as a plain number (``b"0"``, ``b"inf"``)
+sets it inside the server and resets moto's request counter; the response carries the previous value in
+``PREVIOUS_INITIAL_NO_AUTH_ACTION_COUNT``. This is what ``moto.core.set_initial_no_auth_action_count`` does in
+server mode (moto 5.2.5, ``moto/moto_api/_internal/responses.py``). With the count at N, the first N requests are
+free and every later one must be signed with an access key that exists in moto's IAM and is allowed by its
+policies.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import selectors
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Mapping
+from typing import IO, Any, Literal
+
+import boto3
+import boto3.session
+
+DEFAULT_REGION = "us-east-1"
+# moto's default account: every resource created with the dummy credentials below lives here.
+DEFAULT_ACCOUNT_ID = "123456789012"
+# Credentials that moto accepts while authorization is off. They are not secrets and never reach AWS.
+DUMMY_ACCESS_KEY_ID = "testing"
+DUMMY_SECRET_ACCESS_KEY = "testing"
+
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+_LOG = logging.getLogger(__name__)
+# The sandbox only ever talks to 127.0.0.1: never let an HTTP(S)_PROXY variable reroute that traffic.
+_NO_PROXY_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+class MotoServerError(RuntimeError):
+    """The moto server did not start, did not answer, or refused an admin call."""
+
+
+class SandboxSession(boto3.session.Session):
+    """A boto3 session whose clients and resources default to the sandbox endpoints.
+
+    boto3 has no per-session "endpoint for every service" setting (only environment variables and the shared
+    config file, both process- or user-wide), so the session fills in ``endpoint_url`` when the caller did not.
+    ``service_endpoints`` overrides it per service name, e.g. ``{"accessanalyzer": standin.endpoint_url}``.
+    """
+
+    def __init__(
+        self,
+        *,
+        endpoint_url: str,
+        service_endpoints: Mapping[str, str] | None = None,
+        region_name: str = DEFAULT_REGION,
+        aws_access_key_id: str = DUMMY_ACCESS_KEY_ID,
+        aws_secret_access_key: str = DUMMY_SECRET_ACCESS_KEY,
+        aws_session_token: str | None = None,
+    ) -> None:
+        super().__init__(
+            aws_access_key_id=aws_access_key_id,
+            aws_secret_access_key=aws_secret_access_key,
+            aws_session_token=aws_session_token,
+            region_name=region_name,
+        )
+        self.sandbox_endpoint_url = endpoint_url
+        self.service_endpoints = dict(service_endpoints or {})
+
+    def endpoint_for(self, service_name: str) -> str:
+        """The URL a client of `service_name` made by this session talks to."""
+        return self.service_endpoints.get(service_name, self.sandbox_endpoint_url)
+
+    def client(self, service_name: str, *args: Any, **kwargs: Any) -> Any:
+        """`boto3.Session.client`, with ``endpoint_url`` defaulting to the sandbox."""
+        if kwargs.get("endpoint_url") is None:
+            kwargs["endpoint_url"] = self.endpoint_for(service_name)
+        return super().client(service_name, *args, **kwargs)  # type: ignore[call-overload]
+
+    def resource(self, service_name: str, *args: Any, **kwargs: Any) -> Any:
+        """`boto3.Session.resource`, with ``endpoint_url`` defaulting to the sandbox."""
+        if kwargs.get("endpoint_url") is None:
+            kwargs["endpoint_url"] = self.endpoint_for(service_name)
+        return super().resource(service_name, *args, **kwargs)  # type: ignore[call-overload]
+
+
+def wait_for_http(url: str, timeout: float = 30.0) -> None:
+    """Block until `url` answers any HTTP response (status codes do not matter), or raise MotoServerError."""
+    deadline = time.monotonic() + timeout
+    last_error: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            with _NO_PROXY_OPENER.open(url, timeout=2.0) as response:
+                response.read()
+            return
+        except urllib.error.HTTPError:
+            return  # an HTTP error status is still an answer
+        except (urllib.error.URLError, ConnectionError, TimeoutError, OSError) as error:
+            last_error = error
+            time.sleep(0.05)
+    raise MotoServerError(f"{url} did not answer within {timeout:.0f} s: {last_error}")
+
+
+class MotoServer:
+    """Start, reset and stop one moto server on the loopback interface.
+
+    Use it as a context manager (``with MotoServer() as moto: moto.client("iam")...``) or call `start` / `stop`.
+    """
+
+    def __init__(
+        self,
+        *,
+        mode: Literal["process", "thread"] = "process",
+        host: str = "127.0.0.1",
+        port: int = 0,
+        region: str = DEFAULT_REGION,
+        startup_timeout: float = 30.0,
+    ) -> None:
+        if host not in LOOPBACK_HOSTS:
+            raise ValueError(f"the sandbox only listens on the loopback interface, not {host!r}")
+        if mode not in ("process", "thread"):
+            raise ValueError(f"mode must be 'process' or 'thread', not {mode!r}")
+        self.mode = mode
+        self.host = host
+        self.region = region
+        self.startup_timeout = startup_timeout
+        self._requested_port = port
+        self._port: int | None = None
+        self._process: subprocess.Popen[bytes] | None = None
+        self._log_file: IO[bytes] | None = None
+        self._threaded: Any = None  # moto.server.ThreadedMotoServer, imported lazily (it pulls in Flask)
+        self._lock = threading.Lock()
+
+    # ------------------------------------------------------------------ lifecycle
+    def __enter__(self) -> MotoServer:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    @property
+    def running(self) -> bool:
+        """True between a successful `start` and `stop` (and while the child process is alive)."""
+        if self._port is None:
+            return False
+        if self._process is not None:
+            return self._process.poll() is None
+        return self._threaded is not None
+
+    @property
+    def port(self) -> int:
+        """The TCP port the server listens on (known only once started)."""
+        if self._port is None:
+            raise MotoServerError("the moto server is not running")
+        return self._port
+
+    @property
+    def endpoint_url(self) -> str:
+        """Base URL for every boto3 client: ``http://127.0.0.1:<port>``."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    def start(self) -> MotoServer:
+        """Start the server and return only once it answers HTTP. Idempotent."""
+        with self._lock:
+            if self.running:
+                return self
+            if self.mode == "thread":
+                self._start_thread()
+            else:
+                self._start_process()
+        try:
+            wait_for_http(f"{self.endpoint_url}/moto-api/", self.startup_timeout)
+        except MotoServerError:
+            self.stop()
+            raise
+        _LOG.debug("moto server (%s) on %s", self.mode, self.endpoint_url)
+        return self
+
+    def _start_thread(self) -> None:
+        from moto.server import ThreadedMotoServer
+
+        werkzeug_log = logging.getLogger("werkzeug")
+        if werkzeug_log.level == logging.NOTSET:  # no access line per request, unless someone asked for them
+            werkzeug_log.setLevel(logging.WARNING)
+        server = ThreadedMotoServer(ip_address=self.host, port=self._requested_port, verbose=False)
+        server.start()
+        self._threaded = server
+        self._port = int(server.get_host_and_port()[1])
+
+    def _start_process(self) -> None:
+        self._log_file = tempfile.TemporaryFile(prefix="moto-server-", suffix=".log")  # noqa: SIM115
+        self._process = subprocess.Popen(
+            [sys.executable, os.path.abspath(__file__), "--serve-child", self.host, str(self._requested_port)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._log_file,
+            close_fds=True,
+        )
+        try:
+            self._port = self._read_child_port(self._process)
+        except MotoServerError:
+            self.stop()
+            raise
+
+    def _read_child_port(self, process: subprocess.Popen[bytes]) -> int:
+        """Read the ``{"port": N}`` line the child prints once it has bound its socket."""
+        assert process.stdout is not None
+        deadline = time.monotonic() + self.startup_timeout
+        buffer = b""
+        with selectors.DefaultSelector() as selector:
+            selector.register(process.stdout, selectors.EVENT_READ)
+            while b"\n" not in buffer:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise MotoServerError(
+                        f"moto server did not start in {self.startup_timeout:.0f} s{self._log_tail()}"
+                    )
+                if not selector.select(timeout=min(remaining, 0.5)):
+                    if process.poll() is not None:
+                        raise MotoServerError(f"moto server exited with {process.returncode}{self._log_tail()}")
+                    continue
+                chunk = os.read(process.stdout.fileno(), 4096)
+                if not chunk:
+                    raise MotoServerError(f"moto server exited before it listened{self._log_tail()}")
+                buffer += chunk
+        try:
+            return int(json.loads(buffer.split(b"\n", 1)[0])["port"])
+        except (ValueError, KeyError, TypeError) as error:
+            raise MotoServerError(f"unexpected start line from the moto child: {buffer[:200]!r}") from error
+
+    def _log_tail(self) -> str:
+        if self._log_file is None:
+            return ""
+        self._log_file.seek(0)
+        tail = self._log_file.read()[-2000:].decode("utf-8", "replace").strip()
+        return f"\n--- moto server log ---\n{tail}" if tail else ""
+
+    def stop(self) -> None:
+        """Stop the server and release its port, thread or process. Safe to call more than once."""
+        with self._lock:
+            process, self._process = self._process, None
+            threaded, self._threaded = self._threaded, None
+            self._port = None
+            if process is not None:
+                _stop_child(process)
+            if threaded is not None:
+                threaded.stop()
+                # ThreadedMotoServer.stop() shuts the loop down but leaves the listening socket open.
+                inner = getattr(threaded, "_server", None)
+                if inner is not None:
+                    inner.server_close()
+            if self._log_file is not None:
+                self._log_file.close()
+                self._log_file = None
+
+    # ------------------------------------------------------------------ admin API
+    def _admin_post(self, path: str, body: bytes = b"") -> dict[str, Any]:
+        # Not form-encoded: moto reads the raw body (request.data), which Flask leaves empty for form posts.
+        request = urllib.request.Request(
+            f"{self.endpoint_url}{path}",
+            data=body,
+            method="POST",
+            headers={"Content-Type": "text/plain"},
+        )
+        try:
+            with _NO_PROXY_OPENER.open(request, timeout=10.0) as response:
+                payload = response.read()
+        except urllib.error.URLError as error:
+            raise MotoServerError(f"POST {path} failed: {error}{self._log_tail()}") from error
+        result = json.loads(payload or b"{}")
+        if not isinstance(result, dict):
+            raise MotoServerError(f"POST {path}: unexpected answer {payload[:200]!r}")
+        return result
+
+    def reset(self) -> None:
+        """Delete every resource in every moto backend (``POST /moto-api/reset``). Auth settings are kept."""
+        self._admin_post("/moto-api/reset")
+
+    def set_auth_threshold(self, initial_no_auth_action_count: float) -> float:
+        """Set moto's INITIAL_NO_AUTH_ACTION_COUNT in the server; return the previous value.
+
+        0 = check every request from now on; ``float("inf")`` = never check (moto's default). The request counter
+        restarts at 0, so with N the next N requests are free.
+        """
+        body = "inf" if initial_no_auth_action_count == float("inf") else str(initial_no_auth_action_count)
+        result = self._admin_post("/moto-api/reset-auth", body.encode("ascii"))
+        return float(result["PREVIOUS_INITIAL_NO_AUTH_ACTION_COUNT"])
+
+    def enable_auth(self, after_requests: int = 0) -> float:
+        """Enforce IAM authorization (signature + policies) after `after_requests` more requests."""
+        return self.set_auth_threshold(after_requests)
+
+    def disable_auth(self) -> float:
+        """Stop checking authorization (moto's default)."""
+        return self.set_auth_threshold(float("inf"))
+
+    @contextlib.contextmanager
+    def authorization(self, after_requests: int = 0) -> Iterator[None]:
+        """Enforce IAM authorization inside the block, then restore whatever was set before."""
+        previous = self.enable_auth(after_requests)
+        try:
+            yield
+        finally:
+            self.set_auth_threshold(previous)
+
+    # ------------------------------------------------------------------ clients
+    def session(
+        self,
+        *,
+        service_endpoints: Mapping[str, str] | None = None,
+        region_name: str | None = None,
+        aws_access_key_id: str = DUMMY_ACCESS_KEY_ID,
+        aws_secret_access_key: str = DUMMY_SECRET_ACCESS_KEY,
+        aws_session_token: str | None = None,
+    ) -> SandboxSession:
+        """A boto3 session whose clients talk to this server (dummy credentials unless given)."""
+        return SandboxSession(
+            endpoint_url=self.endpoint_url,
+            service_endpoints=service_endpoints,
+            region_name=region_name or self.region,
+            aws_access_key_id=aws_access_key_id,
+            aws_secret_access_key=aws_secret_access_key,
+            aws_session_token=aws_session_token,
+        )
+
+    def client(self, service_name: str, **kwargs: Any) -> Any:
+        """Shortcut for ``self.session().client(service_name, **kwargs)``."""
+        return self.session().client(service_name, **kwargs)
+
+    def env(self, service_endpoints: Mapping[str, str] | None = None) -> dict[str, str]:
+        """Environment variables that point code which builds its own boto3 clients at this server.
+
+        botocore reads ``AWS_ENDPOINT_URL`` (all services) and ``AWS_ENDPOINT_URL_<SERVICE_ID>`` (one service,
+        e.g. ``AWS_ENDPOINT_URL_ACCESSANALYZER``); pass ``{"accessanalyzer": url}`` for the latter.
+        """
+        env = {
+            "AWS_ENDPOINT_URL": self.endpoint_url,
+            "AWS_ACCESS_KEY_ID": DUMMY_ACCESS_KEY_ID,
+            "AWS_SECRET_ACCESS_KEY": DUMMY_SECRET_ACCESS_KEY,
+            "AWS_DEFAULT_REGION": self.region,
+            "AWS_REGION": self.region,
+        }
+        for service, url in (service_endpoints or {}).items():
+            env[f"AWS_ENDPOINT_URL_{_service_env_suffix(service)}"] = url
+        return env
+
+
+def _service_env_suffix(service_name: str) -> str:
+    """botocore's env var suffix: the model's serviceId, upper-cased, spaces and dashes to underscores."""
+    import botocore.session
+
+    service_id = botocore.session.get_session().get_service_model(service_name).service_id
+    return str(service_id).upper().replace(" ", "_").replace("-", "_")
+
+
+def _stop_child(process: subprocess.Popen[bytes]) -> None:
+    """Ask the child to exit by closing its stdin; escalate to SIGTERM, then SIGKILL, of that one pid."""
+    for stream in (process.stdin, process.stdout):
+        if stream is not None:
+            with contextlib.suppress(OSError):
+                stream.close()
+    try:
+        process.wait(timeout=10)
+        return
+    except subprocess.TimeoutExpired:
+        process.terminate()
+    try:
+        process.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=5)
+
+
+def _serve_child(host: str, port: int) -> None:
+    """Child-process entry point: serve moto until stdin reaches EOF (the parent closed it or died)."""
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no access log per request
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
+    server.start()
+    sys.stdout.write(json.dumps({"port": server.get_host_and_port()[1]}) + "\n")
+    sys.stdout.flush()
+    try:
+        sys.stdin.buffer.read()
+    finally:
+        server.stop()
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 4 and sys.argv[1] == "--serve-child":
+        _serve_child(sys.argv[2], int(sys.argv[3]))
+    else:
+        sys.stderr.write("usage: moto_server.py --serve-child HOST PORT (started by sandbox.moto_server)\n")
+        sys.exit(2)
