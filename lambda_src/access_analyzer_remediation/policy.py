@@ -62,7 +62,7 @@ class Unsupported:
     reason: str  # "principal_deleted" | "unsupported_principal"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, order=True)
 class DenyEntry:
     """What one change added to (or a revert removes from) the statement `sid`."""
 
@@ -208,6 +208,15 @@ def remove_denies(policy: Mapping[str, Any], entries: Iterable[DenyEntry]) -> tu
             body.remove(statement)
     result["Statement"] = body
     return result, removed
+
+
+def match_statement_form(policy: Policy, reference: Mapping[str, Any]) -> Policy:
+    """Give `policy` the single-object `Statement` form of `reference` when only that one statement is left,
+    so a revert restores the original document exactly, not just an equivalent one."""
+    body = statements(policy)
+    if isinstance(reference.get("Statement"), Mapping) and len(body) == 1:
+        return {**policy, "Statement": body[0]}
+    return policy
 
 
 def tool_entries(policy: Mapping[str, Any]) -> list[DenyEntry]:

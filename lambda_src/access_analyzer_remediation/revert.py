@@ -8,7 +8,15 @@ from typing import Any
 from .audit import AuditRecord, Lock, denied_entries
 from .engine import Remediator
 from .findings import RoleRef
-from .policy import DenyEntry, canonical_value, classify_principal, compact, remove_denies, tool_entries
+from .policy import (
+    DenyEntry,
+    canonical_value,
+    classify_principal,
+    compact,
+    match_statement_form,
+    remove_denies,
+    tool_entries,
+)
 
 
 class NothingToRevert(LookupError):
@@ -32,6 +40,9 @@ def revert(remediator: Remediator, finding_id: str, archive: bool = False) -> di
             raise NothingToRevert(f"role {role.arn} no longer exists")
         entries = recorded or _entries_for(latest, state.policy)
         after, removed = remove_denies(state.policy, entries)
+        original = next((r["policy_before"] for r in decisions if r.get("policy_before")), None)
+        if original:
+            after = match_statement_form(after, json.loads(str(original)))
         if not removed:
             raise NothingToRevert(f"the Deny added for finding {finding_id} is no longer in the trust policy")
         remediator.clients.iam().update_assume_role_policy(RoleName=role.name, PolicyDocument=compact(after))
