@@ -1,0 +1,130 @@
+################################################################################
+# EventBridge rule: ACTIVE external-access findings of the selected resource types from the analyzers in use
+################################################################################
+
+resource "aws_cloudwatch_event_rule" "this" {
+  name          = var.name
+  description   = "ACTIVE Access Analyzer external-access findings for ${join(", ", var.resource_types)} -> ${var.name} queue"
+  event_pattern = local.event_pattern
+
+  tags = var.tags
+
+  lifecycle {
+    precondition {
+      condition     = length(local.analyzer_arns) > 0
+      error_message = "No analyzer in use: set create_analyzer = true or pass analyzer_arns."
+    }
+  }
+}
+
+resource "aws_cloudwatch_event_target" "this" {
+  rule      = aws_cloudwatch_event_rule.this.name
+  target_id = "sqs"
+  arn       = aws_sqs_queue.this.arn
+
+  retry_policy {
+    maximum_event_age_in_seconds = var.event_retry_policy.maximum_event_age_in_seconds
+    maximum_retry_attempts       = var.event_retry_policy.maximum_retry_attempts
+  }
+
+  dead_letter_config {
+    arn = aws_sqs_queue.events_dlq.arn
+  }
+
+  depends_on = [aws_sqs_queue_policy.this]
+}
+
+################################################################################
+# Queues: the rule's target, its redrive dead-letter queue, and the rule target's dead-letter queue
+################################################################################
+
+resource "aws_sqs_queue" "this" {
+  name                       = var.name
+  visibility_timeout_seconds = local.queue_visibility_timeout
+  message_retention_seconds  = 345600 # 4 days
+  receive_wait_time_seconds  = 20
+
+  sqs_managed_sse_enabled = var.sqs_kms_key_arn == null ? true : null
+  kms_master_key_id       = var.sqs_kms_key_arn
+
+  redrive_policy = jsonencode({
+    deadLetterTargetArn = aws_sqs_queue.dlq.arn
+    maxReceiveCount     = var.max_receive_count
+  })
+
+  tags = var.tags
+}
+
+# Messages the Lambda failed to process max_receive_count times.
+resource "aws_sqs_queue" "dlq" {
+  name                      = "${var.name}-dlq"
+  message_retention_seconds = 1209600 # 14 days
+
+  sqs_managed_sse_enabled = var.sqs_kms_key_arn == null ? true : null
+  kms_master_key_id       = var.sqs_kms_key_arn
+
+  tags = var.tags
+}
+
+# Events EventBridge could not deliver to the queue (target DeadLetterConfig).
+resource "aws_sqs_queue" "events_dlq" {
+  name                      = "${var.name}-events-dlq"
+  message_retention_seconds = 1209600 # 14 days
+
+  sqs_managed_sse_enabled = var.sqs_kms_key_arn == null ? true : null
+  kms_master_key_id       = var.sqs_kms_key_arn
+
+  tags = var.tags
+}
+
+data "aws_iam_policy_document" "queue" {
+  for_each = {
+    queue      = aws_sqs_queue.this.arn
+    events_dlq = aws_sqs_queue.events_dlq.arn
+  }
+
+  statement {
+    sid       = "AllowThisRuleOnly"
+    actions   = ["sqs:SendMessage"]
+    resources = [each.value]
+
+    principals {
+      type        = "Service"
+      identifiers = ["events.amazonaws.com"]
+    }
+
+    condition {
+      test     = "ArnEquals"
+      variable = "aws:SourceArn"
+      values   = [aws_cloudwatch_event_rule.this.arn]
+    }
+  }
+
+  statement {
+    sid       = "DenyInsecureTransport"
+    effect    = "Deny"
+    actions   = ["sqs:*"]
+    resources = [each.value]
+
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+
+    condition {
+      test     = "Bool"
+      variable = "aws:SecureTransport"
+      values   = ["false"]
+    }
+  }
+}
+
+resource "aws_sqs_queue_policy" "this" {
+  queue_url = aws_sqs_queue.this.id
+  policy    = data.aws_iam_policy_document.queue["queue"].json
+}
+
+resource "aws_sqs_queue_policy" "events_dlq" {
+  queue_url = aws_sqs_queue.events_dlq.id
+  policy    = data.aws_iam_policy_document.queue["events_dlq"].json
+}

@@ -1,0 +1,63 @@
+resource "aws_cloudwatch_log_group" "lambda" {
+  name              = local.log_group_name
+  retention_in_days = var.log_retention_days
+  kms_key_id        = var.log_kms_key_arn
+
+  tags = var.tags
+}
+
+resource "aws_lambda_function" "this" {
+  function_name = var.name
+  description   = "Contains unintended external access reported by IAM Access Analyzer"
+  role          = aws_iam_role.lambda.arn
+
+  filename         = local.lambda_zip
+  source_code_hash = filebase64sha256(local.lambda_zip)
+  handler          = "access_analyzer_remediation.handler.lambda_handler"
+  runtime          = "python3.13"
+  architectures    = [var.architecture]
+  layers           = local.lambda_layers
+
+  timeout                        = var.lambda_timeout
+  memory_size                    = var.lambda_memory_size
+  reserved_concurrent_executions = coalesce(var.lambda_reserved_concurrency, -1)
+
+  environment {
+    variables = local.lambda_environment
+  }
+
+  tracing_config {
+    mode = var.tracing_enabled ? "Active" : "PassThrough"
+  }
+
+  tags = var.tags
+
+  depends_on = [
+    aws_cloudwatch_log_group.lambda,
+    aws_iam_role_policy.lambda,
+  ]
+
+  lifecycle {
+    precondition {
+      condition     = var.lambda_reserved_concurrency == null || coalesce(var.lambda_reserved_concurrency, 0) >= var.event_source_mapping.maximum_concurrency
+      error_message = "lambda_reserved_concurrency must be at least event_source_mapping.maximum_concurrency (or null)."
+    }
+  }
+}
+
+resource "aws_lambda_event_source_mapping" "this" {
+  event_source_arn = aws_sqs_queue.this.arn
+  function_name    = aws_lambda_function.this.arn
+
+  batch_size                         = var.event_source_mapping.batch_size
+  maximum_batching_window_in_seconds = var.event_source_mapping.maximum_batching_window_in_seconds
+  function_response_types            = ["ReportBatchItemFailures"]
+
+  scaling_config {
+    maximum_concurrency = var.event_source_mapping.maximum_concurrency
+  }
+
+  tags = var.tags
+
+  depends_on = [aws_iam_role_policy.lambda]
+}

@@ -1,0 +1,67 @@
+locals {
+  partition  = data.aws_partition.current.partition
+  account_id = data.aws_caller_identity.current.account_id
+  region     = data.aws_region.current.id
+
+  # Every analyzer whose findings are remediated: the one created here (if any) plus the existing ones passed in.
+  # Without a created analyzer the list (and the event pattern) is known before any resource exists, so
+  # `terraform console` can render the pattern (tests/terraform/test_event_pattern.py).
+  analyzer_arns = var.create_analyzer ? concat(aws_accessanalyzer_analyzer.this[*].arn, var.analyzer_arns) : var.analyzer_arns
+
+  # The event rule's pattern (tests render it through moto's EventPattern). New-finding events may omit isDeleted,
+  # so match it absent or false; deletion events keep status ACTIVE and carry isDeleted: true.
+  event_pattern = jsonencode({
+    source        = ["aws.access-analyzer"]
+    "detail-type" = ["Access Analyzer Finding"]
+    resources     = local.analyzer_arns
+    detail = {
+      status       = ["ACTIVE"]
+      isDeleted    = [{ exists = false }, false]
+      resourceType = var.resource_types
+    }
+  })
+
+  powertools_layer_arn = "arn:${local.partition}:lambda:${local.region}:017000801446:layer:AWSLambdaPowertoolsPythonV3-python313-${var.architecture}:${var.powertools_layer_version}"
+  lambda_layers        = var.lambda_layers == null ? [local.powertools_layer_arn] : var.lambda_layers
+
+  lambda_zip     = "${path.module}/lambda_dist/access-analyzer-remediation.zip"
+  log_group_name = "/aws/lambda/${var.name}"
+
+  # The tool's own roles: the Lambda never modifies them.
+  own_role_arns = concat([aws_iam_role.lambda.arn], aws_iam_role.scheduler[*].arn)
+
+  # Exactly the variables of docs/architecture.md ("Environment").
+  lambda_environment = {
+    AAR_MODE                     = var.mode
+    AAR_ANALYZER_ARNS            = jsonencode(local.analyzer_arns)
+    AAR_TRUSTED_ACCOUNT_IDS      = jsonencode(var.trusted_account_ids)
+    AAR_TRUSTED_ORG_ID           = var.trusted_organization_id
+    AAR_PROTECTED_ROLE_PATTERNS  = jsonencode(var.protected_role_patterns)
+    AAR_OWN_ROLE_ARNS            = jsonencode(local.own_role_arns)
+    AAR_EXEMPTION_TAG_KEY        = var.exemption_tag_key
+    AAR_ALLOWED_PRINCIPALS       = jsonencode(var.allowed_principals)
+    AAR_AUDIT_TABLE_NAME         = aws_dynamodb_table.audit.name
+    AAR_TOPIC_ARN                = aws_sns_topic.this.arn
+    AAR_TRUST_POLICY_MAX_CHARS   = tostring(var.trust_policy_max_chars)
+    AAR_AUDIT_RETENTION_DAYS     = tostring(var.audit_retention_days)
+    AAR_LOCK_LEASE_SECONDS       = tostring(var.lock_lease_seconds)
+    AAR_TRACING                  = var.tracing_enabled ? "true" : "false"
+    POWERTOOLS_SERVICE_NAME      = var.name
+    POWERTOOLS_METRICS_NAMESPACE = var.metrics_namespace
+    POWERTOOLS_LOG_LEVEL         = var.log_level
+  }
+
+  # Customer managed keys the Lambda role must be able to use, per service (kms:ViaService).
+  sns_kms_key_arn = startswith(var.sns_kms_key_id, "arn:") ? var.sns_kms_key_id : null
+  lambda_kms_keys = {
+    for service, key in {
+      sns      = local.sns_kms_key_arn
+      sqs      = var.sqs_kms_key_arn
+      dynamodb = var.audit_table_kms_key_arn
+    } : service => key if key != null
+  }
+
+  alarm_topic_arn = coalesce(var.alarm_topic_arn, aws_sns_topic.this.arn)
+
+  queue_visibility_timeout = min(43200, 6 * var.lambda_timeout + var.event_source_mapping.maximum_batching_window_in_seconds)
+}

@@ -1,0 +1,93 @@
+resource "aws_sns_topic" "this" {
+  name              = var.name
+  display_name      = "Access Analyzer remediation"
+  kms_master_key_id = var.sns_kms_key_id
+
+  tags = var.tags
+}
+
+data "aws_iam_policy_document" "topic" {
+  # Principals of this account, as far as their IAM policies allow (the Lambda role has sns:Publish).
+  statement {
+    sid = "AccountOwner"
+    actions = [
+      "sns:GetTopicAttributes",
+      "sns:SetTopicAttributes",
+      "sns:AddPermission",
+      "sns:RemovePermission",
+      "sns:DeleteTopic",
+      "sns:Subscribe",
+      "sns:ListSubscriptionsByTopic",
+      "sns:Publish",
+    ]
+    resources = [aws_sns_topic.this.arn]
+
+    principals {
+      type        = "AWS"
+      identifiers = ["arn:${local.partition}:iam::${local.account_id}:root"]
+    }
+  }
+
+  # The module's CloudWatch alarms.
+  statement {
+    sid       = "CloudWatchAlarms"
+    actions   = ["sns:Publish"]
+    resources = [aws_sns_topic.this.arn]
+
+    principals {
+      type        = "Service"
+      identifiers = ["cloudwatch.amazonaws.com"]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+
+    condition {
+      test     = "ArnLike"
+      variable = "aws:SourceArn"
+      values   = ["arn:${local.partition}:cloudwatch:${local.region}:${local.account_id}:alarm:${var.name}-*"]
+    }
+  }
+
+  statement {
+    sid       = "DenyInsecureTransport"
+    effect    = "Deny"
+    actions   = ["sns:Publish"]
+    resources = [aws_sns_topic.this.arn]
+
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+
+    condition {
+      test     = "Bool"
+      variable = "aws:SecureTransport"
+      values   = ["false"]
+    }
+  }
+}
+
+resource "aws_sns_topic_policy" "this" {
+  arn    = aws_sns_topic.this.arn
+  policy = data.aws_iam_policy_document.topic.json
+}
+
+resource "aws_sns_topic_subscription" "email" {
+  for_each = toset(concat([var.notification_email], var.additional_notification_emails))
+
+  topic_arn = aws_sns_topic.this.arn
+  protocol  = "email"
+  endpoint  = each.value
+}
+
+# CloudWatch cannot use the AWS managed SNS key, so alarms on such a topic are never delivered.
+check "alarm_topic_encryption" {
+  assert {
+    condition     = !var.create_alarms || var.alarm_topic_arn != null || var.sns_kms_key_id != "alias/aws/sns"
+    error_message = "Alarms notify the module's topic, encrypted with alias/aws/sns: CloudWatch cannot publish to it. Set sns_kms_key_id to a customer managed key that allows cloudwatch.amazonaws.com, or set alarm_topic_arn."
+  }
+}

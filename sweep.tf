@@ -1,0 +1,78 @@
+################################################################################
+# Scheduled sweep: EventBridge Scheduler invokes the Lambda with {"aar_action": "sweep"} using its own role
+# (Scheduler needs no aws_lambda_permission; it calls lambda:InvokeFunction with this role).
+################################################################################
+
+data "aws_iam_policy_document" "scheduler_assume" {
+  count = var.enable_sweep ? 1 : 0
+
+  statement {
+    sid     = "SchedulerAssume"
+    actions = ["sts:AssumeRole"]
+
+    principals {
+      type        = "Service"
+      identifiers = ["scheduler.amazonaws.com"]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+  }
+}
+
+resource "aws_iam_role" "scheduler" {
+  count = var.enable_sweep ? 1 : 0
+
+  name                 = "${var.name}-scheduler"
+  description          = "Lets EventBridge Scheduler start the ${var.name} sweep"
+  assume_role_policy   = data.aws_iam_policy_document.scheduler_assume[0].json
+  permissions_boundary = var.permissions_boundary
+
+  tags = var.tags
+}
+
+data "aws_iam_policy_document" "scheduler" {
+  count = var.enable_sweep ? 1 : 0
+
+  statement {
+    sid       = "InvokeSweep"
+    actions   = ["lambda:InvokeFunction"]
+    resources = [aws_lambda_function.this.arn]
+  }
+}
+
+resource "aws_iam_role_policy" "scheduler" {
+  count = var.enable_sweep ? 1 : 0
+
+  name   = "${var.name}-scheduler"
+  role   = aws_iam_role.scheduler[0].id
+  policy = data.aws_iam_policy_document.scheduler[0].json
+}
+
+resource "aws_scheduler_schedule" "sweep" {
+  count = var.enable_sweep ? 1 : 0
+
+  name                = "${var.name}-sweep"
+  description         = "Re-process every ACTIVE IAM role finding of the configured analyzers"
+  schedule_expression = var.sweep_schedule_expression
+
+  flexible_time_window {
+    mode = "OFF"
+  }
+
+  target {
+    arn      = aws_lambda_function.this.arn
+    role_arn = aws_iam_role.scheduler[0].arn
+    input    = jsonencode({ aar_action = "sweep" })
+
+    retry_policy {
+      maximum_event_age_in_seconds = 3600
+      maximum_retry_attempts       = 3
+    }
+  }
+
+  depends_on = [aws_iam_role_policy.scheduler]
+}

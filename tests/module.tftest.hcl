@@ -1,0 +1,564 @@
+# Plans/applies of the module against a mocked AWS provider: what the inputs ask for is what gets built.
+# Computed attributes get realistic values so ARNs, JSON and names read like the real thing.
+
+mock_provider "aws" {
+  mock_data "aws_partition" {
+    defaults = { partition = "aws", dns_suffix = "amazonaws.com" }
+  }
+
+  mock_data "aws_caller_identity" {
+    defaults = { account_id = "111122223333", arn = "arn:aws:iam::111122223333:user/terraform" }
+  }
+
+  mock_data "aws_region" {
+    defaults = { id = "us-west-2", name = "us-west-2" }
+  }
+
+  mock_data "aws_iam_policy_document" {
+    defaults = { json = "{\"Version\":\"2012-10-17\",\"Statement\":[]}" }
+  }
+
+  mock_resource "aws_accessanalyzer_analyzer" {
+    defaults = { arn = "arn:aws:access-analyzer:us-west-2:111122223333:analyzer/access-analyzer-remediation" }
+  }
+
+  mock_resource "aws_sns_topic" {
+    defaults = { arn = "arn:aws:sns:us-west-2:111122223333:access-analyzer-remediation" }
+  }
+
+  mock_resource "aws_dynamodb_table" {
+    defaults = { arn = "arn:aws:dynamodb:us-west-2:111122223333:table/access-analyzer-remediation-audit" }
+  }
+
+  mock_resource "aws_cloudwatch_log_group" {
+    defaults = { arn = "arn:aws:logs:us-west-2:111122223333:log-group:/aws/lambda/access-analyzer-remediation" }
+  }
+
+  mock_resource "aws_cloudwatch_event_rule" {
+    defaults = { arn = "arn:aws:events:us-west-2:111122223333:rule/access-analyzer-remediation" }
+  }
+
+  mock_resource "aws_lambda_function" {
+    defaults = { arn = "arn:aws:lambda:us-west-2:111122223333:function:access-analyzer-remediation" }
+  }
+
+  mock_resource "aws_sqs_queue" {
+    defaults = {
+      arn = "arn:aws:sqs:us-west-2:111122223333:access-analyzer-remediation"
+      url = "https://sqs.us-west-2.amazonaws.com/111122223333/access-analyzer-remediation"
+    }
+  }
+
+  override_resource {
+    target = aws_iam_role.lambda
+    values = { arn = "arn:aws:iam::111122223333:role/access-analyzer-remediation-lambda" }
+  }
+
+  override_resource {
+    target = aws_iam_role.scheduler
+    values = { arn = "arn:aws:iam::111122223333:role/access-analyzer-remediation-scheduler" }
+  }
+}
+
+variables {
+  notification_email = "security@example.com"
+}
+
+run "defaults" {
+  command = apply
+
+  # Default alarm topic + AWS managed SNS key: the check warns that CloudWatch cannot publish.
+  expect_failures = [check.alarm_topic_encryption]
+
+  assert {
+    condition     = length(aws_accessanalyzer_analyzer.this) == 1 && aws_accessanalyzer_analyzer.this[0].type == "ACCOUNT"
+    error_message = "An ACCOUNT analyzer is created by default."
+  }
+
+  assert {
+    condition     = jsondecode(aws_cloudwatch_event_rule.this.event_pattern) == jsondecode(local.event_pattern)
+    error_message = "The rule uses local.event_pattern."
+  }
+
+  assert {
+    condition = jsondecode(local.event_pattern) == {
+      source        = ["aws.access-analyzer"]
+      "detail-type" = ["Access Analyzer Finding"]
+      resources     = ["arn:aws:access-analyzer:us-west-2:111122223333:analyzer/access-analyzer-remediation"]
+      detail = {
+        status       = ["ACTIVE"]
+        isDeleted    = [{ exists = false }, false]
+        resourceType = ["AWS::IAM::Role"]
+      }
+    }
+    error_message = "Event pattern: ACTIVE, not deleted, IAM roles, from the created analyzer."
+  }
+
+  assert {
+    condition = aws_lambda_function.this.environment[0].variables == tomap({
+      AAR_MODE                     = "remediate"
+      AAR_ANALYZER_ARNS            = "[\"arn:aws:access-analyzer:us-west-2:111122223333:analyzer/access-analyzer-remediation\"]"
+      AAR_TRUSTED_ACCOUNT_IDS      = "[]"
+      AAR_TRUSTED_ORG_ID           = ""
+      AAR_PROTECTED_ROLE_PATTERNS  = "[\"OrganizationAccountAccessRole\",\"AWSControlTowerExecution\",\"AWSCloudFormationStackSetExecutionRole\",\"stacksets-exec-*\"]"
+      AAR_OWN_ROLE_ARNS            = "[\"arn:aws:iam::111122223333:role/access-analyzer-remediation-lambda\",\"arn:aws:iam::111122223333:role/access-analyzer-remediation-scheduler\"]"
+      AAR_EXEMPTION_TAG_KEY        = "access-analyzer-remediation:exempt"
+      AAR_ALLOWED_PRINCIPALS       = "[]"
+      AAR_AUDIT_TABLE_NAME         = "access-analyzer-remediation-audit"
+      AAR_TOPIC_ARN                = "arn:aws:sns:us-west-2:111122223333:access-analyzer-remediation"
+      AAR_TRUST_POLICY_MAX_CHARS   = "2048"
+      AAR_AUDIT_RETENTION_DAYS     = "365"
+      AAR_LOCK_LEASE_SECONDS       = "60"
+      AAR_TRACING                  = "false"
+      POWERTOOLS_SERVICE_NAME      = "access-analyzer-remediation"
+      POWERTOOLS_METRICS_NAMESPACE = "AccessAnalyzerRemediation"
+      POWERTOOLS_LOG_LEVEL         = "INFO"
+    })
+    error_message = "The Lambda environment is exactly the contract's variables with the default values."
+  }
+
+  assert {
+    condition = (
+      aws_lambda_function.this.runtime == "python3.13"
+      && aws_lambda_function.this.handler == "access_analyzer_remediation.handler.lambda_handler"
+      && aws_lambda_function.this.architectures == tolist(["arm64"])
+      && aws_lambda_function.this.reserved_concurrent_executions == -1
+      && aws_lambda_function.this.tracing_config[0].mode == "PassThrough"
+      && aws_lambda_function.this.source_code_hash == filebase64sha256("${path.module}/lambda_dist/access-analyzer-remediation.zip")
+    )
+    error_message = "Lambda: python3.13, the package handler, arm64, unreserved, no tracing, the committed zip."
+  }
+
+  assert {
+    condition     = aws_lambda_function.this.layers == tolist(["arn:aws:lambda:us-west-2:017000801446:layer:AWSLambdaPowertoolsPythonV3-python313-arm64:18"])
+    error_message = "The default layer is the public Powertools v3 python3.13 arm64 layer of the Region."
+  }
+
+  assert {
+    condition     = aws_cloudwatch_log_group.lambda.name == "/aws/lambda/access-analyzer-remediation" && aws_cloudwatch_log_group.lambda.retention_in_days == 365
+    error_message = "The log group is /aws/lambda/<name> with 365 days retention."
+  }
+
+  assert {
+    condition = (
+      aws_lambda_event_source_mapping.this.function_response_types == toset(["ReportBatchItemFailures"])
+      && aws_lambda_event_source_mapping.this.batch_size == 10
+      && aws_lambda_event_source_mapping.this.maximum_batching_window_in_seconds == 5
+      && aws_lambda_event_source_mapping.this.scaling_config[0].maximum_concurrency == 2
+      && aws_lambda_event_source_mapping.this.event_source_arn == aws_sqs_queue.this.arn
+    )
+    error_message = "The event source mapping reports item failures with the default batching and concurrency."
+  }
+
+  assert {
+    condition = (
+      jsondecode(aws_sqs_queue.this.redrive_policy).maxReceiveCount == 5
+      && aws_sqs_queue.this.visibility_timeout_seconds == 6 * 60 + 5
+      && aws_sqs_queue.this.sqs_managed_sse_enabled
+      && aws_sqs_queue.dlq.sqs_managed_sse_enabled
+      && aws_sqs_queue.events_dlq.sqs_managed_sse_enabled
+    )
+    error_message = "Queues: SSE-SQS, redrive after 5 receives, visibility 6 x timeout + window."
+  }
+
+  assert {
+    condition = (
+      aws_cloudwatch_event_target.this.arn == aws_sqs_queue.this.arn
+      && aws_cloudwatch_event_target.this.dead_letter_config[0].arn == aws_sqs_queue.events_dlq.arn
+      && aws_cloudwatch_event_target.this.retry_policy[0].maximum_retry_attempts == 185
+      && aws_cloudwatch_event_target.this.retry_policy[0].maximum_event_age_in_seconds == 86400
+    )
+    error_message = "The rule targets the queue with a retry policy and its own dead-letter queue."
+  }
+
+  assert {
+    condition = alltrue([for doc in data.aws_iam_policy_document.queue : (
+      one(doc.statement[0].principals).identifiers == toset(["events.amazonaws.com"])
+      && one(doc.statement[0].condition).values == tolist(["arn:aws:events:us-west-2:111122223333:rule/access-analyzer-remediation"])
+    )])
+    error_message = "Only the rule (aws:SourceArn) may send to the queue and the events DLQ."
+  }
+
+  assert {
+    condition = {
+      for s in data.aws_iam_policy_document.lambda.statement : s.sid => jsonencode([coalesce(s.effect, "Allow"), sort(s.actions), sort(s.resources)])
+      } == {
+      ReadFindings                     = jsonencode(["Allow", ["access-analyzer:GetFinding", "access-analyzer:ListFindings"], ["arn:aws:access-analyzer:us-west-2:111122223333:analyzer/access-analyzer-remediation"]])
+      EditRoleTrustPolicies            = jsonencode(["Allow", ["iam:GetRole", "iam:UpdateAssumeRolePolicy"], ["arn:aws:iam::111122223333:role/*"]])
+      NeverEditOwnOrServiceLinkedRoles = jsonencode(["Deny", ["iam:UpdateAssumeRolePolicy"], ["arn:aws:iam::111122223333:role/access-analyzer-remediation-lambda", "arn:aws:iam::111122223333:role/access-analyzer-remediation-scheduler", "arn:aws:iam::111122223333:role/aws-service-role/*"]])
+      AuditTable                       = jsonencode(["Allow", ["dynamodb:DeleteItem", "dynamodb:PutItem"], ["arn:aws:dynamodb:us-west-2:111122223333:table/access-analyzer-remediation-audit"]])
+      PublishDigest                    = jsonencode(["Allow", ["sns:Publish"], ["arn:aws:sns:us-west-2:111122223333:access-analyzer-remediation"]])
+      ConsumeQueue                     = jsonencode(["Allow", ["sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"], ["arn:aws:sqs:us-west-2:111122223333:access-analyzer-remediation"]])
+      WriteLogs                        = jsonencode(["Allow", ["logs:CreateLogStream", "logs:PutLogEvents"], ["arn:aws:logs:us-west-2:111122223333:log-group:/aws/lambda/access-analyzer-remediation:*"]])
+    }
+    error_message = "The Lambda role grants exactly the calls of docs/architecture.md (no X-Ray, no KMS by default)."
+  }
+
+  assert {
+    condition = (
+      aws_dynamodb_table.audit.name == "access-analyzer-remediation-audit"
+      && aws_dynamodb_table.audit.billing_mode == "PAY_PER_REQUEST"
+      && aws_dynamodb_table.audit.hash_key == "pk" && aws_dynamodb_table.audit.range_key == "sk"
+      && aws_dynamodb_table.audit.ttl[0].attribute_name == "expires_at" && aws_dynamodb_table.audit.ttl[0].enabled
+      && aws_dynamodb_table.audit.point_in_time_recovery[0].enabled
+      && aws_dynamodb_table.audit.server_side_encryption[0].enabled
+      && aws_dynamodb_table.audit.deletion_protection_enabled
+    )
+    error_message = "Audit table: on-demand, pk/sk, TTL expires_at, PITR, SSE, deletion protection."
+  }
+
+  assert {
+    condition     = aws_sns_topic.this.kms_master_key_id == "alias/aws/sns" && keys(aws_sns_topic_subscription.email) == ["security@example.com"]
+    error_message = "The topic is encrypted with the AWS managed key and has one e-mail subscription."
+  }
+
+  assert {
+    condition     = length(aws_cloudwatch_metric_alarm.dlq) == 2 && length(aws_cloudwatch_metric_alarm.lambda_errors) == 1
+    error_message = "Alarms on both DLQs and on Lambda errors are created by default."
+  }
+
+  assert {
+    condition = alltrue([for a in concat(values(aws_cloudwatch_metric_alarm.dlq), aws_cloudwatch_metric_alarm.lambda_errors) :
+    a.alarm_actions == toset([aws_sns_topic.this.arn])])
+    error_message = "Alarms notify the module's topic by default."
+  }
+
+  assert {
+    condition = (
+      length(aws_scheduler_schedule.sweep) == 1
+      && aws_scheduler_schedule.sweep[0].schedule_expression == "rate(1 day)"
+      && jsondecode(aws_scheduler_schedule.sweep[0].target[0].input) == { aar_action = "sweep" }
+      && aws_scheduler_schedule.sweep[0].target[0].arn == aws_lambda_function.this.arn
+      && aws_scheduler_schedule.sweep[0].target[0].role_arn == aws_iam_role.scheduler[0].arn
+    )
+    error_message = "The daily sweep invokes the Lambda with {\"aar_action\": \"sweep\"} through the scheduler role."
+  }
+
+  assert {
+    condition = (
+      data.aws_iam_policy_document.scheduler[0].statement[0].actions == toset(["lambda:InvokeFunction"])
+      && data.aws_iam_policy_document.scheduler[0].statement[0].resources == toset([aws_lambda_function.this.arn])
+    )
+    error_message = "The scheduler role may only invoke this function."
+  }
+
+  assert {
+    condition     = aws_iam_role.lambda.permissions_boundary == null && aws_iam_role.scheduler[0].permissions_boundary == null
+    error_message = "No permissions boundary by default."
+  }
+
+  assert {
+    condition     = startswith(output.cli_environment, "export AWS_REGION='us-west-2'\n") && strcontains(output.cli_environment, "\nexport AAR_MODE='remediate'")
+    error_message = "cli_environment renders export lines."
+  }
+
+  assert {
+    condition     = output.sweep_schedule_arn != null && output.scheduler_role_arn == aws_iam_role.scheduler[0].arn && length(output.alarm_arns) == 3
+    error_message = "Optional outputs are set when their resources exist."
+  }
+}
+
+run "existing_analyzers" {
+  command = apply
+
+  # Default alarm topic + AWS managed SNS key: the check warns that CloudWatch cannot publish.
+  expect_failures = [check.alarm_topic_encryption]
+
+  variables {
+    create_analyzer = false
+    analyzer_arns = [
+      "arn:aws:access-analyzer:us-west-2:111122223333:analyzer/org",
+      "arn:aws:access-analyzer:eu-west-1:111122223333:analyzer/eu",
+    ]
+    resource_types = ["AWS::IAM::Role", "AWS::S3::Bucket"]
+  }
+
+  assert {
+    condition     = length(aws_accessanalyzer_analyzer.this) == 0 && output.analyzer_arn == null
+    error_message = "No analyzer is created."
+  }
+
+  assert {
+    condition     = aws_lambda_function.this.environment[0].variables.AAR_ANALYZER_ARNS == jsonencode(var.analyzer_arns)
+    error_message = "AAR_ANALYZER_ARNS lists the given analyzers."
+  }
+
+  assert {
+    condition     = jsonencode(jsondecode(local.event_pattern).resources) == jsonencode(var.analyzer_arns) && jsonencode(jsondecode(local.event_pattern).detail.resourceType) == jsonencode(var.resource_types)
+    error_message = "The rule matches the given analyzers and resource types."
+  }
+
+  assert {
+    condition     = data.aws_iam_policy_document.lambda.statement[0].resources == toset(var.analyzer_arns)
+    error_message = "The Lambda may read findings of the given analyzers only."
+  }
+}
+
+run "created_and_existing_analyzers" {
+  command = apply
+
+  # Default alarm topic + AWS managed SNS key: the check warns that CloudWatch cannot publish.
+  expect_failures = [check.alarm_topic_encryption]
+
+  variables {
+    analyzer_type = "ORGANIZATION"
+    analyzer_arns = ["arn:aws:access-analyzer:eu-west-1:111122223333:analyzer/eu"]
+  }
+
+  assert {
+    condition     = aws_accessanalyzer_analyzer.this[0].type == "ORGANIZATION"
+    error_message = "An ORGANIZATION analyzer is created."
+  }
+
+  assert {
+    condition = jsondecode(aws_lambda_function.this.environment[0].variables.AAR_ANALYZER_ARNS) == [
+      "arn:aws:access-analyzer:us-west-2:111122223333:analyzer/access-analyzer-remediation",
+      "arn:aws:access-analyzer:eu-west-1:111122223333:analyzer/eu",
+    ]
+    error_message = "AAR_ANALYZER_ARNS lists the created analyzer and the given ones."
+  }
+}
+
+run "no_analyzer_is_an_error" {
+  command = plan
+
+  variables {
+    create_analyzer = false
+  }
+
+  expect_failures = [aws_cloudwatch_event_rule.this, check.alarm_topic_encryption]
+}
+
+run "toggles_off" {
+  command = apply
+
+  variables {
+    create_alarms = false
+    enable_sweep  = false
+  }
+
+  assert {
+    condition     = length(aws_cloudwatch_metric_alarm.dlq) == 0 && length(aws_cloudwatch_metric_alarm.lambda_errors) == 0 && output.alarm_arns == {}
+    error_message = "create_alarms = false creates no alarm."
+  }
+
+  assert {
+    condition = (
+      length(aws_scheduler_schedule.sweep) == 0 && length(aws_iam_role.scheduler) == 0
+      && length(aws_iam_role_policy.scheduler) == 0
+      && output.sweep_schedule_arn == null && output.scheduler_role_arn == null
+    )
+    error_message = "enable_sweep = false creates no schedule and no scheduler role."
+  }
+
+  assert {
+    condition     = jsondecode(aws_lambda_function.this.environment[0].variables.AAR_OWN_ROLE_ARNS) == [aws_iam_role.lambda.arn]
+    error_message = "Without the sweep only the Lambda role is the tool's own role."
+  }
+}
+
+run "all_engine_settings" {
+  command = apply
+
+  # Default alarm topic + AWS managed SNS key: the check warns that CloudWatch cannot publish.
+  expect_failures = [check.alarm_topic_encryption]
+
+  variables {
+    name                           = "aar-prod"
+    mode                           = "notify"
+    trusted_account_ids            = ["444455556666", "777788889999"]
+    trusted_organization_id        = "o-abcdefghij"
+    protected_role_patterns        = ["break-glass-*"]
+    exemption_tag_key              = "security:intended"
+    allowed_principals             = ["999988887777", "arn:aws:iam::123456789012:role/ci-*", "cognito-identity.amazonaws.com"]
+    trust_policy_max_chars         = 4096
+    audit_retention_days           = 0
+    lock_lease_seconds             = 120
+    tracing_enabled                = true
+    log_level                      = "DEBUG"
+    metrics_namespace              = "Security/AAR"
+    architecture                   = "x86_64"
+    lambda_timeout                 = 120
+    lambda_memory_size             = 512
+    event_source_mapping           = { batch_size = 50, maximum_batching_window_in_seconds = 10, maximum_concurrency = 5 }
+    max_receive_count              = 3
+    lambda_reserved_concurrency    = 10
+    powertools_layer_version       = 20
+    log_retention_days             = 90
+    event_retry_policy             = { maximum_retry_attempts = 10 }
+    sweep_schedule_expression      = "cron(0 6 * * ? *)"
+    additional_notification_emails = ["oncall@example.com", "audit@example.com"]
+    tags                           = { team = "security" }
+  }
+
+  assert {
+    condition = (
+      aws_lambda_function.this.environment[0].variables.AAR_MODE == "notify"
+      && aws_lambda_function.this.environment[0].variables.AAR_TRUSTED_ACCOUNT_IDS == "[\"444455556666\",\"777788889999\"]"
+      && aws_lambda_function.this.environment[0].variables.AAR_TRUSTED_ORG_ID == "o-abcdefghij"
+      && aws_lambda_function.this.environment[0].variables.AAR_PROTECTED_ROLE_PATTERNS == "[\"break-glass-*\"]"
+      && aws_lambda_function.this.environment[0].variables.AAR_EXEMPTION_TAG_KEY == "security:intended"
+      && aws_lambda_function.this.environment[0].variables.AAR_ALLOWED_PRINCIPALS == jsonencode(var.allowed_principals)
+      && aws_lambda_function.this.environment[0].variables.AAR_TRUST_POLICY_MAX_CHARS == "4096"
+      && aws_lambda_function.this.environment[0].variables.AAR_AUDIT_RETENTION_DAYS == "0"
+      && aws_lambda_function.this.environment[0].variables.AAR_LOCK_LEASE_SECONDS == "120"
+      && aws_lambda_function.this.environment[0].variables.AAR_TRACING == "true"
+      && aws_lambda_function.this.environment[0].variables.POWERTOOLS_SERVICE_NAME == "aar-prod"
+      && aws_lambda_function.this.environment[0].variables.POWERTOOLS_METRICS_NAMESPACE == "Security/AAR"
+      && aws_lambda_function.this.environment[0].variables.POWERTOOLS_LOG_LEVEL == "DEBUG"
+    )
+    error_message = "Every engine setting reaches the Lambda environment."
+  }
+
+  assert {
+    condition = (
+      aws_lambda_function.this.function_name == "aar-prod"
+      && aws_lambda_function.this.architectures == tolist(["x86_64"])
+      && aws_lambda_function.this.layers == tolist(["arn:aws:lambda:us-west-2:017000801446:layer:AWSLambdaPowertoolsPythonV3-python313-x86_64:20"])
+      && aws_lambda_function.this.timeout == 120 && aws_lambda_function.this.memory_size == 512
+      && aws_lambda_function.this.reserved_concurrent_executions == 10
+      && aws_lambda_function.this.tracing_config[0].mode == "Active"
+      && aws_cloudwatch_log_group.lambda.name == "/aws/lambda/aar-prod" && aws_cloudwatch_log_group.lambda.retention_in_days == 90
+    )
+    error_message = "Lambda settings follow the inputs."
+  }
+
+  assert {
+    condition = (
+      aws_lambda_event_source_mapping.this.batch_size == 50
+      && aws_lambda_event_source_mapping.this.maximum_batching_window_in_seconds == 10
+      && aws_lambda_event_source_mapping.this.scaling_config[0].maximum_concurrency == 5
+      && jsondecode(aws_sqs_queue.this.redrive_policy).maxReceiveCount == 3
+      && aws_sqs_queue.this.visibility_timeout_seconds == 6 * 120 + 10
+      && aws_cloudwatch_event_target.this.retry_policy[0].maximum_retry_attempts == 10
+      && aws_cloudwatch_event_target.this.retry_policy[0].maximum_event_age_in_seconds == 86400
+    )
+    error_message = "Queue, retry and event source mapping settings follow the inputs."
+  }
+
+  assert {
+    condition     = contains([for s in data.aws_iam_policy_document.lambda.statement : s.sid], "XRayTracing")
+    error_message = "Tracing grants the X-Ray write actions."
+  }
+
+  assert {
+    condition = (
+      aws_sqs_queue.this.name == "aar-prod" && aws_sqs_queue.dlq.name == "aar-prod-dlq" && aws_sqs_queue.events_dlq.name == "aar-prod-events-dlq"
+      && aws_iam_role.lambda.name == "aar-prod-lambda" && aws_iam_role.scheduler[0].name == "aar-prod-scheduler"
+      && aws_dynamodb_table.audit.name == "aar-prod-audit" && aws_sns_topic.this.name == "aar-prod"
+      && aws_scheduler_schedule.sweep[0].name == "aar-prod-sweep" && aws_cloudwatch_event_rule.this.name == "aar-prod"
+    )
+    error_message = "Every name starts with var.name."
+  }
+
+  assert {
+    condition = alltrue([for r in [
+      aws_lambda_function.this.tags, aws_sqs_queue.this.tags, aws_sqs_queue.dlq.tags, aws_sqs_queue.events_dlq.tags,
+      aws_iam_role.lambda.tags, aws_iam_role.scheduler[0].tags, aws_dynamodb_table.audit.tags, aws_sns_topic.this.tags,
+      aws_cloudwatch_log_group.lambda.tags, aws_cloudwatch_event_rule.this.tags, aws_accessanalyzer_analyzer.this[0].tags,
+      aws_lambda_event_source_mapping.this.tags, aws_cloudwatch_metric_alarm.lambda_errors[0].tags,
+    ] : r == tomap({ team = "security" })])
+    error_message = "Taggable resources carry var.tags."
+  }
+
+  assert {
+    condition     = keys(aws_sns_topic_subscription.email) == ["audit@example.com", "oncall@example.com", "security@example.com"]
+    error_message = "Every address gets an e-mail subscription."
+  }
+
+  assert {
+    condition     = aws_scheduler_schedule.sweep[0].schedule_expression == "cron(0 6 * * ? *)"
+    error_message = "The sweep follows sweep_schedule_expression."
+  }
+}
+
+run "customer_managed_keys_and_boundary" {
+  command = apply
+
+  variables {
+    sns_kms_key_id          = "arn:aws:kms:us-west-2:111122223333:key/11111111-1111-1111-1111-111111111111"
+    sqs_kms_key_arn         = "arn:aws:kms:us-west-2:111122223333:key/22222222-2222-2222-2222-222222222222"
+    audit_table_kms_key_arn = "arn:aws:kms:us-west-2:111122223333:key/33333333-3333-3333-3333-333333333333"
+    log_kms_key_arn         = "arn:aws:kms:us-west-2:111122223333:key/44444444-4444-4444-4444-444444444444"
+    permissions_boundary    = "arn:aws:iam::111122223333:policy/boundary"
+    alarm_topic_arn         = "arn:aws:sns:us-west-2:111122223333:ops-alarms"
+  }
+
+  assert {
+    condition = {
+      for s in data.aws_iam_policy_document.lambda.statement : s.sid => jsonencode([sort(s.actions), sort(s.resources), one(s.condition).values])
+      if startswith(s.sid, "Kms")
+      } == {
+      KmsViaSns      = jsonencode([["kms:Decrypt", "kms:GenerateDataKey"], [var.sns_kms_key_id], ["sns.us-west-2.amazonaws.com"]])
+      KmsViaSqs      = jsonencode([["kms:Decrypt"], [var.sqs_kms_key_arn], ["sqs.us-west-2.amazonaws.com"]])
+      KmsViaDynamodb = jsonencode([["kms:Decrypt", "kms:GenerateDataKey"], [var.audit_table_kms_key_arn], ["dynamodb.us-west-2.amazonaws.com"]])
+    }
+    error_message = "The Lambda role may use exactly the customer managed keys in use, each through its service."
+  }
+
+  assert {
+    condition = alltrue([for q in [aws_sqs_queue.this, aws_sqs_queue.dlq, aws_sqs_queue.events_dlq] :
+    q.kms_master_key_id == var.sqs_kms_key_arn])
+    error_message = "The queues use the customer managed key."
+  }
+
+  assert {
+    condition = (
+      aws_sns_topic.this.kms_master_key_id == var.sns_kms_key_id
+      && aws_dynamodb_table.audit.server_side_encryption[0].kms_key_arn == var.audit_table_kms_key_arn
+      && aws_cloudwatch_log_group.lambda.kms_key_id == var.log_kms_key_arn
+    )
+    error_message = "Topic, table and log group use their keys."
+  }
+
+  assert {
+    condition     = aws_iam_role.lambda.permissions_boundary == var.permissions_boundary && aws_iam_role.scheduler[0].permissions_boundary == var.permissions_boundary
+    error_message = "Both roles get the permissions boundary."
+  }
+
+  assert {
+    condition = alltrue([for a in concat(values(aws_cloudwatch_metric_alarm.dlq), aws_cloudwatch_metric_alarm.lambda_errors) :
+    a.alarm_actions == toset([var.alarm_topic_arn])])
+    error_message = "Alarms notify alarm_topic_arn when it is set."
+  }
+}
+
+run "no_layers" {
+  command = plan
+
+  # Default alarm topic + AWS managed SNS key: the check warns that CloudWatch cannot publish.
+  expect_failures = [check.alarm_topic_encryption]
+
+  variables {
+    lambda_layers = []
+  }
+
+  assert {
+    condition     = length(aws_lambda_function.this.layers) == 0
+    error_message = "lambda_layers = [] attaches no layer."
+  }
+}
+
+run "reserved_concurrency_below_maximum_concurrency" {
+  command = plan
+
+  variables {
+    lambda_reserved_concurrency = 2
+    event_source_mapping        = { maximum_concurrency = 3 }
+  }
+
+  expect_failures = [aws_lambda_function.this, check.alarm_topic_encryption]
+}
+
+run "alarm_topic_check_passes_with_customer_managed_key" {
+  command = plan
+
+  variables {
+    sns_kms_key_id = "arn:aws:kms:us-west-2:111122223333:key/11111111-1111-1111-1111-111111111111"
+  }
+
+  assert {
+    condition     = aws_sns_topic.this.kms_master_key_id == var.sns_kms_key_id
+    error_message = "A customer managed key needs no alarm_topic_arn (the check passes, so this run has no expect_failures)."
+  }
+}
