@@ -972,7 +972,10 @@ class AccessAnalyzerStandIn:
         if self._server is not None:
             return self
         server = _Server((self.host, self._requested_port), self)
-        thread = threading.Thread(target=server.serve_forever, name="access-analyzer-standin", daemon=True)
+        # A short poll interval: shutdown() waits for the loop to notice, and tests start/stop one per test.
+        thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="access-analyzer-standin", daemon=True
+        )
         thread.start()
         self._server, self._thread = server, thread
         return self
