@@ -10,6 +10,7 @@ import urllib.request
 from datetime import datetime
 from typing import Any
 
+import boto3
 import pytest
 from botocore.exceptions import ClientError
 
@@ -297,3 +298,25 @@ def test_stop_leaves_no_thread_behind(standin: AccessAnalyzerStandIn, analyzer_c
     standin.stop()
     assert handler_threads() == []
     assert all(t.name != "access-analyzer-standin" for t in threading.enumerate())
+
+
+def test_works_beside_in_process_mock_aws() -> None:
+    """Unit tests may use moto in-process: the stand-in's traffic passes through mock_aws untouched."""
+    from moto import mock_aws
+
+    session = boto3.session.Session(
+        region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing"
+    )
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"AWS": EXTERNAL}, "Action": "sts:AssumeRole"}],
+    }
+    with mock_aws(), AccessAnalyzerStandIn() as standin:
+        iam = session.client("iam")
+        role_arn = iam.create_role(RoleName="Partner", AssumeRolePolicyDocument=json.dumps(policy))["Role"]["Arn"]
+        standin.attach(iam_client=iam)
+        client = session.client("accessanalyzer", endpoint_url=standin.endpoint_url)
+        client.start_resource_scan(analyzerArn=standin.analyzer_arn, resourceArn=role_arn)
+        (finding,) = client.list_findings(analyzerArn=standin.analyzer_arn)["findings"]
+        assert (finding["resource"], finding["principal"], finding["status"]) == (role_arn, {"AWS": EXTERNAL}, "ACTIVE")
+        assert standin.internal_errors == []
