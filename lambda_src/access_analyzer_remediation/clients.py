@@ -6,6 +6,7 @@ sandbox pass their own `factory` (e.g. clients pointed at a moto server).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -17,16 +18,17 @@ if TYPE_CHECKING:
 
 ClientFactory = Callable[[str, "str | None"], Any]
 
-# Standard retry mode backs off on Throttling / 5xx; 8 attempts ride out an IAM or Access Analyzer burst
-# before the record is handed back to SQS for a later retry.
-_RETRIES = {"mode": "standard", "max_attempts": 8}
+# Standard retry mode backs off on Throttling / 5xx; 8 retries ride out an IAM or Access Analyzer burst before
+# the record is handed back to SQS for a later retry. AWS_MAX_ATTEMPTS (the SDK's own variable) overrides it.
+_DEFAULT_MAX_ATTEMPTS = 8
 
 
 def boto3_factory(service: str, region: str | None) -> Any:
     import boto3
     from botocore.config import Config
 
-    config = Config(retries=_RETRIES, connect_timeout=5, read_timeout=20)  # type: ignore[arg-type]
+    attempts = int(os.environ.get("AWS_MAX_ATTEMPTS", _DEFAULT_MAX_ATTEMPTS))
+    config = Config(retries={"mode": "standard", "max_attempts": attempts}, connect_timeout=5, read_timeout=20)
     return boto3.client(service, region_name=region, config=config)  # type: ignore[call-overload]
 
 

@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 import json
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
+from botocore.config import Config
+
+from access_analyzer_remediation.clients import AwsClients
+from access_analyzer_remediation.engine import Remediator
 from access_analyzer_remediation.findings import Finding
 from access_analyzer_remediation.planner import RoleState
 from access_analyzer_remediation.settings import Settings
+from sandbox.access_analyzer import AccessAnalyzerStandIn
+from sandbox.moto_server import MotoServer
 
 EVENTS = Path(__file__).resolve().parents[1] / "events"
 ANALYZER = "arn:aws:access-analyzer:us-west-2:111122223333:analyzer/MyAnalyzer"
@@ -64,3 +74,131 @@ def role_state(policy: dict[str, Any], arn: str = ROLE_ARN, tags: dict[str, str]
 @pytest.fixture
 def settings() -> Settings:
     return make_settings()
+
+
+# -- AWS: a moto server and the Access Analyzer stand-in, both on 127.0.0.1 -------------------------------------
+
+
+SANDBOX_ACCOUNT = "123456789012"
+FAST_RETRIES = Config(retries={"mode": "standard", "max_attempts": 2}, connect_timeout=5, read_timeout=20)
+
+
+@dataclass
+class Aws:
+    """One test's AWS: clients, a remediator wired to them, and helpers to arrange and inspect."""
+
+    moto: MotoServer
+    standins: dict[str, AccessAnalyzerStandIn]
+    table: str
+    topic_arn: str
+    mail_queue_url: str
+    calls: Counter[str] = field(default_factory=Counter)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def standin(self) -> AccessAnalyzerStandIn:
+        return self.standins["us-east-1"]
+
+    def client(self, service: str, region: str | None = None) -> Any:
+        endpoints = {"accessanalyzer": self.standins[region or "us-east-1"].endpoint_url}
+        client = self.moto.session(service_endpoints=endpoints).client(
+            service, region_name=region or "us-east-1", config=FAST_RETRIES
+        )
+        client.meta.events.register("before-call", self._count)
+        return client
+
+    def _count(self, model: Any, **_: Any) -> None:
+        with self._lock:
+            self.calls[model.name] += 1
+
+    def clients(self) -> AwsClients:
+        return AwsClients(factory=self.client)
+
+    def settings(self, **overrides: Any) -> Settings:
+        values: dict[str, Any] = {
+            "analyzer_arns": tuple(s.analyzer_arn for s in self.standins.values()),
+            "audit_table_name": self.table,
+            "topic_arn": self.topic_arn,
+        }
+        values.update(overrides)
+        return Settings(**values)
+
+    def remediator(self, **overrides: Any) -> Remediator:
+        return Remediator(self.settings(**overrides), self.clients(), lock_wait_seconds=10)
+
+    def create_role(
+        self, name: str, policy: dict[str, Any], path: str = "/", tags: dict[str, str] | None = None
+    ) -> str:
+        iam = self.client("iam")
+        response = iam.create_role(
+            RoleName=name,
+            Path=path,
+            AssumeRolePolicyDocument=json.dumps(policy),
+            Tags=[{"Key": k, "Value": v} for k, v in (tags or {}).items()],
+        )
+        return str(response["Role"]["Arn"])
+
+    def policy(self, name: str) -> dict[str, Any]:
+        return dict(self.client("iam").get_role(RoleName=name)["Role"]["AssumeRolePolicyDocument"])
+
+    def analyze(self, region: str = "us-east-1") -> list[dict[str, Any]]:
+        """Let the stand-in analyse every role; return the ACTIVE findings."""
+        self.standins[region].analyze_roles(self.client("iam"))
+        return self.standins[region].findings(status="ACTIVE")
+
+    def emails(self) -> list[dict[str, str]]:
+        sqs = self.client("sqs")
+        messages = []
+        while True:
+            batch = sqs.receive_message(QueueUrl=self.mail_queue_url, MaxNumberOfMessages=10).get("Messages", [])
+            if not batch:
+                return messages
+            for message in batch:
+                body = json.loads(message["Body"])
+                messages.append({"Subject": body.get("Subject", ""), "Message": body["Message"]})
+                sqs.delete_message(QueueUrl=self.mail_queue_url, ReceiptHandle=message["ReceiptHandle"])
+
+    def audit_items(self) -> list[dict[str, Any]]:
+        items = self.client("dynamodb").scan(TableName=self.table)["Items"]
+        return [item for item in items if item["pk"]["S"].startswith("FINDING#")]
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[MotoServer]:
+    with MotoServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def standins() -> Iterator[dict[str, AccessAnalyzerStandIn]]:
+    east = AccessAnalyzerStandIn(region="us-east-1").start()
+    west = AccessAnalyzerStandIn(region="eu-west-1").start()
+    try:
+        yield {"us-east-1": east, "eu-west-1": west}
+    finally:
+        east.stop()
+        west.stop()
+
+
+@pytest.fixture
+def aws(moto_server: MotoServer, standins: dict[str, AccessAnalyzerStandIn]) -> Aws:
+    moto_server.reset()
+    for standin in standins.values():
+        standin.reset()
+    session = moto_server.session()
+    dynamodb = session.client("dynamodb")
+    dynamodb.create_table(
+        TableName="aar-audit",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    sns, sqs = session.client("sns"), session.client("sqs")
+    topic_arn = sns.create_topic(Name="aar-topic")["TopicArn"]
+    queue_url = sqs.create_queue(QueueName="mail")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn)
+    return Aws(moto_server, standins, "aar-audit", topic_arn, queue_url)

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from access_analyzer_remediation.cli import main
 
 from .conftest import EVENTS, trust_policy

@@ -6,6 +6,7 @@ import copy
 from typing import Any
 
 import pytest
+
 from access_analyzer_remediation.findings import FindingRef, Ignored, MalformedEvent, RoleRef, parse_event
 
 from .conftest import ANALYZER, load_event

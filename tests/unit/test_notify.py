@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from access_analyzer_remediation import planner
 from access_analyzer_remediation.notify import MESSAGE_MAX, Notice, console_link, digest, render, subject
 from access_analyzer_remediation.policy import remove_denies

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from access_analyzer_remediation import planner
 from access_analyzer_remediation.policy import compact, statements
 

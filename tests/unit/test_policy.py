@@ -6,6 +6,7 @@ import json
 import re
 
 import pytest
+
 from access_analyzer_remediation.policy import (
     ACCOUNT,
     FEDERATED,

@@ -5,11 +5,12 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from access_analyzer_remediation import planner
 from access_analyzer_remediation.findings import Finding, MalformedEvent, parse_event
 from access_analyzer_remediation.policy import compact, match_statement_form, remove_denies, statements
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 from .conftest import ANALYZER, OWNER, ROLE_ARN, make_settings, role_state
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from access_analyzer_remediation.settings import DEFAULT_PROTECTED_ROLE_PATTERNS, Settings, SettingsError
 
 from .conftest import ANALYZER, TOPIC
