@@ -1,0 +1,100 @@
+"""`aa-remediate remediate | sweep | revert | status` against the sandbox (same code path as the Lambda)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from access_analyzer_remediation.cli import main
+
+from .conftest import Aws, trust_policy
+
+EXTERNAL = "999988887777"
+
+
+@pytest.fixture
+def cli_env(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> Aws:
+    env = aws.moto.env({"accessanalyzer": aws.standin.endpoint_url})
+    env.update(
+        {
+            "AAR_ANALYZER_ARNS": json.dumps([aws.standin.analyzer_arn]),
+            "AAR_AUDIT_TABLE_NAME": aws.table,
+            "AAR_TOPIC_ARN": aws.topic_arn,
+            "AWS_MAX_ATTEMPTS": "1",
+        }
+    )
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    return aws
+
+
+def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict[str, object]]:
+    code = main([*argv, "--json"])
+    return code, json.loads(capsys.readouterr().out)
+
+
+def test_remediate_dry_run_writes_nothing_then_remediate_then_status_then_revert(
+    cli_env: Aws, capsys: pytest.CaptureFixture[str]
+) -> None:
+    aws = cli_env
+    original = trust_policy({"AWS": EXTERNAL})
+    aws.create_role("Cli", original)
+    [finding] = aws.analyze()
+    analyzer = aws.standin.analyzer_arn
+
+    code, dry = _run(capsys, "remediate", "--analyzer-arn", analyzer, "--finding-id", finding["id"], "--dry-run")
+    assert code == 0 and dry["counts"] == {"notify": 1}
+    assert aws.policy("Cli") == original and aws.audit_items() == [] and aws.emails() == []
+
+    code, done = _run(capsys, "remediate", "--analyzer-arn", analyzer, "--finding-id", finding["id"])
+    assert code == 0 and done["counts"] == {"remediate": 1}
+    assert aws.policy("Cli") != original
+    assert len(aws.emails()) == 1
+
+    code, status = _run(capsys, "status", "--finding-id", finding["id"])
+    assert code == 0 and [r["decision"] for r in status["records"]] == ["remediate"]
+
+    code, reverted = _run(capsys, "revert", "--finding-id", finding["id"], "--archive")
+    assert code == 0 and reverted["archived"] is True
+    assert aws.policy("Cli") == original
+    assert aws.standin.findings()[0]["status"] == "ARCHIVED"
+
+    code, again = _run(capsys, "revert", "--finding-id", finding["id"])
+    assert code == 1 and again["reverted"] is False
+
+
+def test_sweep_reports_progress_and_counts(cli_env: Aws, capsys: pytest.CaptureFixture[str]) -> None:
+    aws = cli_env
+    for n in range(3):
+        aws.create_role(f"Sweep{n}", trust_policy({"AWS": EXTERNAL}))
+    aws.analyze()
+    code = main(["sweep", "--analyzer-arn", aws.standin.analyzer_arn, "--no-notify"])
+    captured = capsys.readouterr()
+    assert code == 0
+    assert "... 3 findings: 3 remediate" in captured.err
+    assert captured.out.strip().endswith("3 remediate")
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["remediate", "--analyzer-arn", "not-an-arn", "--finding-id", "x"],
+        [
+            "remediate",
+            "--analyzer-arn",
+            "arn:aws:access-analyzer:us-east-1:123456789012:analyzer/other",
+            "--finding-id",
+            "x",
+        ],
+    ],
+)
+def test_bad_analyzer_exits_2(cli_env: Aws, capsys: pytest.CaptureFixture[str], argv: list[str]) -> None:
+    assert main(argv) == 2
+    assert capsys.readouterr().err.startswith("aa-remediate: error:")
+
+
+def test_missing_table_setting_exits_2(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.delenv("AAR_AUDIT_TABLE_NAME", raising=False)
+    assert main(["status", "--finding-id", "x"]) == 2
+    assert "AAR_AUDIT_TABLE_NAME" in capsys.readouterr().err
