@@ -1,0 +1,30 @@
+"""Hooks shared by the whole test suite. Keep each one small; append new ones below."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.terraform.tfrunner import terraform_binary, terraform_required
+
+
+def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
+    """pytest-terraform raises in its pytest_configure when there is no terraform binary, ending the whole session.
+
+    Without a binary (and without AAR_REQUIRE_TERRAFORM=1) block that plugin, so everything else runs and the
+    Terraform tests skip loudly (tests/terraform/tfrunner.py: require_terraform).
+    """
+    del parser
+    if terraform_binary() is None and not terraform_required():
+        pluginmanager.set_blocked("terraform")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    """Hand TERRAFORM_BIN to pytest-terraform too (it looks only at PATH and --tf-binary)."""
+    binary = terraform_binary()
+    if binary and hasattr(config.option, "dest_tf_binary") and not config.option.dest_tf_binary:
+        config.option.dest_tf_binary = binary
+
+
+def pytest_report_header() -> str:
+    return f"terraform: {terraform_binary() or 'NOT FOUND: Terraform tests are skipped'}"
