@@ -46,10 +46,10 @@ data "aws_iam_policy_document" "lambda" {
     resources = concat(local.own_role_arns, ["arn:${local.partition}:iam::${local.account_id}:role/aws-service-role/*"])
   }
 
-  # Per-role lock (PutItem/DeleteItem) and audit records (PutItem, TransactWriteItems of Put + Delete).
+  # Per-role lock (PutItem, DeleteItem) and audit records (PutItem; BatchWriteItem = records + unlock in one call).
   statement {
     sid       = "AuditTable"
-    actions   = ["dynamodb:PutItem", "dynamodb:DeleteItem"]
+    actions   = ["dynamodb:PutItem", "dynamodb:BatchWriteItem", "dynamodb:DeleteItem"]
     resources = [aws_dynamodb_table.audit.arn]
   }
 

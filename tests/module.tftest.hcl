@@ -186,7 +186,7 @@ run "defaults" {
       ReadFindings                     = jsonencode(["Allow", ["access-analyzer:GetFinding", "access-analyzer:ListFindings"], ["arn:aws:access-analyzer:us-west-2:111122223333:analyzer/access-analyzer-remediation"]])
       EditRoleTrustPolicies            = jsonencode(["Allow", ["iam:GetRole", "iam:UpdateAssumeRolePolicy"], ["arn:aws:iam::111122223333:role/*"]])
       NeverEditOwnOrServiceLinkedRoles = jsonencode(["Deny", ["iam:UpdateAssumeRolePolicy"], ["arn:aws:iam::111122223333:role/access-analyzer-remediation-lambda", "arn:aws:iam::111122223333:role/access-analyzer-remediation-scheduler", "arn:aws:iam::111122223333:role/aws-service-role/*"]])
-      AuditTable                       = jsonencode(["Allow", ["dynamodb:DeleteItem", "dynamodb:PutItem"], ["arn:aws:dynamodb:us-west-2:111122223333:table/access-analyzer-remediation-audit"]])
+      AuditTable                       = jsonencode(["Allow", ["dynamodb:BatchWriteItem", "dynamodb:DeleteItem", "dynamodb:PutItem"], ["arn:aws:dynamodb:us-west-2:111122223333:table/access-analyzer-remediation-audit"]])
       PublishDigest                    = jsonencode(["Allow", ["sns:Publish"], ["arn:aws:sns:us-west-2:111122223333:access-analyzer-remediation"]])
       ConsumeQueue                     = jsonencode(["Allow", ["sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"], ["arn:aws:sqs:us-west-2:111122223333:access-analyzer-remediation"]])
       WriteLogs                        = jsonencode(["Allow", ["logs:CreateLogStream", "logs:PutLogEvents"], ["arn:aws:logs:us-west-2:111122223333:log-group:/aws/lambda/access-analyzer-remediation:*"]])

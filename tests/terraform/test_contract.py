@@ -1,0 +1,47 @@
+"""The module follows docs/architecture.md: the Lambda environment and the IAM actions of the Lambda role."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import hcl2
+from hcl2.utils import SerializationOptions
+
+from tests.terraform.tfrunner import REPO_ROOT
+
+OPTIONS = SerializationOptions(with_comments=False, strip_string_quotes=True)
+CONTRACT = (REPO_ROOT / "docs" / "architecture.md").read_text()
+# Not AWS calls of the package: the runtime's logging (the table lists what the code calls).
+RUNTIME_ACTIONS = {"logs:CreateLogStream", "logs:PutLogEvents"}
+
+
+def section(title: str) -> str:
+    match = re.search(rf"^## {re.escape(title)}.*?$(.*?)(?=^## |\Z)", CONTRACT, re.M | re.S)
+    assert match, f"docs/architecture.md has no section {title!r}"
+    return match.group(1)
+
+
+def table_column(text: str, column: int) -> set[str]:
+    """Backticked words in one column of the markdown table rows of `text`."""
+    cells = [row.split("|")[column + 1] for row in text.splitlines() if row.startswith("| ") and "---" not in row]
+    return {word for cell in cells[1:] for word in re.findall(r"`([^`]+)`", cell)}
+
+
+def parse(name: str) -> dict[str, Any]:
+    parsed: dict[str, Any] = hcl2.loads((REPO_ROOT / name).read_text(), serialization_options=OPTIONS)
+    return parsed
+
+
+def test_lambda_environment_is_the_contract() -> None:
+    contract = {name for name in table_column(section("Environment"), 0) if re.fullmatch(r"[A-Z_]+", name)}
+    environment = next(block["lambda_environment"] for block in parse("locals.tf")["locals"])
+    assert set(environment) == contract
+
+
+def test_lambda_role_actions_are_the_contract() -> None:
+    contract = {a for a in table_column(section("AWS calls the Lambda makes"), 1) if ":" in a}
+    documents = [block["aws_iam_policy_document"] for block in parse("iam.tf")["data"]]
+    statements = next(doc["lambda"] for doc in documents if "lambda" in doc)["statement"]  # X-Ray/KMS are dynamic
+    allowed = {a for s in statements if s.get("effect", "Allow") == "Allow" for a in s["actions"]}
+    assert allowed - RUNTIME_ACTIONS == contract
