@@ -117,6 +117,7 @@ class Remediator:
                 outcomes[index] = verified
             else:
                 by_role.setdefault(verified.resource_arn, []).append((index, ref, verified))
+        self._audit_rejections(outcomes)
         for role_arn, items in by_role.items():
             try:
                 results = self._process_role(RoleRef.parse(role_arn), [(ref, f) for _, ref, f in items])
@@ -136,6 +137,17 @@ class Remediator:
                 },
             )
         return [outcomes[index] for index in range(len(refs))]
+
+    def _audit_rejections(self, outcomes: dict[int, Outcome]) -> None:
+        """Stale, spoofed or unknown findings are decisions too: record them (one write), or retry them."""
+        audited = {index: o for index, o in outcomes.items() if o.finding is not None and not o.failed}
+        if not audited:
+            return
+        try:
+            self.audit.record([self._record(o) for o in audited.values()])
+        except Exception as err:
+            for index, outcome in audited.items():
+                outcomes[index] = replace(outcome, decision="failed", reason="audit_failed", error=err)
 
     def active_role_findings(self, analyzer_arns: Sequence[str] | None = None) -> Iterator[FindingRef]:
         """Every ACTIVE IAM role finding of the analyzers (ListFindingsV2, paginated): the sweep's input."""
@@ -168,7 +180,7 @@ class Remediator:
             response = client.get_finding(analyzerArn=ref.analyzer_arn, id=ref.finding_id)
         except Exception as err:
             if error_code(err) == "ResourceNotFoundException":
-                return Outcome(ref, "skip", FINDING_NOT_FOUND, "GetFinding does not know this finding")
+                return Outcome(ref, "skip", FINDING_NOT_FOUND, "GetFinding does not know this finding", ref.claim)
             raise
         data = dict(response["finding"])
         if data.get("error"):
@@ -178,12 +190,12 @@ class Remediator:
         try:
             finding = finding_from_api(data, ref.analyzer_arn)
         except MalformedEvent as err:
-            return Outcome(ref, "skip", FINDING_MISMATCH, f"GetFinding returned an unusable finding: {err}")
+            return Outcome(ref, "skip", FINDING_MISMATCH, f"GetFinding returned an unusable finding: {err}", ref.claim)
         if finding.status != "ACTIVE":
             return Outcome(ref, "skip", FINDING_NOT_ACTIVE, f"finding is {finding.status} now", finding)
         claim = ref.claim
         if claim is not None and (claim.resource_arn, claim.id) != (finding.resource_arn, finding.id):
-            return Outcome(ref, "skip", FINDING_MISMATCH, "event does not match GetFinding: not acted on")
+            return Outcome(ref, "skip", FINDING_MISMATCH, "event does not match GetFinding: not acted on", claim)
         return finding
 
     # -- one role ------------------------------------------------------------------------------------------

@@ -51,15 +51,14 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         return _handle_batch(event, context, account)
     if isinstance(event, dict) and event.get("aar_action") == "sweep":
         outcomes = sweep(remediator())
-        failed = _finish(outcomes, account)
-        return {"processed": len(outcomes), "failed": len(failed)}
+        return {"processed": len(outcomes), "failed": sum(_finish(outcomes, account))}
     ref = _parse(event)
     if ref is None:
         return {"processed": 0, "failed": 0}
-    failed = _finish(remediator().process([ref]), account)
-    if failed:
+    [outcome] = remediator().process([ref])
+    if any(_finish([outcome], account)):
         # Direct EventBridge -> Lambda invocations are asynchronous: raising makes Lambda retry the event.
-        raise RecordFailed(f"finding {ref.finding_id}: {failed[0].summary}")
+        raise RecordFailed(f"finding {ref.finding_id}: {outcome.decision} ({outcome.reason})")
     return {"processed": 1, "failed": 0}
 
 
@@ -80,8 +79,8 @@ def _handle_batch(event: dict[str, Any], context: Any, account: str) -> dict[str
         if ref is not None:
             refs.append((message_id, ref))
     outcomes = remediator().process([ref for _, ref in refs])
-    failed = {id(o) for o in _finish(outcomes, account)}
-    failed_messages = {mid for (mid, _), o in zip(refs, outcomes, strict=True) if id(o) in failed}
+    retry = _finish(outcomes, account)
+    failed_messages = {message_id for (message_id, _), again in zip(refs, retry, strict=True) if again}
 
     def record_handler(record: SQSRecord) -> None:
         if record.message_id in failed_messages:
@@ -114,20 +113,19 @@ def _malformed(reason: str, message_id: str) -> None:
     _count("Malformed", "malformed_event")
 
 
-def _finish(outcomes: list[Outcome], account: str) -> list[Outcome]:
-    """Metrics, then the digest. Returns the outcomes to retry (failed ones; all notified ones if SNS failed)."""
+def _finish(outcomes: list[Outcome], account: str) -> list[bool]:
+    """Metrics, then the digest. Returns, per outcome, whether to retry it (failed; notified ones if SNS failed)."""
     names = {"remediate": "Remediated", "notify": "NotifiedOnly", "skip": "Skipped", "failed": "Failed"}
     for outcome in outcomes:
         _count(names[outcome.decision], outcome.reason)
-    retry = [o for o in outcomes if o.failed]
     try:
         remediator().notify(outcomes, account)
     except Exception as err:
         # The audit records are already written; retrying the findings re-sends their notice (as already contained).
         logger.exception("notification failed", extra={"error": repr(err)})
         metrics.add_metric(name="NotificationFailed", unit=MetricUnit.Count, value=1)
-        retry += [o for o in outcomes if o.notifies]
-    return retry
+        return [o.failed or o.notifies for o in outcomes]
+    return [o.failed for o in outcomes]
 
 
 def _count(name: str, reason: str) -> None:

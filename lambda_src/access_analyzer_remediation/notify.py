@@ -92,6 +92,12 @@ def render(notice: Notice) -> str:
         lines += [f"    {json.dumps(s, separators=(',', ':'))}" for s in notice.statements]
     if notice.decision == "remediate":
         lines += _keep_or_undo(finding, role, notice.revert_policy)
+    elif notice.reason == "notify_mode":
+        lines.append(
+            f"  To apply:   aa-remediate remediate --analyzer-arn {finding.analyzer_arn} --finding-id {finding.id}"
+            " (with AAR_MODE=remediate), or set the module's mode to remediate"
+        )
+        lines += _intended(finding)
     elif notice.decision == "notify":
         lines += _intended(finding)
     lines.append(f"  Console:    {console_link(role)}")
