@@ -15,9 +15,10 @@ locals {
     "detail-type" = ["Access Analyzer Finding"]
     resources     = local.analyzer_arns
     detail = {
-      status       = ["ACTIVE"]
-      isDeleted    = [{ exists = false }, false]
-      resourceType = var.resource_types
+      status    = ["ACTIVE"]
+      isDeleted = [{ exists = false }, false]
+      # Prefix match: real events have been seen with stray whitespace after the type ("AWS::IAM::Role\n").
+      resourceType = [for t in var.resource_types : { prefix = t }]
     }
   })
 
@@ -52,13 +53,15 @@ locals {
   }
 
   # Customer managed keys the Lambda role must be able to use, per service (kms:ViaService).
-  sns_kms_key_arn = startswith(var.sns_kms_key_id, "arn:") ? var.sns_kms_key_id : null
+  # The topic's key: the one created here (sns_kms_key_id = null), a given key ARN, or the AWS managed alias.
+  sns_kms_key_id = var.sns_kms_key_id != null ? var.sns_kms_key_id : one(aws_kms_key.sns[*].arn)
+  # Which services use a customer managed key is decided from inputs alone (known at plan time).
   lambda_kms_keys = {
     for service, key in {
-      sns      = local.sns_kms_key_arn
+      sns      = var.sns_kms_key_id != "alias/aws/sns" ? local.sns_kms_key_id : null
       sqs      = var.sqs_kms_key_arn
       dynamodb = var.audit_table_kms_key_arn
-    } : service => key if key != null
+    } : service => key if contains(compact([var.sns_kms_key_id != "alias/aws/sns" ? "sns" : "", var.sqs_kms_key_arn != null ? "sqs" : "", var.audit_table_kms_key_arn != null ? "dynamodb" : ""]), service)
   }
 
   alarm_topic_arn = coalesce(var.alarm_topic_arn, aws_sns_topic.this.arn)

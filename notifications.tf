@@ -1,7 +1,7 @@
 resource "aws_sns_topic" "this" {
   name              = var.name
   display_name      = "Access Analyzer remediation"
-  kms_master_key_id = var.sns_kms_key_id
+  kms_master_key_id = local.sns_kms_key_id
 
   tags = var.tags
 }
@@ -84,7 +84,62 @@ resource "aws_sns_topic_subscription" "email" {
   endpoint  = each.value
 }
 
-# CloudWatch cannot use the AWS managed SNS key, so alarms on such a topic are never delivered.
+# The topic's own key (default): CloudWatch cannot use the AWS managed SNS key, so without a customer managed
+# key the module's alarms would never be delivered.
+data "aws_iam_policy_document" "sns_key" {
+  count = var.sns_kms_key_id == null ? 1 : 0
+
+  #checkov:skip=CKV_AWS_109:Key policy: Resource "*" means this key; the account-root statement is the standard delegation of key access to IAM policies.
+  #checkov:skip=CKV_AWS_111:Key policy: Resource "*" means this key; write access is limited to the account (IAM) and to CloudWatch of this account.
+  #checkov:skip=CKV_AWS_356:Key policy: Resource "*" means this key, not every resource.
+  statement {
+    sid       = "AccountIamPolicies"
+    actions   = ["kms:*"]
+    resources = ["*"]
+
+    principals {
+      type        = "AWS"
+      identifiers = ["arn:${local.partition}:iam::${local.account_id}:root"]
+    }
+  }
+
+  statement {
+    sid       = "CloudWatchAlarmsToTopic"
+    actions   = ["kms:GenerateDataKey*", "kms:Decrypt"]
+    resources = ["*"]
+
+    principals {
+      type        = "Service"
+      identifiers = ["cloudwatch.amazonaws.com"]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+  }
+}
+
+resource "aws_kms_key" "sns" {
+  count = var.sns_kms_key_id == null ? 1 : 0
+
+  description             = "${var.name}: SNS topic of the Access Analyzer remediation notices"
+  enable_key_rotation     = true
+  deletion_window_in_days = 30
+  policy                  = data.aws_iam_policy_document.sns_key[0].json
+
+  tags = var.tags
+}
+
+resource "aws_kms_alias" "sns" {
+  count = var.sns_kms_key_id == null ? 1 : 0
+
+  name          = "alias/${var.name}-sns"
+  target_key_id = aws_kms_key.sns[0].key_id
+}
+
+# With the AWS managed key CloudWatch cannot publish, so alarms on such a topic are never delivered.
 check "alarm_topic_encryption" {
   assert {
     condition     = !var.create_alarms || var.alarm_topic_arn != null || var.sns_kms_key_id != "alias/aws/sns"

@@ -440,14 +440,13 @@ variable "additional_notification_emails" {
 }
 
 variable "sns_kms_key_id" {
-  description = "KMS key of the SNS topic: `alias/aws/sns` (AWS managed) or the ARN of a customer managed key (the Lambda role then gets kms:GenerateDataKey/Decrypt on it). CloudWatch alarms cannot publish to a topic encrypted with the AWS managed key: with alarms on, use a customer managed key whose policy allows cloudwatch.amazonaws.com, or set `alarm_topic_arn`."
+  description = "KMS key of the SNS topic. null (default): the module creates a customer managed key (rotation on) that the Lambda and the module's CloudWatch alarms may use. `alias/aws/sns`: the AWS managed key (no key to pay for, but CloudWatch alarms cannot publish to such a topic: set `alarm_topic_arn` or `create_alarms = false`). Or the ARN of your own customer managed key (its policy must allow cloudwatch.amazonaws.com when the alarms notify this topic); the Lambda role gets kms:GenerateDataKey/Decrypt on it."
   type        = string
-  default     = "alias/aws/sns"
-  nullable    = false
+  default     = null
 
   validation {
-    condition     = var.sns_kms_key_id == "alias/aws/sns" || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[A-Za-z0-9-]+$", var.sns_kms_key_id))
-    error_message = "sns_kms_key_id must be \"alias/aws/sns\" or a KMS key ARN (arn:<partition>:kms:<region>:<account>:key/<id>)."
+    condition     = var.sns_kms_key_id == null || var.sns_kms_key_id == "alias/aws/sns" || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[A-Za-z0-9-]+$", var.sns_kms_key_id))
+    error_message = "sns_kms_key_id must be null, \"alias/aws/sns\" or a KMS key ARN (arn:<partition>:kms:<region>:<account>:key/<id>)."
   }
 }
 

@@ -22,6 +22,9 @@ mock_provider "aws" {
     defaults = { arn = "arn:aws:access-analyzer:us-west-2:111122223333:analyzer/access-analyzer-remediation" }
   }
 
+  mock_resource "aws_kms_key" {
+    defaults = { arn = "arn:aws:kms:us-west-2:111122223333:key/55555555-5555-5555-5555-555555555555" }
+  }
   mock_resource "aws_sns_topic" {
     defaults = { arn = "arn:aws:sns:us-west-2:111122223333:access-analyzer-remediation" }
   }
@@ -67,9 +70,6 @@ variables {
 run "defaults" {
   command = apply
 
-  # Default alarm topic + AWS managed SNS key: the check warns that CloudWatch cannot publish.
-  expect_failures = [check.alarm_topic_encryption]
-
   assert {
     condition     = length(aws_accessanalyzer_analyzer.this) == 1 && aws_accessanalyzer_analyzer.this[0].type == "ACCOUNT"
     error_message = "An ACCOUNT analyzer is created by default."
@@ -88,7 +88,7 @@ run "defaults" {
       detail = {
         status       = ["ACTIVE"]
         isDeleted    = [{ exists = false }, false]
-        resourceType = ["AWS::IAM::Role"]
+        resourceType = [{ prefix = "AWS::IAM::Role" }]
       }
     }
     error_message = "Event pattern: ACTIVE, not deleted, IAM roles, from the created analyzer."
@@ -190,8 +190,9 @@ run "defaults" {
       PublishDigest                    = jsonencode(["Allow", ["sns:Publish"], ["arn:aws:sns:us-west-2:111122223333:access-analyzer-remediation"]])
       ConsumeQueue                     = jsonencode(["Allow", ["sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"], ["arn:aws:sqs:us-west-2:111122223333:access-analyzer-remediation"]])
       WriteLogs                        = jsonencode(["Allow", ["logs:CreateLogStream", "logs:PutLogEvents"], ["arn:aws:logs:us-west-2:111122223333:log-group:/aws/lambda/access-analyzer-remediation:*"]])
+      KmsViaSns                        = jsonencode(["Allow", ["kms:Decrypt", "kms:GenerateDataKey"], ["arn:aws:kms:us-west-2:111122223333:key/55555555-5555-5555-5555-555555555555"]])
     }
-    error_message = "The Lambda role grants exactly the calls of docs/architecture.md (no X-Ray, no KMS by default)."
+    error_message = "The Lambda role grants exactly the calls of docs/architecture.md (no X-Ray; KMS only for the topic's own key)."
   }
 
   assert {
@@ -208,8 +209,8 @@ run "defaults" {
   }
 
   assert {
-    condition     = aws_sns_topic.this.kms_master_key_id == "alias/aws/sns" && keys(aws_sns_topic_subscription.email) == ["security@example.com"]
-    error_message = "The topic is encrypted with the AWS managed key and has one e-mail subscription."
+    condition     = length(aws_kms_key.sns) == 1 && aws_kms_key.sns[0].enable_key_rotation && keys(aws_sns_topic_subscription.email) == ["security@example.com"]
+    error_message = "By default the topic gets its own rotated customer managed key (CloudWatch alarms can publish) and one e-mail subscription."
   }
 
   assert {
@@ -261,9 +262,6 @@ run "defaults" {
 run "existing_analyzers" {
   command = apply
 
-  # Default alarm topic + AWS managed SNS key: the check warns that CloudWatch cannot publish.
-  expect_failures = [check.alarm_topic_encryption]
-
   variables {
     create_analyzer = false
     analyzer_arns = [
@@ -284,7 +282,7 @@ run "existing_analyzers" {
   }
 
   assert {
-    condition     = jsonencode(jsondecode(local.event_pattern).resources) == jsonencode(var.analyzer_arns) && jsonencode(jsondecode(local.event_pattern).detail.resourceType) == jsonencode(var.resource_types)
+    condition     = jsonencode(jsondecode(local.event_pattern).resources) == jsonencode(var.analyzer_arns) && jsonencode(jsondecode(local.event_pattern).detail.resourceType) == jsonencode([for t in var.resource_types : { prefix = t }])
     error_message = "The rule matches the given analyzers and resource types."
   }
 
@@ -296,9 +294,6 @@ run "existing_analyzers" {
 
 run "created_and_existing_analyzers" {
   command = apply
-
-  # Default alarm topic + AWS managed SNS key: the check warns that CloudWatch cannot publish.
-  expect_failures = [check.alarm_topic_encryption]
 
   variables {
     analyzer_type = "ORGANIZATION"
@@ -326,7 +321,7 @@ run "no_analyzer_is_an_error" {
     create_analyzer = false
   }
 
-  expect_failures = [aws_cloudwatch_event_rule.this, check.alarm_topic_encryption]
+  expect_failures = [aws_cloudwatch_event_rule.this]
 }
 
 run "toggles_off" {
@@ -359,9 +354,6 @@ run "toggles_off" {
 
 run "all_engine_settings" {
   command = apply
-
-  # Default alarm topic + AWS managed SNS key: the check warns that CloudWatch cannot publish.
-  expect_failures = [check.alarm_topic_encryption]
 
   variables {
     name                           = "aar-prod"
@@ -526,9 +518,6 @@ run "customer_managed_keys_and_boundary" {
 run "no_layers" {
   command = plan
 
-  # Default alarm topic + AWS managed SNS key: the check warns that CloudWatch cannot publish.
-  expect_failures = [check.alarm_topic_encryption]
-
   variables {
     lambda_layers = []
   }
@@ -547,7 +536,22 @@ run "reserved_concurrency_below_maximum_concurrency" {
     event_source_mapping        = { maximum_concurrency = 3 }
   }
 
-  expect_failures = [aws_lambda_function.this, check.alarm_topic_encryption]
+  expect_failures = [aws_lambda_function.this]
+}
+
+run "aws_managed_topic_key_warns_that_alarms_cannot_publish" {
+  command = plan
+
+  variables {
+    sns_kms_key_id = "alias/aws/sns"
+  }
+
+  expect_failures = [check.alarm_topic_encryption]
+
+  assert {
+    condition     = length(aws_kms_key.sns) == 0 && aws_sns_topic.this.kms_master_key_id == "alias/aws/sns"
+    error_message = "With the AWS managed key the module creates no key of its own."
+  }
 }
 
 run "alarm_topic_check_passes_with_customer_managed_key" {

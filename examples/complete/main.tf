@@ -150,7 +150,7 @@ module "access_analyzer_remediation" {
   # Notifications
   notification_email             = var.notification_email
   additional_notification_emails = var.additional_notification_emails
-  sns_kms_key_id                 = coalesce(local.kms_key_arn, "alias/aws/sns")
+  sns_kms_key_id                 = local.kms_key_arn # null: the module creates a key for its topic
 
   # Audit table (deletion protection off so `terraform destroy` works in a test account)
   audit_table_kms_key_arn         = local.kms_key_arn
