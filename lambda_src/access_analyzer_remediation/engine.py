@@ -200,7 +200,7 @@ class Remediator:
 
     # -- one role ------------------------------------------------------------------------------------------
     def _process_role(self, role: RoleRef, items: Sequence[tuple[FindingRef, Finding]]) -> list[Outcome]:
-        guarded = planner.guard_role(role, self.settings)
+        guarded = planner.guard_role(role, self.settings, items[0][1].analyzer_arn)
         if guarded is not None:
             outcomes = [self._outcome(ref, finding, guarded) for ref, finding in items]
             self.audit.record([self._record(o) for o in outcomes])

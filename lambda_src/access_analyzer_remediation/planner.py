@@ -47,6 +47,7 @@ UNREADABLE_POLICY = "unreadable_policy"
 ALREADY_CONTAINED = "already_contained"
 PRINCIPAL_IN_ZONE_OF_TRUST = "principal_in_zone_of_trust"
 ROLE_NOT_FOUND = "role_not_found"
+CROSS_ACCOUNT_ROLE = "cross_account_role"
 
 
 @dataclass(frozen=True)
@@ -82,8 +83,17 @@ def zone_for(finding: Finding, settings: Settings) -> Zone:
     return Zone(frozenset(settings.trusted_account_ids | {finding.resource_owner_account}), settings.trusted_org_id)
 
 
-def guard_role(role: RoleRef, settings: Settings) -> Plan | None:
+def guard_role(role: RoleRef, settings: Settings, analyzer_arn: str) -> Plan | None:
     """Guardrails that need only the role ARN (checked before any IAM read)."""
+    analyzer_account = analyzer_arn.split(":")[4]
+    if role.account_id != analyzer_account:
+        # An organization analyzer reports roles of member accounts; this deployment's credentials act in the
+        # analyzer's account only, where a role of the same name would be the wrong role.
+        return Plan(
+            "notify",
+            CROSS_ACCOUNT_ROLE,
+            f"{role.name} is in account {role.account_id}, not {analyzer_account}: contain it from that account",
+        )
     if role.arn in settings.own_role_arns:
         return Plan("notify", OWN_ROLE, f"{role.name} is one of this tool's own roles: never modified")
     if role.is_service_linked:
@@ -102,7 +112,7 @@ def guard_role(role: RoleRef, settings: Settings) -> Plan | None:
 def plan_finding(finding: Finding, role: RoleState, settings: Settings) -> Plan:
     """The decision for `finding` given the role's current state (a new policy when it says remediate)."""
     ref = finding.role
-    guarded = guard_role(ref, settings)
+    guarded = guard_role(ref, settings, finding.analyzer_arn)
     if guarded:
         return guarded
     if role.arn != ref.arn:

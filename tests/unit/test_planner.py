@@ -152,3 +152,11 @@ def test_role_arn_mismatch_is_not_modified() -> None:
 def test_unreadable_policy_is_notified() -> None:
     plan = planner.plan_finding(make_finding(), role_state({"Version": "2012-10-17"}), make_settings())
     assert (plan.decision, plan.reason) == ("notify", planner.UNREADABLE_POLICY)
+
+
+def test_member_account_role_of_an_organization_analyzer_is_notified_not_touched() -> None:
+    member_role = "arn:aws:iam::444455556666:role/Audit_CrossAccountRole"
+    finding = make_finding(resource=member_role)
+    plan = planner.plan_finding(finding, role_state(trust_policy({"AWS": EXTERNAL}), arn=member_role), make_settings())
+    assert (plan.decision, plan.reason) == ("notify", planner.CROSS_ACCOUNT_ROLE)
+    assert "444455556666" in plan.summary and plan.policy_after is None
