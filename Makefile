@@ -10,7 +10,7 @@ TF_PROVIDER_MIRROR ?= $(if $(wildcard /opt/tf-plugins/registry.terraform.io),/op
 export TF_PROVIDER_MIRROR
 export CHECKPOINT_DISABLE := 1
 
-.PHONY: install test lint unit package demo bench clean
+.PHONY: install test lint package demo bench diagram clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -44,3 +44,6 @@ bench: install ## benchmark figures (docs/benchmarks.md)
 
 clean:
 	rm -rf $(VENV) $(CHECKOV_VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+
+diagram: ## docs/architecture.svg from docs/architecture.dot (needs Graphviz)
+	dot -Tsvg docs/architecture.dot -o docs/architecture.svg
