@@ -13,7 +13,7 @@ import sys
 from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 from .audit import AuditStore
 from .findings import FindingRef, Ignored, MalformedEvent, parse_event
@@ -294,11 +294,6 @@ def _emit(
 ) -> int:
     print(json.dumps(result, indent=2, default=str) if args.json else human(result))
     return code
-
-
-def _fail(message: str) -> NoReturn:  # pragma: no cover - argparse-style hard stop
-    print(f"aa-remediate: error: {message}", file=sys.stderr)
-    sys.exit(2)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ each role is handled under its lock with one GetRole, at most one UpdateAssumeRo
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
@@ -41,7 +42,7 @@ QUIET_REASONS = frozenset(
         planner.ROLE_NOT_FOUND,
     }
 )
-_IAM_REJECTIONS = {
+_IAM_REJECTIONS: dict[str, tuple[planner.Decision, str]] = {
     "MalformedPolicyDocument": ("notify", IAM_REJECTED),
     "LimitExceeded": ("notify", planner.TRUST_POLICY_QUOTA),
     "UnmodifiableEntity": ("notify", planner.SERVICE_LINKED_ROLE),
@@ -234,7 +235,7 @@ class Remediator:
             if rejection is not None:
                 decision, reason, message = rejection
                 plans = [
-                    replace(p, decision=decision, reason=reason, summary=message, policy_after=None)  # type: ignore[arg-type]
+                    replace(p, decision=decision, reason=reason, summary=message, policy_after=None)
                     if p.decision == "remediate"
                     else p
                     for p in plans
@@ -255,14 +256,13 @@ class Remediator:
         data = response["Role"]
         policy: Any = data.get("AssumeRolePolicyDocument", {})
         if isinstance(policy, str):  # boto3 decodes it to a dict; a raw string would be URL-encoded JSON
-            import json
             from urllib.parse import unquote
 
             policy = json.loads(unquote(policy))
         tags = {tag["Key"]: tag["Value"] for tag in data.get("Tags", [])}
         return RoleState(data["Arn"], data.get("Path", "/"), tags, policy)
 
-    def _write(self, role: RoleRef, policy: Policy) -> tuple[str, str, str] | None:
+    def _write(self, role: RoleRef, policy: Policy) -> tuple[planner.Decision, str, str] | None:
         """UpdateAssumeRolePolicy; a permanent IAM refusal becomes (decision, reason, message) instead of a retry."""
         try:
             self.clients.iam().update_assume_role_policy(RoleName=role.name, PolicyDocument=compact(policy))
@@ -346,6 +346,4 @@ def sweep(
 
 
 def _json(value: object) -> str:
-    import json
-
     return json.dumps(value, sort_keys=True, separators=(",", ":"))
