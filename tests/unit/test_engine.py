@@ -314,3 +314,18 @@ def test_sids_the_tool_writes_are_accepted_by_the_iam_rules(aws: Aws) -> None:
     sids = [s["Sid"] for s in _denies(aws.policy("Sids"))]
     assert len(sids) == 2 and len(set(sids)) == 2
     assert all(s.isalnum() and s.isascii() and s.startswith(SID_PREFIX) for s in sids)
+
+
+def test_getfinding_error_or_other_resource_type_is_skipped(aws: Aws) -> None:
+    errored = aws.standin.add_finding(
+        resource="arn:aws:iam::123456789012:role/Unreadable", error="ACCESS_DENIED", publish=False
+    )
+    bucket = aws.standin.add_finding(
+        resource="arn:aws:s3:::shared-bucket", resource_type="AWS::S3::Bucket", publish=False
+    )
+    outcomes = aws.remediator().process([_ref(aws, errored), _ref(aws, bucket)])
+    assert [(o.decision, o.reason) for o in outcomes] == [
+        ("skip", "error_finding"),
+        ("skip", "unsupported_resource_type"),
+    ]
+    assert aws.audit_items() == []
