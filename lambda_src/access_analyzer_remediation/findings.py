@@ -127,7 +127,7 @@ def parse_event(event: object) -> FindingRef | Ignored:
     if event.get("source") != EVENT_SOURCE:
         raise MalformedEvent(f"source is not {EVENT_SOURCE}")
     detail_type = event.get("detail-type")
-    if detail_type in OTHER_DETAIL_TYPES:
+    if isinstance(detail_type, str) and detail_type in OTHER_DETAIL_TYPES:  # a list or map is unhashable
         return Ignored("not_external_access")
     if detail_type != EXTERNAL_ACCESS_DETAIL_TYPE:
         raise MalformedEvent("detail-type is not an Access Analyzer finding")
