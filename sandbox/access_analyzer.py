@@ -24,6 +24,12 @@ Every created or changed finding becomes an "Access Analyzer Finding" event (`bu
 (NotAuthorizedForSourceException); moto 5.2.5 accepts them and routes the event through its rules like any other,
 which is exactly what an integration test needs.
 
+Authorization: by default every request is served, as moto serves requests while its IAM enforcement is off. Set
+`AccessAnalyzerStandIn.authorizer` to a callable taking an `AuthorizationRequest` (the IAM action, e.g.
+``access-analyzer:ListFindings`` for ListFindingsV2, the analyzer ARN it acts on and the caller's access key id) and
+raising PermissionError to refuse it: the caller then gets ``AccessDeniedException`` (HTTP 403), as from the real
+service. The signature itself is not verified.
+
 Test hooks: `AccessAnalyzerStandIn.fail_next` (fault injection), `AccessAnalyzerStandIn.calls` (a Counter of
 requests per operation, retries included), `AccessAnalyzerStandIn.request_log`, `AccessAnalyzerStandIn.add_finding`
 and `AccessAnalyzerStandIn.delete_finding`.
@@ -893,6 +899,21 @@ class _Fault:
 
 Handler = Callable[[dict[str, Any]], dict[str, Any] | None]
 
+# Operations whose IAM action is not named after them (Service Authorization Reference, IAM Access Analyzer).
+_IAM_ACTION_OF = {"ListFindingsV2": "ListFindings", "GetFindingV2": "GetFinding"}
+_CREDENTIAL_RE = re.compile(r"Credential=(?P<key>[^/,\s]+)/")
+
+
+@dataclass(frozen=True)
+class AuthorizationRequest:
+    """What `AccessAnalyzerStandIn.authorizer` decides on: one request, as IAM would see it."""
+
+    operation: str  # e.g. "ListFindingsV2"
+    action: str  # e.g. "access-analyzer:ListFindings"
+    resource: str  # the analyzer ARN the operation acts on ("*" when it names none)
+    access_key_id: str | None  # from the SigV4 Authorization header; None for an unsigned request
+    session_token: str | None  # X-Amz-Security-Token (temporary credentials)
+
 
 class AccessAnalyzerStandIn:
     """IAM Access Analyzer test double on 127.0.0.1 (see the module docstring).
@@ -956,6 +977,7 @@ class AccessAnalyzerStandIn:
         self.request_log: list[tuple[str, dict[str, Any]]] = []
         self.emitted_events: list[dict[str, Any]] = []
         self.internal_errors: list[str] = []
+        self.authorizer: Callable[[AuthorizationRequest], None] | None = None
         self.scans: list[tuple[str, str]] = []
         self._faults: dict[str, list[_Fault]] = collections.defaultdict(list)
         self.reset()
@@ -1290,6 +1312,7 @@ class AccessAnalyzerStandIn:
                 self._raise_injected_fault(operation.name)
             params = self._parse_input(operation, path_params, urllib.parse.parse_qs(split.query), headers, body)
             validate_input(operation, params)
+            self._authorize(operation.name, params, headers)
             with self._lock:
                 self.request_log.append((operation.name, params))
             handler = self._handlers.get(operation.name)
@@ -1315,6 +1338,32 @@ class AccessAnalyzerStandIn:
                 {**base_headers, "x-amzn-ErrorType": "InternalServerException"},
                 json.dumps({"message": f"stand-in internal error: {error!r}"}).encode(),
             )
+
+    def _authorize(self, operation: str, params: Mapping[str, Any], headers: Mapping[str, str]) -> None:
+        authorizer = self.authorizer
+        if authorizer is None:
+            return
+        if params.get("analyzerArn"):
+            resource = str(params["analyzerArn"])
+        elif params.get("analyzerName"):
+            resource = self.analyzer_arn_for(str(params["analyzerName"]))
+        else:
+            resource = "*"
+        lower = {k.lower(): v for k, v in headers.items()}
+        credential = _CREDENTIAL_RE.search(lower.get("authorization", ""))
+        request = AuthorizationRequest(
+            operation=operation,
+            action=f"access-analyzer:{_IAM_ACTION_OF.get(operation, operation)}",
+            resource=resource,
+            access_key_id=credential["key"] if credential else None,
+            session_token=lower.get("x-amz-security-token"),
+        )
+        try:
+            authorizer(request)
+        except PermissionError as error:
+            raise ServiceError(
+                "AccessDeniedException", str(error) or f"not authorized to {request.action}", 403
+            ) from None
 
     def _route(self, method: str, path: str) -> tuple[OperationModel, dict[str, str]]:
         for route in self._routes:

@@ -24,6 +24,12 @@ sets it inside the server and resets moto's request counter; the response carrie
 server mode (moto 5.2.5, ``moto/moto_api/_internal/responses.py``). With the count at N, the first N requests are
 free and every later one must be signed with an access key that exists in moto's IAM and is allowed by its
 policies.
+
+Resource-level permissions: moto 5.2.5 checks IAM and SQS requests against the ARN they act on, but every other
+service against Resource ``"*"``, which a least-privilege statement (``"Resource": "<table ARN>"``) never matches:
+the correct policy would be denied. The child process therefore teaches moto the resource of the DynamoDB, SNS and
+CloudWatch Logs operations (`scope_authorization_to_resources`), so a statement scoped to the wrong table, topic or
+log group is denied exactly as AWS would deny it. Conditions are still evaluated only as far as moto does.
 """
 
 from __future__ import annotations
@@ -396,9 +402,48 @@ def _stop_child(process: subprocess.Popen[bytes]) -> None:
         process.wait(timeout=5)
 
 
+def scope_authorization_to_resources() -> None:
+    """Make moto authorize DynamoDB, SNS and CloudWatch Logs requests against the resource's ARN, not ``"*"``.
+
+    moto asks a response class for ``_determine_resource()`` when it has one (IAM, SQS, STS do) and uses ``"*"``
+    otherwise. This adds the method to the three classes the remediation's role is scoped on. It changes
+    moto's global classes, so it runs only in the server's child process (`_serve_child`), never in a process
+    that also uses ``mock_aws``.
+    """
+    from moto.dynamodb.responses import DynamoHandler
+    from moto.logs.responses import LogsResponse
+    from moto.sns.responses import SNSResponse
+    from moto.utilities.utils import get_partition
+
+    def dynamodb_resource(self: Any) -> str:
+        # BatchWriteItem/BatchGetItem name their tables in RequestItems; moto checks one resource per request.
+        name = self._get_param("TableName") or next(iter(self._get_param("RequestItems") or {}), None)
+        if not name:
+            return "*"
+        if str(name).startswith("arn:"):
+            return str(name)
+        return f"arn:{get_partition(self.region)}:dynamodb:{self.region}:{self.current_account}:table/{name}"
+
+    def sns_resource(self: Any) -> str:
+        return str(self._get_param("TopicArn") or self._get_param("TargetArn") or "*")
+
+    def logs_resource(self: Any) -> str:
+        group = self._get_param("logGroupName")
+        if not group:
+            return "*"
+        arn = f"arn:{get_partition(self.region)}:logs:{self.region}:{self.current_account}:log-group:{group}"
+        stream = self._get_param("logStreamName")
+        return f"{arn}:log-stream:{stream}" if stream else f"{arn}:*"
+
+    DynamoHandler._determine_resource = dynamodb_resource  # type: ignore[attr-defined]
+    SNSResponse._determine_resource = sns_resource  # type: ignore[attr-defined]
+    LogsResponse._determine_resource = logs_resource  # type: ignore[attr-defined]
+
+
 def _serve_child(host: str, port: int) -> None:
     """Child-process entry point: serve moto until stdin reaches EOF (the parent closed it or died)."""
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no access log per request
+    scope_authorization_to_resources()
     from moto.server import ThreadedMotoServer
 
     server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)

@@ -1,0 +1,35 @@
+"""`make demo`'s scenario (sandbox/demo.py), run on the integration tests' deployment: what it narrates is true."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from sandbox.demo import ALICE, Narrator, Scenario
+from tests.integration.targets import SandboxTarget
+
+pytestmark = [pytest.mark.integration, pytest.mark.terraform]
+
+
+def test_the_demo_scenario_does_what_it_narrates(sandbox: SandboxTarget) -> None:
+    out = io.StringIO()
+    scenario = Scenario(sandbox.local, Narrator(out), role_name=sandbox.unique("Audit_CrossAccountRole")).run()
+    text = out.getvalue()
+
+    assert (scenario.finding["principal"], scenario.finding["status"]) == ({"AWS": ALICE}, "ACTIVE")
+    assert [e["detail"]["id"] for e in scenario.events] == [scenario.finding["id"]]
+    assert scenario.delivery is not None and scenario.delivery.invocation.result == {"batchItemFailures": []}
+    before, after = scenario.policy_before["Statement"], scenario.policy_after["Statement"]
+    assert after[: len(before)] == before and [s["Effect"] for s in after[len(before) :]] == ["Deny"]
+    [email] = scenario.emails
+    assert f"[REMEDIATED] role {scenario.role_name}" in email.message
+    assert all(line in text for line in email.message.splitlines())  # the demo shows the whole e-mail
+    assert scenario.status_after_rescan == "RESOLVED"
+    assert "events delivered to the queue: 0" in text
+    assert scenario.revert is not None and scenario.revert.code == 0
+    assert scenario.policy_reverted == scenario.policy_before
+    assert "the trust policy is now identical to the original." in text
+    assert [line.split(". ", 1)[0].split("] ")[1] for line in text.splitlines() if line.startswith("[")] == [
+        str(n) for n in range(1, 10)
+    ]

@@ -1,0 +1,201 @@
+"""The function's execution role, as the module deploys it, is exactly enough (sandbox only).
+
+Under enforced IAM authorization (moto for its services, the stand-in for access-analyzer:*), the function and its
+event source mapping run with the execution role's credentials only. Two directions:
+
+- missing: withhold one granted action from the deployed role policy and the record fails (AccessDenied ->
+  batchItemFailures), and succeeds once the permission is back (the queue redelivers it);
+- excess: every action the policy grants is used by the function, its event source mapping or its log delivery
+  in one pass over the code paths (remediate, sweep, error path). Exempt, and said so: the kms:* statements (the
+  services decrypt/encrypt with the role's permissions, which moto does not emulate) and xray:* (tracing).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from sandbox.deployment import LocalDeployment, allow, trust_policy
+from sandbox.lambda_runtime import AwsCall, EventSourceMapping, QueueMessage, sqs_event
+from tests.integration.targets import SandboxTarget
+
+pytestmark = [pytest.mark.integration, pytest.mark.terraform]
+
+# IAM action of an API call, where it is not "<service prefix>:<operation>" (Service Authorization Reference).
+_PREFIX = {"accessanalyzer": "access-analyzer"}
+_ACTION_OF = {"ListFindingsV2": "ListFindings", "GetFindingV2": "GetFinding"}
+NOT_EMULATED = ("kms:", "xray:")
+
+
+def iam_action(call: AwsCall) -> str:
+    return f"{_PREFIX.get(call.service, call.service)}:{_ACTION_OF.get(call.operation, call.operation)}"
+
+
+def role_policy(local: LocalDeployment) -> tuple[str, str, dict[str, Any]]:
+    """(role name, policy name, document) of the execution role's one inline policy."""
+    iam = local.aws.admin.client("iam")
+    role = local.function.configuration.role_arn.rsplit("/", 1)[-1]
+    [name] = iam.list_role_policies(RoleName=role)["PolicyNames"]
+    return role, name, dict(iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"])
+
+
+def as_list(value: Any) -> list[str]:
+    return [value] if isinstance(value, str) else list(value)
+
+
+def granted_actions(document: dict[str, Any]) -> set[str]:
+    return {a for s in document["Statement"] if s["Effect"] == "Allow" for a in as_list(s["Action"])}
+
+
+@contextlib.contextmanager
+def withheld(local: LocalDeployment, *actions: str) -> Iterator[None]:
+    """The deployed role policy without `actions` inside the block (each must be granted: else nothing is tested)."""
+    iam = local.aws.admin.client("iam")
+    role, name, original = role_policy(local)
+    missing = set(actions) - granted_actions(original)
+    assert not missing, f"the deployed policy does not grant {missing}: nothing to withhold"
+    statements = []
+    for statement in original["Statement"]:
+        kept = [a for a in as_list(statement["Action"]) if statement["Effect"] != "Allow" or a not in actions]
+        if kept:
+            statements.append({**statement, "Action": kept})
+    iam.put_role_policy(
+        RoleName=role, PolicyName=name, PolicyDocument=json.dumps({**original, "Statement": statements})
+    )
+    try:
+        yield
+    finally:
+        iam.put_role_policy(RoleName=role, PolicyName=name, PolicyDocument=json.dumps(original))
+
+
+def new_role(sandbox: SandboxTarget, prefix: str) -> tuple[str, str]:
+    name = sandbox.unique(prefix)
+    return name, sandbox.create_role(name, trust_policy(allow({"AWS": sandbox.external_account})))
+
+
+# (action withheld, does the Deny land before the failure, decision when the record is retried with the permission)
+MISSING = [
+    ("access-analyzer:GetFinding", False, "remediate"),
+    ("iam:GetRole", False, "remediate"),
+    ("iam:UpdateAssumeRolePolicy", False, "remediate"),
+    ("dynamodb:PutItem", False, "remediate"),
+    ("dynamodb:BatchWriteItem", True, "skip"),
+    ("sns:Publish", True, "skip"),
+]
+
+
+@pytest.mark.parametrize(("action", "written", "retried"), MISSING, ids=[m[0] for m in MISSING])
+def test_a_missing_permission_fails_the_record_until_it_is_granted(
+    sandbox: SandboxTarget, action: str, written: bool, retried: str
+) -> None:
+    local = sandbox.local
+    name, arn = new_role(sandbox, "aar-e2e-perm-")
+    original = local.trust_policy(name)
+    mailbox = sandbox.mailbox()
+
+    with local.aws.authorization():
+        local.rescan(arn)
+        messages = local.receive_findings(1)
+        assert len(messages) == 1
+        [finding_id] = [m.event()["detail"]["id"] for m in messages]
+        with withheld(local, action):
+            invocation = local.function.invoke(sqs_event(messages, local.function.event_source.queue_arn, "us-east-1"))
+        assert invocation.error is None
+        assert invocation.result == {"batchItemFailures": [{"itemIdentifier": messages[0].message_id}]}
+        logs = "\n".join(invocation.logs)
+        assert "not authorized to perform" in logs and action in logs, logs
+        assert (local.trust_policy(name) != original) is written
+        assert mailbox.receive(0, timeout=1) == []
+
+        # The record stayed in the queue; once the permission is back, its retry succeeds.
+        delivery = local.run_function(messages)
+        assert delivery.invocation.result == {"batchItemFailures": []}, delivery.invocation.logs
+        assert [r["decision"] for r in local.audit_records(finding_id) if r["record_type"] == "DECISION"][-1] == retried
+        assert local.trust_policy(name) != original
+        assert len(mailbox.receive(1)) == 1
+
+
+def test_the_sweep_needs_list_findings(sandbox: SandboxTarget) -> None:
+    local = sandbox.local
+    standin = local.aws.standin
+    with local.aws.authorization():
+        with withheld(local, "access-analyzer:ListFindings"):
+            denied = local.function.invoke({"aar_action": "sweep"})
+        assert denied.error is not None and "AccessDeniedException" in repr(denied.error)
+        active = [f for f in standin.findings(status="ACTIVE") if f["resourceType"] == "AWS::IAM::Role"]
+        swept = local.function.invoke({"aar_action": "sweep"})
+        assert swept.error is None, swept.logs
+        assert swept.result == {"processed": len(active), "failed": 0}
+
+
+@pytest.mark.parametrize("action", ["sqs:GetQueueAttributes", "sqs:ReceiveMessage", "sqs:DeleteMessage"])
+def test_the_event_source_mapping_needs_its_sqs_permissions(sandbox: SandboxTarget, action: str) -> None:
+    local = sandbox.local
+    _, arn = new_role(sandbox, "aar-e2e-esm-")
+    mapping = EventSourceMapping(local.function.role_session.client("sqs"), local.queue_url, "us-east-1")
+    received: list[QueueMessage] = []
+    with local.aws.authorization():
+        local.rescan(arn)
+        with withheld(local, action), pytest.raises(ClientError) as denied:
+            received = mapping.receive(1)
+            mapping.delete_succeeded(received, {"batchItemFailures": []})
+        assert action.split(":")[1] in str(denied.value) and "not authorized" in str(denied.value)
+        # With the permission back the message is processed and deleted (after a failed delete it is still
+        # invisible: the mapping retries the delete of the batch it holds).
+        if action == "sqs:DeleteMessage":
+            assert len(received) == 1
+            retry = received
+        else:
+            assert received == []
+            retry = local.receive_findings(1)
+        delivery = local.function.deliver(retry)
+        assert delivery.invocation.result == {"batchItemFailures": []}, delivery.invocation.logs
+        assert local.receive_findings(0, timeout=0) == []
+
+
+def test_lost_log_delivery_does_not_fail_the_function(sandbox: SandboxTarget) -> None:
+    local = sandbox.local
+    errors = len(local.function.log_delivery_errors)
+    with local.aws.authorization(), withheld(local, "logs:CreateLogStream"):
+        local.function.cold_start()  # a new instance writes to a new log stream
+        invocation = local.function.invoke({"source": "sandbox.not-a-finding"})
+    assert invocation.error is None and invocation.result == {"processed": 0, "failed": 0}
+    [error] = local.function.log_delivery_errors[errors:]
+    assert "CreateLogStream" in str(error) and "not authorized" in str(error)
+
+
+def test_every_granted_action_is_used(sandbox: SandboxTarget) -> None:
+    local = sandbox.local
+    function = local.function
+    first_call = len(function.calls)
+    with local.aws.authorization():
+        function.cold_start()  # -> logs:CreateLogStream, logs:PutLogEvents
+        mapping = EventSourceMapping(function.role_session.client("sqs"), local.queue_url, "us-east-1")
+        # The remediation path: GetFinding, lock, GetRole, UpdateAssumeRolePolicy, records + unlock, Publish.
+        _, arn = new_role(sandbox, "aar-e2e-all-")
+        local.rescan(arn)
+        messages = mapping.receive(1)  # -> sqs:GetQueueAttributes, sqs:ReceiveMessage
+        invocation = function.invoke(sqs_event(messages, mapping.queue_arn, "us-east-1"))
+        assert invocation.result == {"batchItemFailures": []}, invocation.logs
+        assert mapping.delete_succeeded(messages, invocation.result) == []  # -> sqs:DeleteMessage
+        # The sweep: ListFindingsV2.
+        assert function.invoke({"aar_action": "sweep"}).error is None
+        # The error path: the lock is released with DeleteItem when the write fails.
+        _, failing = new_role(sandbox, "aar-e2e-unlock-")
+        local.rescan(failing)
+        retry = mapping.receive(1)
+        with withheld(local, "iam:UpdateAssumeRolePolicy"):
+            failed = function.invoke(sqs_event(retry, mapping.queue_arn, "us-east-1"))
+        assert failed.result == {"batchItemFailures": [{"itemIdentifier": retry[0].message_id}]}
+        assert function.deliver(retry).invocation.result == {"batchItemFailures": []}
+
+    used = {iam_action(call) for call in function.calls[first_call:]}
+    _, _, document = role_policy(local)
+    granted = {a for a in granted_actions(document) if not a.startswith(NOT_EMULATED)}
+    assert used - granted == set(), "called without a grant (enforcement should have refused it)"
+    assert granted - used == set(), "granted but never used: remove it from the module's role policy"
