@@ -53,15 +53,15 @@ locals {
   }
 
   # Customer managed keys the Lambda role must be able to use, per service (kms:ViaService).
-  # The topic's key: the one created here (sns_kms_key_id = null), a given key ARN, or the AWS managed alias.
-  sns_kms_key_id = var.sns_kms_key_id != null ? var.sns_kms_key_id : one(aws_kms_key.sns[*].arn)
-  # Which services use a customer managed key is decided from inputs alone (known at plan time).
+  # The topic's key: the one created here, a given key ARN, or the AWS managed alias.
+  sns_kms_key_id        = var.create_sns_kms_key ? one(aws_kms_key.sns[*].arn) : coalesce(var.sns_kms_key_id, "alias/aws/sns")
+  sns_uses_customer_key = var.create_sns_kms_key || (var.sns_kms_key_id != null && var.sns_kms_key_id != "alias/aws/sns")
   lambda_kms_keys = {
     for service, key in {
-      sns      = var.sns_kms_key_id != "alias/aws/sns" ? local.sns_kms_key_id : null
+      sns      = local.sns_uses_customer_key ? local.sns_kms_key_id : null
       sqs      = var.sqs_kms_key_arn
       dynamodb = var.audit_table_kms_key_arn
-    } : service => key if contains(compact([var.sns_kms_key_id != "alias/aws/sns" ? "sns" : "", var.sqs_kms_key_arn != null ? "sqs" : "", var.audit_table_kms_key_arn != null ? "dynamodb" : ""]), service)
+    } : service => key if key != null
   }
 
   alarm_topic_arn = coalesce(var.alarm_topic_arn, aws_sns_topic.this.arn)

@@ -87,7 +87,7 @@ resource "aws_sns_topic_subscription" "email" {
 # The topic's own key (default): CloudWatch cannot use the AWS managed SNS key, so without a customer managed
 # key the module's alarms would never be delivered.
 data "aws_iam_policy_document" "sns_key" {
-  count = var.sns_kms_key_id == null ? 1 : 0
+  count = var.create_sns_kms_key ? 1 : 0
 
   #checkov:skip=CKV_AWS_109:Key policy: Resource "*" means this key; the account-root statement is the standard delegation of key access to IAM policies.
   #checkov:skip=CKV_AWS_111:Key policy: Resource "*" means this key; write access is limited to the account (IAM) and to CloudWatch of this account.
@@ -122,7 +122,7 @@ data "aws_iam_policy_document" "sns_key" {
 }
 
 resource "aws_kms_key" "sns" {
-  count = var.sns_kms_key_id == null ? 1 : 0
+  count = var.create_sns_kms_key ? 1 : 0
 
   description             = "${var.name}: SNS topic of the Access Analyzer remediation notices"
   enable_key_rotation     = true
@@ -133,16 +133,23 @@ resource "aws_kms_key" "sns" {
 }
 
 resource "aws_kms_alias" "sns" {
-  count = var.sns_kms_key_id == null ? 1 : 0
+  count = var.create_sns_kms_key ? 1 : 0
 
   name          = "alias/${var.name}-sns"
   target_key_id = aws_kms_key.sns[0].key_id
 }
 
 # With the AWS managed key CloudWatch cannot publish, so alarms on such a topic are never delivered.
+check "sns_kms_key_inputs" {
+  assert {
+    condition     = !var.create_sns_kms_key || var.sns_kms_key_id == null
+    error_message = "sns_kms_key_id is ignored while create_sns_kms_key is true: set create_sns_kms_key = false to use it."
+  }
+}
+
 check "alarm_topic_encryption" {
   assert {
-    condition     = !var.create_alarms || var.alarm_topic_arn != null || var.sns_kms_key_id != "alias/aws/sns"
+    condition     = !var.create_alarms || var.alarm_topic_arn != null || local.sns_uses_customer_key
     error_message = "Alarms notify the module's topic, encrypted with alias/aws/sns: CloudWatch cannot publish to it. Set sns_kms_key_id to a customer managed key that allows cloudwatch.amazonaws.com, or set alarm_topic_arn."
   }
 }

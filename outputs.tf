@@ -135,7 +135,7 @@ output "scheduler_role_arn" {
 output "cli_environment" {
   description = "Shell `export` lines that point the `aa-remediate` CLI at this deployment (same settings as the Lambda, plus AWS_REGION)."
   value = join("\n", concat(
-    ["export AWS_REGION='${local.region}'"],
+    ["export AWS_REGION='${local.region}'", "export AWS_DEFAULT_REGION='${local.region}'"],
     [for k, v in local.lambda_environment : "export ${k}='${replace(v, "'", "'\\''")}'"],
   ))
 }

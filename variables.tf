@@ -439,8 +439,15 @@ variable "additional_notification_emails" {
   }
 }
 
+variable "create_sns_kms_key" {
+  description = "Create a customer managed KMS key (rotation on) for the SNS topic that the Lambda and the module's CloudWatch alarms may use (CloudWatch cannot publish to a topic encrypted with the AWS managed key). Set false to use `sns_kms_key_id` instead."
+  type        = bool
+  default     = true
+  nullable    = false
+}
+
 variable "sns_kms_key_id" {
-  description = "KMS key of the SNS topic. null (default): the module creates a customer managed key (rotation on) that the Lambda and the module's CloudWatch alarms may use. `alias/aws/sns`: the AWS managed key (no key to pay for, but CloudWatch alarms cannot publish to such a topic: set `alarm_topic_arn` or `create_alarms = false`). Or the ARN of your own customer managed key (its policy must allow cloudwatch.amazonaws.com when the alarms notify this topic); the Lambda role gets kms:GenerateDataKey/Decrypt on it."
+  description = "With `create_sns_kms_key = false`: the topic's key. null or `alias/aws/sns` is the AWS managed key (no key to pay for, but CloudWatch alarms cannot publish to such a topic: set `alarm_topic_arn` or `create_alarms = false`); or the ARN of your own customer managed key (its policy must allow cloudwatch.amazonaws.com when the alarms notify this topic), on which the Lambda role gets kms:GenerateDataKey/Decrypt. Must be null when `create_sns_kms_key` is true."
   type        = string
   default     = null
 

@@ -468,6 +468,7 @@ run "customer_managed_keys_and_boundary" {
   command = apply
 
   variables {
+    create_sns_kms_key      = false
     sns_kms_key_id          = "arn:aws:kms:us-west-2:111122223333:key/11111111-1111-1111-1111-111111111111"
     sqs_kms_key_arn         = "arn:aws:kms:us-west-2:111122223333:key/22222222-2222-2222-2222-222222222222"
     audit_table_kms_key_arn = "arn:aws:kms:us-west-2:111122223333:key/33333333-3333-3333-3333-333333333333"
@@ -543,7 +544,8 @@ run "aws_managed_topic_key_warns_that_alarms_cannot_publish" {
   command = plan
 
   variables {
-    sns_kms_key_id = "alias/aws/sns"
+    create_sns_kms_key = false
+    sns_kms_key_id     = "alias/aws/sns"
   }
 
   expect_failures = [check.alarm_topic_encryption]
@@ -558,11 +560,22 @@ run "alarm_topic_check_passes_with_customer_managed_key" {
   command = plan
 
   variables {
-    sns_kms_key_id = "arn:aws:kms:us-west-2:111122223333:key/11111111-1111-1111-1111-111111111111"
+    create_sns_kms_key = false
+    sns_kms_key_id     = "arn:aws:kms:us-west-2:111122223333:key/11111111-1111-1111-1111-111111111111"
   }
 
   assert {
     condition     = aws_sns_topic.this.kms_master_key_id == var.sns_kms_key_id
     error_message = "A customer managed key needs no alarm_topic_arn (the check passes, so this run has no expect_failures)."
   }
+}
+
+run "sns_kms_key_id_needs_create_sns_kms_key_false" {
+  command = plan
+
+  variables {
+    sns_kms_key_id = "arn:aws:kms:us-west-2:111122223333:key/11111111-1111-1111-1111-111111111111"
+  }
+
+  expect_failures = [check.sns_kms_key_inputs]
 }

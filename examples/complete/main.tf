@@ -150,7 +150,8 @@ module "access_analyzer_remediation" {
   # Notifications
   notification_email             = var.notification_email
   additional_notification_emails = var.additional_notification_emails
-  sns_kms_key_id                 = local.kms_key_arn # null: the module creates a key for its topic
+  create_sns_kms_key             = !var.create_kms_key # without the example's key, the module makes one for its topic
+  sns_kms_key_id                 = local.kms_key_arn
 
   # Audit table (deletion protection off so `terraform destroy` works in a test account)
   audit_table_kms_key_arn         = local.kms_key_arn

@@ -189,7 +189,8 @@ def _human_revert(result: dict[str, Any]) -> str:
     lines = [f"reverted finding {result['finding_id']} on {result['role_arn']}"]
     lines += [f"  - removed {e['value']} ({'/'.join(e['actions'])}) from {e['sid']}" for e in result["removed"]]
     if result["archived"]:
-        lines.append("  finding archived")
+        lines.append(f"  archive rule {result['archive_rule']}: new findings for this role and principal are archived")
+        lines.append(f"  finding status: {result['finding_status']}")
     lines.append("trust policy now:")
     lines.append(json.dumps(result["policy_after"], indent=2))
     return "\n".join(lines)

@@ -29,6 +29,8 @@ def boto3_factory(service: str, region: str | None) -> Any:
 
     attempts = int(os.environ.get("AWS_MAX_ATTEMPTS", _DEFAULT_MAX_ATTEMPTS))
     config = Config(retries={"mode": "standard", "max_attempts": attempts}, connect_timeout=5, read_timeout=20)
+    # botocore reads AWS_DEFAULT_REGION only; the Lambda runtime and `cli_environment` also set AWS_REGION.
+    region = region or os.environ.get("AWS_REGION") or None
     return boto3.client(service, region_name=region, config=config)  # type: ignore[call-overload]
 
 

@@ -83,7 +83,7 @@ def render(notice: Notice) -> str:
         f"  Finding:    {finding.id} (analyzer {finding.analyzer_arn})",
         f"  Found:      {principal} can {', '.join(finding.actions)} (public: {'yes' if finding.is_public else 'no'};"
         f" conditions: {condition})",
-        f"  {'Done' if notice.decision == 'remediate' else 'Decision'}:     {notice.summary}",
+        f"  {'Done:' if notice.decision == 'remediate' else 'Decision:':<11} {notice.summary}",
     ]
     lines += [f"  Note:       {note}" for note in notice.notes]
     if notice.statements:

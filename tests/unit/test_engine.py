@@ -329,3 +329,19 @@ def test_getfinding_error_or_other_resource_type_is_skipped(aws: Aws) -> None:
         ("skip", "unsupported_resource_type"),
     ]
     assert aws.audit_items() == []
+
+
+def test_revert_archive_of_a_resolved_finding_keeps_the_access_intended(aws: Aws) -> None:
+    original = trust_policy({"AWS": EXTERNAL})
+    aws.create_role("Intended", original)
+    [finding] = aws.analyze()
+    remediator = aws.remediator()
+    remediator.process([_ref(aws, finding)])
+    assert aws.analyze() == []  # the Deny resolved the finding
+    result = revert(remediator, finding["id"], archive=True)
+    assert result["finding_status"] == "RESOLVED" and result["archive_rule"].startswith("aar-intended-Intended-")
+    assert aws.policy("Intended") == original
+    assert aws.analyze() == []  # the access is back, but the archive rule archives the new finding
+    assert {f["status"] for f in aws.standin.findings()} == {"RESOLVED", "ARCHIVED"}
+    rules = aws.client("accessanalyzer").list_archive_rules(analyzerName="sandbox-analyzer")["archiveRules"]
+    assert [r["ruleName"] for r in rules] == [result["archive_rule"]]
