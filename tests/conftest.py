@@ -28,3 +28,14 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_report_header() -> str:
     return f"terraform: {terraform_binary() or 'NOT FOUND: Terraform tests are skipped'}"
+
+
+# Hypothesis: with CI set, every property is derandomised (the same examples on every run, no example database).
+# Settings given on a test (max_examples, deadline...) still apply; the profile fills in the rest.
+import os  # noqa: E402
+
+from hypothesis import settings as hypothesis_settings  # noqa: E402
+
+hypothesis_settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+if os.environ.get("CI"):
+    hypothesis_settings.load_profile("ci")

@@ -1,0 +1,67 @@
+"""Fixtures of the load, fault and hostile-input suite: a serialising moto server and two Access Analyzer stand-ins.
+
+Separate from tests/unit's fixtures on purpose: these tests run many clients at once, which needs moto to apply each
+request atomically (tests/load/serial_moto.py). Package-scoped, so the server and the stand-ins (and their threads)
+are gone before the next directory's tests run: tests/sandbox checks that no stand-in thread is left in the process.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+
+import pytest
+
+from sandbox.access_analyzer import AccessAnalyzerStandIn
+from tests.load.harness import answers_without_nagle_delay, make_aws
+from tests.load.serial_moto import SerialMotoServer
+from tests.unit.conftest import Aws
+
+
+@pytest.fixture(scope="package")
+def serial_moto() -> Iterator[SerialMotoServer]:
+    server = SerialMotoServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="package")
+def load_standins() -> Iterator[dict[str, AccessAnalyzerStandIn]]:
+    east = AccessAnalyzerStandIn(region="us-east-1").start()
+    west = AccessAnalyzerStandIn(region="eu-west-1").start()
+    try:
+        yield {"us-east-1": east, "eu-west-1": west}
+    finally:
+        east.stop()
+        west.stop()
+
+
+@pytest.fixture(autouse=True)
+def _no_nagle_delay() -> Iterator[None]:
+    """Stand-in connections opened by these tests answer without a 40 ms stall (harness.answers_without_nagle_delay);
+    only while a test of this directory runs, so the rest of the suite sees the stand-in as it is."""
+    with answers_without_nagle_delay():
+        yield
+
+
+@pytest.fixture
+def load_aws(serial_moto: SerialMotoServer, load_standins: dict[str, AccessAnalyzerStandIn]) -> Iterator[Aws]:
+    aws = make_aws(serial_moto, load_standins)
+    yield aws
+    for standin in load_standins.values():
+        assert standin.internal_errors == [], "the Access Analyzer stand-in produced an invalid response"
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """How many hypothesis examples the hostile-input properties ran (each test also asserts its own minimum)."""
+    module = sys.modules.get("tests.load.test_hostile_input")
+    counts = getattr(module, "EXAMPLES", None)
+    if not counts:
+        return
+    terminalreporter.section("hypothesis examples (tests/load/test_hostile_input.py)")
+    for name, count in sorted(counts.items()):
+        terminalreporter.write_line(f"{count:>7,}  {name}")
+    terminalreporter.write_line(f"{sum(counts.values()):>7,}  in all")
