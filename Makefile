@@ -29,6 +29,7 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check lambda_src tests sandbox scripts
 	$(VENV)/bin/ruff format --check lambda_src tests sandbox scripts
 	$(VENV)/bin/mypy
+	$(VENV)/bin/mypy sandbox tests/integration
 
 test: install lint ## the whole suite: lint, types, unit, Terraform checks, integration
 	CHECKOV_BIN=$(abspath $(CHECKOV_VENV))/bin/checkov $(PY) -m pytest

@@ -47,6 +47,12 @@ resource "aws_lambda_function" "this" {
       condition     = var.lambda_reserved_concurrency == null || coalesce(var.lambda_reserved_concurrency, 0) >= var.event_source_mapping.maximum_concurrency
       error_message = "lambda_reserved_concurrency must be at least event_source_mapping.maximum_concurrency (or null)."
     }
+    # A role's lock must outlive any invocation holding it: IAM has no conditional write, so a trust-policy write
+    # that landed after the lease had passed to another worker could erase that worker's Deny.
+    precondition {
+      condition     = var.lock_lease_seconds >= var.lambda_timeout
+      error_message = "lock_lease_seconds must be at least lambda_timeout."
+    }
   }
 }
 

@@ -199,7 +199,7 @@ variable "audit_retention_days" {
 }
 
 variable "lock_lease_seconds" {
-  description = "Lease of the per-role DynamoDB lock in seconds (AAR_LOCK_LEASE_SECONDS)."
+  description = "Lease of the per-role DynamoDB lock in seconds (AAR_LOCK_LEASE_SECONDS); at least `lambda_timeout`, so no invocation can write a trust policy after its lock has passed to another worker."
   type        = number
   default     = 60
   nullable    = false

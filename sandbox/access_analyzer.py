@@ -840,6 +840,8 @@ class _Server(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as botocore expects
+    # Small responses on a keep-alive connection otherwise wait for the client's delayed ACK (~40 ms a call).
+    disable_nagle_algorithm = True
     server: _Server
 
     def setup(self) -> None:

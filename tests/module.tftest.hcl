@@ -579,3 +579,14 @@ run "sns_kms_key_id_needs_create_sns_kms_key_false" {
 
   expect_failures = [check.sns_kms_key_inputs]
 }
+
+run "lock_lease_shorter_than_lambda_timeout" {
+  command = plan
+
+  variables {
+    lambda_timeout     = 120
+    lock_lease_seconds = 60
+  }
+
+  expect_failures = [aws_lambda_function.this]
+}

@@ -30,6 +30,10 @@ class LockBusy(RuntimeError):
     """Another worker holds the role's lock for longer than we may wait: retry the findings later."""
 
 
+class LockLost(RuntimeError):
+    """Our lease is (nearly) over: writing now could overwrite another worker's change. Retry later."""
+
+
 @dataclass(frozen=True)
 class Lock:
     role_arn: str
@@ -100,8 +104,10 @@ class AuditStore:
                         "lease_until": {"N": f"{lease_until:.3f}"},
                         "expires_at": {"N": str(int(lease_until) + 3600)},
                     },
-                    ConditionExpression="attribute_not_exists(pk) OR lease_until < :now",
-                    ExpressionAttributeValues={":now": {"N": f"{now:.3f}"}},
+                    # `owner = :owner`: a retried PutItem whose first answer was lost finds its own lock.
+                    ConditionExpression="attribute_not_exists(pk) OR lease_until < :now OR #owner = :owner",
+                    ExpressionAttributeNames={"#owner": "owner"},
+                    ExpressionAttributeValues={":now": {"N": f"{now:.3f}"}, ":owner": {"S": owner}},
                 )
                 return Lock(role_arn, owner, lease_until)
             except Exception as err:

@@ -12,6 +12,7 @@ import os
 import sys
 from collections import Counter
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -241,7 +242,7 @@ def _report(args: argparse.Namespace, remediator: Any, outcomes: list[Any]) -> i
 
 def _remediator(analyzer_arn: str | None, dry_run: bool) -> Any:
     from .clients import AwsClients
-    from .engine import Remediator
+    from .engine import CLI_LEASE_SECONDS, Remediator
 
     env = dict(os.environ)
     if analyzer_arn and not env.get("AAR_ANALYZER_ARNS", "").strip():
@@ -250,7 +251,8 @@ def _remediator(analyzer_arn: str | None, dry_run: bool) -> Any:
     env.setdefault("AAR_TOPIC_ARN", _UNUSED_TOPIC)
     if not env.get("AAR_AUDIT_TABLE_NAME"):
         raise UsageError("set AAR_AUDIT_TABLE_NAME (see `terraform output -raw cli_environment`)")
-    settings = Settings.from_env(env)
+    # A person's CLI has no timeout to bound its writes, unlike the Lambda: hold a role's lock for the maximum lease.
+    settings = replace(Settings.from_env(env), lock_lease_seconds=CLI_LEASE_SECONDS)
     if analyzer_arn and analyzer_arn not in settings.analyzer_arns:
         raise UsageError(f"{analyzer_arn} is not in AAR_ANALYZER_ARNS")
     clients = AwsClients()

@@ -18,17 +18,18 @@ if TYPE_CHECKING:
 
 ClientFactory = Callable[[str, "str | None"], Any]
 
-# Standard retry mode backs off on Throttling / 5xx; 8 retries ride out an IAM or Access Analyzer burst before
+# Standard retry mode backs off on Throttling / 5xx; 9 attempts ride out an IAM or Access Analyzer burst before
 # the record is handed back to SQS for a later retry. AWS_MAX_ATTEMPTS (the SDK's own variable) overrides it.
-_DEFAULT_MAX_ATTEMPTS = 8
+_DEFAULT_MAX_ATTEMPTS = 9
 
 
 def boto3_factory(service: str, region: str | None) -> Any:
     import boto3
     from botocore.config import Config
 
-    attempts = int(os.environ.get("AWS_MAX_ATTEMPTS", _DEFAULT_MAX_ATTEMPTS))
-    config = Config(retries={"mode": "standard", "max_attempts": attempts}, connect_timeout=5, read_timeout=20)
+    # AWS_MAX_ATTEMPTS counts every attempt, the first included (botocore's total_max_attempts).
+    attempts = max(1, int(os.environ.get("AWS_MAX_ATTEMPTS", _DEFAULT_MAX_ATTEMPTS)))
+    config = Config(retries={"mode": "standard", "total_max_attempts": attempts}, connect_timeout=5, read_timeout=20)
     # botocore reads AWS_DEFAULT_REGION only; the Lambda runtime and `cli_environment` also set AWS_REGION.
     region = region or os.environ.get("AWS_REGION") or None
     return boto3.client(service, region_name=region, config=config)  # type: ignore[call-overload]

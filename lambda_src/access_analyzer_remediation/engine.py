@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from . import planner
-from .audit import AuditRecord, AuditStore, Lock
+from .audit import AuditRecord, AuditStore, Lock, LockLost
 from .clients import AwsClients, error_code
 from .findings import IAM_ROLE, Finding, FindingRef, MalformedEvent, RoleRef, finding_from_api
 from .notify import Notice, publish
@@ -24,6 +24,11 @@ from .settings import Settings
 
 logger = logging.getLogger(__name__)
 
+# A write is started only with this much lease left (or a quarter of the lease, if shorter). The Lambda's lease
+# is at least its timeout (a Terraform precondition), so an invocation cannot outlive its lock; the CLI, which has
+# no timeout, holds CLI_LEASE_SECONDS.
+WRITE_MARGIN_SECONDS = 5.0
+CLI_LEASE_SECONDS = 900
 UNKNOWN_ANALYZER = "unknown_analyzer"
 FINDING_NOT_FOUND = "finding_not_found"
 FINDING_NOT_ACTIVE = "finding_not_active"
@@ -210,7 +215,7 @@ class Remediator:
         if self.settings.mode == "remediate":
             lock = self.audit.acquire(role.arn, self.settings.lock_lease_seconds, self.lock_wait_seconds)
         try:
-            outcomes = self._decide_and_write(role, items)
+            outcomes = self._decide_and_write(role, items, lock)
             self.audit.record([self._record(o) for o in outcomes], release=lock)
             lock = None
             return outcomes
@@ -218,7 +223,9 @@ class Remediator:
             if lock is not None:
                 self._release_quietly(lock)
 
-    def _decide_and_write(self, role: RoleRef, items: Sequence[tuple[FindingRef, Finding]]) -> list[Outcome]:
+    def _decide_and_write(
+        self, role: RoleRef, items: Sequence[tuple[FindingRef, Finding]], lock: Lock | None = None
+    ) -> list[Outcome]:
         state = self._get_role(role)
         if state is None:
             plan = Plan("skip", planner.ROLE_NOT_FOUND, "the role no longer exists")
@@ -231,6 +238,9 @@ class Remediator:
                 running = plan.policy_after
             plans.append(plan)
         if running is not state.policy:
+            margin = min(WRITE_MARGIN_SECONDS, self.settings.lock_lease_seconds / 4)
+            if lock is not None and not self.audit.still_held(lock, margin):
+                raise LockLost(f"lease on {role.arn} is nearly over: not writing a policy read under it")
             rejection = self._write(role, running)
             if rejection is not None:
                 decision, reason, message = rejection

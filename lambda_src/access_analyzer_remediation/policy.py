@@ -228,7 +228,9 @@ def tool_entries(policy: Mapping[str, Any]) -> list[DenyEntry]:
             continue
         kind = match.group(1)
         actions = tuple(sorted(_as_list(statement.get("Action"))))
-        values = ["*"] if kind == PUBLIC else _own_values(statement, kind, actions)
+        values = _values_if_own_shape(statement, kind)
+        if values is None:
+            continue  # our Sid in a shape we did not write: not ours to list or remove
         entries.extend(DenyEntry(statement["Sid"], kind, value, actions) for value in values)
     return entries
 
@@ -260,23 +262,48 @@ def _perimeter(zone: Zone) -> dict[str, Any]:
 
 
 def _own_values(statement: Statement, kind: str, actions: Sequence[str]) -> list[str]:
-    """The principal list of one of our statements; refuse a foreign statement that happens to hold our Sid."""
-    if (
-        statement.get("Effect") != "Deny"
-        or sorted(_as_list(statement.get("Action"))) != sorted(actions)
-        or not str(statement.get("Sid", "")).startswith(f"{SID_PREFIX}{kind}")
-    ):
-        raise PolicyError(f"statement {statement.get('Sid')!r} is not one this tool wrote")
-    principal = statement.get("Principal")
-    if not isinstance(principal, Mapping):
-        raise PolicyError(f"statement {statement.get('Sid')!r} is not one this tool wrote")
-    if kind == ACCOUNT:
-        return _as_list(principal.get("AWS"))
-    if kind == FEDERATED:
-        return _as_list(principal.get("Federated"))
+    """The principal list of one of our statements. A statement holding our Sid in any other shape (copied, or
+    edited by a person) is refused, so the tool never rewrites a statement it did not write exactly so."""
+    values = _values_if_own_shape(statement, kind)
+    if values is None or sorted(_as_list(statement.get("Action"))) != sorted(actions):
+        raise PolicyError(f"statement {statement.get('Sid')!r} is not in the form this tool writes")
+    return values
+
+
+def _values_if_own_shape(statement: Statement, kind: str) -> list[str] | None:
+    if not str(statement.get("Sid", "")).startswith(f"{SID_PREFIX}{kind}") or statement.get("Effect") != "Deny":
+        return None
+    keys = set(statement) - {"Sid", "Effect", "Principal", "Action"}
+    principal, condition = statement.get("Principal"), statement.get("Condition")
+    if not isinstance(principal, Mapping) or not _is_string_list(statement.get("Action")):
+        return None
+    if kind in (ACCOUNT, FEDERATED):
+        key = "AWS" if kind == ACCOUNT else "Federated"
+        values = principal.get(key)
+        return _as_list(values) if not keys and set(principal) == {key} and _is_string_list(values) else None
+    if keys != {"Condition"} or dict(principal) != {"AWS": "*"} or not isinstance(condition, Mapping):
+        return None
     if kind == PRINCIPAL:
-        return _as_list(statement.get("Condition", {}).get("ArnLike", {}).get("aws:PrincipalArn"))
-    return ["*"]
+        arn_like = condition.get("ArnLike")
+        values = arn_like.get("aws:PrincipalArn") if isinstance(arn_like, Mapping) else None
+        shape_ok = (
+            set(condition) == {"ArnLike"} and isinstance(arn_like, Mapping) and set(arn_like) == {"aws:PrincipalArn"}
+        )
+        return _as_list(values) if shape_ok and _is_string_list(values) else None
+    outside = condition.get("StringNotEqualsIfExists")
+    perimeter_ok = (
+        set(condition) == {"StringNotEqualsIfExists", "BoolIfExists"}
+        and condition.get("BoolIfExists") == {"aws:PrincipalIsAWSService": "false"}
+        and isinstance(outside, Mapping)
+        and set(outside) <= {"aws:PrincipalAccount", "aws:PrincipalOrgID"}
+    )
+    return ["*"] if perimeter_ok else None
+
+
+def _is_string_list(value: object) -> bool:
+    return isinstance(value, str) or (
+        isinstance(value, list) and bool(value) and all(isinstance(v, str) for v in value)
+    )
 
 
 def _set_values(statement: Statement, kind: str, values: list[str]) -> None:

@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, assume, given, reject, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from access_analyzer_remediation import planner
@@ -459,11 +459,6 @@ def _plan_hostile(policy: dict[str, Any], finding: Finding, quota: int) -> None:
         assert len(after) >= len(before)
         for old, new in zip(before, after, strict=False):
             if old != new and not grown_tool_statement(old, new):
-                if TOOL_SID.match(str(old.get("Sid", ""))):
-                    # Known engine bug (test_a_foreign_statement_holding_the_tools_sid_is_never_changed): a
-                    # statement that carries the tool's Sid in another form is taken for the tool's own and rewritten.
-                    EXAMPLES["planner, known bug: foreign statement with the tool's Sid rewritten"] += 1
-                    reject()
                 raise AssertionError(f"an original statement changed: {old} -> {new}")
         added = after[len(before) :]
         assert all(s["Effect"] == "Deny" and str(s["Sid"]).startswith(SID_PREFIX) for s in added)
@@ -788,14 +783,6 @@ def test_the_genuine_event_is_the_control(hostile_world: HostileWorld) -> None:
     world.policies = world.role_policies()  # the fixture's final check: nothing else changed
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "engine bug: policy._own_values accepts any Deny whose Sid and Action match the tool's as the tool's own "
-        "statement and policy._set_values then replaces its whole Principal (or Condition), dropping what a person "
-        "put there; when fixed, also drop the reject() for this case in _plan_hostile"
-    ),
-)
 @pytest.mark.parametrize(
     "foreign",
     [

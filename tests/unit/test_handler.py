@@ -111,7 +111,7 @@ def test_failed_publish_keeps_the_record_and_retries_until_notified(aws: Aws, mo
 def test_throttled_records_go_back_to_the_queue(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> None:
     aws.create_role("Slow", trust_policy({"AWS": EXTERNAL}))
     [finding] = aws.analyze()
-    handler = _load_handler(monkeypatch, _env(aws, AWS_MAX_ATTEMPTS="0"))
+    handler = _load_handler(monkeypatch, _env(aws, AWS_MAX_ATTEMPTS="1"))
     aws.standin.fail_next("GetFinding", "ThrottlingException", times=50)
     response = handler.lambda_handler(_sqs_event(_finding_event(aws, finding)), CONTEXT)
     assert response == {"batchItemFailures": [{"itemIdentifier": "m0"}]}
