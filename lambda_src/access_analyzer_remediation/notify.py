@@ -120,7 +120,10 @@ def _keep_or_undo(finding: Finding, role: RoleRef, revert_policy: Policy | None)
 def _intended(finding: Finding) -> list[str]:
     region = finding.region
     analyzer_name = finding.analyzer_arn.rsplit("/", 1)[-1]
-    rule_filter = shlex.quote(json.dumps({"resource": {"eq": [finding.role.arn]}}, separators=(",", ":")))
+    criteria = {"resource": {"eq": [finding.role.arn]}} | {
+        f"principal.{key}": {"eq": [value]} for key, value in sorted(finding.principal.items())
+    }
+    rule_filter = shlex.quote(json.dumps(criteria, separators=(",", ":")))
     return [
         f"  Intended?   aws accessanalyzer update-findings --region {region} --analyzer-arn {finding.analyzer_arn}"
         f" --ids {finding.id} --status ARCHIVED",

@@ -35,6 +35,7 @@ def test_remediated_notice_says_what_was_found_done_and_how_to_undo_or_archive()
     assert "aws iam update-assume-role-policy --role-name Audit_CrossAccountRole --policy-document" in text
     assert "aws accessanalyzer update-findings" in text and "--status ARCHIVED" in text
     assert "aws accessanalyzer create-archive-rule" in text and "--analyzer-name MyAnalyzer" in text
+    assert '"principal.AWS":{"eq":["999988887777"]}' in text  # the rule covers this principal, not the whole role
     assert "https://console.aws.amazon.com/iam/home#/roles/details/Audit_CrossAccountRole" in text
 
 
