@@ -48,16 +48,14 @@ from tests.load.harness import (
     BurstSize,
     HandlerPool,
     SqsSimulator,
-    answers_without_nagle_delay,
     build_burst,
     handler_env,
-    make_aws,
     sqs_event,
     stand_in_endpoints,
     verify_burst,
 )
 from tests.load.serial_moto import SerialMotoServer
-from tests.unit.conftest import Aws
+from tests.unit.conftest import Aws, make_aws
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench-results" / "bench.json"
@@ -337,7 +335,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     roles, samples, runs = (60, 20, 3) if args.quick else (200, 100, 7)
     started = time.perf_counter()
     results: dict[str, Any] = {"machine": machine()}
-    with SerialMotoServer() as moto, answers_without_nagle_delay(), tempfile.TemporaryDirectory() as logs:
+    with SerialMotoServer() as moto, tempfile.TemporaryDirectory() as logs:
         standins = {
             "us-east-1": AccessAnalyzerStandIn(region="us-east-1").start(),
             "eu-west-1": AccessAnalyzerStandIn(region="eu-west-1").start(),

@@ -13,9 +13,8 @@ from collections.abc import Iterator
 import pytest
 
 from sandbox.access_analyzer import AccessAnalyzerStandIn
-from tests.load.harness import answers_without_nagle_delay, make_aws
 from tests.load.serial_moto import SerialMotoServer
-from tests.unit.conftest import Aws
+from tests.unit.conftest import Aws, make_aws
 
 
 @pytest.fixture(scope="package")
@@ -37,14 +36,6 @@ def load_standins() -> Iterator[dict[str, AccessAnalyzerStandIn]]:
     finally:
         east.stop()
         west.stop()
-
-
-@pytest.fixture(autouse=True)
-def _no_nagle_delay() -> Iterator[None]:
-    """Stand-in connections opened by these tests answer without a 40 ms stall (harness.answers_without_nagle_delay);
-    only while a test of this directory runs, so the rest of the suite sees the stand-in as it is."""
-    with answers_without_nagle_delay():
-        yield
 
 
 @pytest.fixture

@@ -1,7 +1,7 @@
 """Load machinery shared by the burst test (tests/load/test_burst.py) and the benchmark (tests/bench.py).
 
-- `make_aws`: one clean AWS (moto server + the two Access Analyzer stand-ins) with the audit table, the topic and an
-  SQS queue subscribed to the topic that stands in for the security team's mailbox.
+- One clean AWS per run comes from `tests.unit.conftest.make_aws` (moto server + the two Access Analyzer stand-ins,
+  the audit table, the topic and an SQS queue subscribed to it that stands in for the security team's mailbox).
 - `build_burst`: many roles with varied trust policies, their findings from both stand-ins ("Regions"), and the
   EventBridge events that reach the queue (duplicated across Regions, some twice).
 - `HandlerPool`: separate worker processes, each importing the REAL handler module with the Lambda's environment,
@@ -14,7 +14,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import heapq
 import importlib
 import json
@@ -27,7 +26,7 @@ import sys
 import time
 import traceback
 from collections import Counter, deque
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from multiprocessing import get_context
@@ -35,13 +34,11 @@ from types import ModuleType, SimpleNamespace
 from typing import Any
 
 from access_analyzer_remediation.policy import SID_PREFIX, classify_principal, statements, tool_entries
-from sandbox.access_analyzer import AccessAnalyzerStandIn, build_finding_event
-from sandbox.moto_server import MotoServer
+from sandbox.access_analyzer import build_finding_event
 from tests.load.faults import ENGINE_SERVICES, NO_FAULTS, FaultInjector, FaultRates, route_access_analyzer
 from tests.unit.conftest import Aws
 
 ACCOUNT = "123456789012"  # moto's default account: every role lives here
-TABLE = "aar-audit"
 LAMBDA_CONTEXT = SimpleNamespace(
     function_name="access-analyzer-remediation",
     memory_limit_in_mb=256,
@@ -54,49 +51,6 @@ UNREADABLE_ANALYZER = f"arn:aws:access-analyzer:ap-southeast-2:{ACCOUNT}:analyze
 
 
 # ==================================================================================================== AWS
-def make_aws(moto: MotoServer, standins: Mapping[str, AccessAnalyzerStandIn]) -> Aws:
-    """Reset moto and the stand-ins; create the audit table, the topic and a mailbox queue subscribed to it."""
-    moto.reset()
-    for standin in standins.values():
-        standin.reset()
-    session = moto.session()
-    session.client("dynamodb").create_table(
-        TableName=TABLE,
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-        AttributeDefinitions=[
-            {"AttributeName": "pk", "AttributeType": "S"},
-            {"AttributeName": "sk", "AttributeType": "S"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    sns, sqs = session.client("sns"), session.client("sqs")
-    topic_arn = sns.create_topic(Name="aar-topic")["TopicArn"]
-    queue_url = sqs.create_queue(QueueName="mail")["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn)
-    return Aws(moto, dict(standins), TABLE, topic_arn, queue_url)
-
-
-@contextlib.contextmanager
-def answers_without_nagle_delay() -> Iterator[None]:
-    """Let the Access Analyzer stand-in answer without a 40 ms stall per call.
-
-    The stand-in's handler writes the headers and then the body of each answer in separate TCP segments; with
-    Nagle's algorithm on its socket and delayed ACKs on the client's, every GetFinding then waits ~40 ms for the
-    second segment. That would dominate every timing here. StreamRequestHandler's `disable_nagle_algorithm` sets
-    TCP_NODELAY per connection; it is switched on only while the block runs (sandbox owners: worth setting for good).
-    """
-    from sandbox import access_analyzer
-
-    handler = access_analyzer._Handler
-    previous = handler.disable_nagle_algorithm
-    handler.disable_nagle_algorithm = True
-    try:
-        yield
-    finally:
-        handler.disable_nagle_algorithm = previous
-
-
 def handler_env(aws: Aws, **overrides: str) -> dict[str, str]:
     """The Lambda's environment (docs/architecture.md), pointing at the sandbox."""
     env = aws.moto.env({"accessanalyzer": aws.standins["us-east-1"].endpoint_url})

@@ -75,12 +75,11 @@ from tests.load.harness import (
     BatchResult,
     HandlerPool,
     handler_env,
-    make_aws,
     sqs_event,
     stand_in_endpoints,
 )
 from tests.load.serial_moto import SerialMotoServer
-from tests.unit.conftest import Aws
+from tests.unit.conftest import Aws, make_aws
 
 EVENTS = Path(__file__).resolve().parents[1] / "events"
 EXAMPLES: Counter[str] = Counter()  # property -> examples that ran to the end (printed by tests/load/conftest.py)

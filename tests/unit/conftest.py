@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import threading
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -163,13 +163,13 @@ class Aws:
         return [item for item in items if item["pk"]["S"].startswith("FINDING#")]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")  # stopped before other packages run: no stray stand-in threads
 def moto_server() -> Iterator[MotoServer]:
     with MotoServer() as server:
         yield server
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")  # stopped before other packages run: no stray stand-in threads
 def standins() -> Iterator[dict[str, AccessAnalyzerStandIn]]:
     east = AccessAnalyzerStandIn(region="us-east-1").start()
     west = AccessAnalyzerStandIn(region="eu-west-1").start()
@@ -180,15 +180,14 @@ def standins() -> Iterator[dict[str, AccessAnalyzerStandIn]]:
         west.stop()
 
 
-@pytest.fixture
-def aws(moto_server: MotoServer, standins: dict[str, AccessAnalyzerStandIn]) -> Aws:
-    moto_server.reset()
+def make_aws(moto: MotoServer, standins: Mapping[str, AccessAnalyzerStandIn], table: str = "aar-audit") -> Aws:
+    """Reset moto and the stand-ins; create the audit table, the topic and a mailbox queue subscribed to it."""
+    moto.reset()
     for standin in standins.values():
         standin.reset()
-    session = moto_server.session()
-    dynamodb = session.client("dynamodb")
-    dynamodb.create_table(
-        TableName="aar-audit",
+    session = moto.session()
+    session.client("dynamodb").create_table(
+        TableName=table,
         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
         AttributeDefinitions=[
             {"AttributeName": "pk", "AttributeType": "S"},
@@ -201,4 +200,9 @@ def aws(moto_server: MotoServer, standins: dict[str, AccessAnalyzerStandIn]) -> 
     queue_url = sqs.create_queue(QueueName="mail")["QueueUrl"]
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn)
-    return Aws(moto_server, standins, "aar-audit", topic_arn, queue_url)
+    return Aws(moto, dict(standins), table, topic_arn, queue_url)
+
+
+@pytest.fixture
+def aws(moto_server: MotoServer, standins: dict[str, AccessAnalyzerStandIn]) -> Aws:
+    return make_aws(moto_server, standins)
