@@ -1,4 +1,4 @@
-# Audit log and per-role locks (docs/architecture.md, "Audit table").
+# Audit log, per-resource state (lease, ledger, intent) and the notice outbox (docs/architecture.md, "Audit table").
 resource "aws_dynamodb_table" "audit" {
   name                        = "${var.name}-audit"
   billing_mode                = "PAY_PER_REQUEST"

@@ -41,7 +41,7 @@ resource "aws_cloudwatch_event_target" "this" {
 resource "aws_sqs_queue" "this" {
   name                       = var.name
   visibility_timeout_seconds = local.queue_visibility_timeout
-  message_retention_seconds  = 345600 # 4 days
+  message_retention_seconds  = local.queue_message_retention_seconds
   receive_wait_time_seconds  = 20
 
   sqs_managed_sse_enabled = var.sqs_kms_key_arn == null ? true : null
@@ -77,6 +77,8 @@ resource "aws_sqs_queue" "events_dlq" {
   tags = var.tags
 }
 
+# The main queue and the events DLQ: only the rule may send (the events DLQ receives the rule target's failed
+# deliveries); the main queue also takes the sweep's finding references from the Lambda role.
 data "aws_iam_policy_document" "queue" {
   for_each = {
     queue      = aws_sqs_queue.this.arn
@@ -97,6 +99,43 @@ data "aws_iam_policy_document" "queue" {
       test     = "ArnEquals"
       variable = "aws:SourceArn"
       values   = [aws_cloudwatch_event_rule.this.arn]
+    }
+  }
+
+  # Main queue only: nobody but the rule and the Lambda role (the sweep's finding references) may send, not even a
+  # principal of this account whose IAM policy allows sqs:SendMessage: a forged message would still be re-read with
+  # GetFinding, but it could flood the queue or push real findings to the dead-letter queue. The Deny applies only
+  # when BOTH conditions hold (keys of one operator are ANDed): the caller is not the rule (aws:SourceArn, which
+  # EventBridge sets when it sends on the rule's behalf) AND not the Lambda role (aws:PrincipalArn is the role ARN
+  # for all its sessions). ...IfExists makes a missing key count as "not equal": an IAM principal (no SourceArn) or
+  # an anonymous caller (neither key) is denied unless it is the Lambda role.
+  # Dependencies: this document needs the Lambda role's ARN; the role and its policy need only the queue's ARN, not
+  # this policy, so there is no cycle.
+  dynamic "statement" {
+    for_each = each.key == "queue" ? [1] : []
+
+    content {
+      sid       = "DenySendExceptRuleAndLambda"
+      effect    = "Deny"
+      actions   = ["sqs:SendMessage"]
+      resources = [each.value]
+
+      principals {
+        type        = "*"
+        identifiers = ["*"]
+      }
+
+      condition {
+        test     = "ArnNotEqualsIfExists"
+        variable = "aws:SourceArn"
+        values   = [aws_cloudwatch_event_rule.this.arn]
+      }
+
+      condition {
+        test     = "ArnNotEqualsIfExists"
+        variable = "aws:PrincipalArn"
+        values   = [aws_iam_role.lambda.arn]
+      }
     }
   }
 

@@ -24,38 +24,61 @@ resource "aws_iam_role" "lambda" {
 }
 
 data "aws_iam_policy_document" "lambda" {
-  # GetFinding (verify an event) and ListFindingsV2 (sweep).
+  # GetFinding (verify an event or a sweep's finding reference) and ListFindingsV2 (the sweep).
   statement {
     sid       = "ReadFindings"
     actions   = ["access-analyzer:GetFinding", "access-analyzer:ListFindings"]
     resources = local.analyzer_arns
   }
 
-  # Read a role's trust policy and write it back with the Deny added.
+  # Read a role's trust policy and write it back with the Deny added. Any role of the account can be the subject
+  # of a finding; the Deny below takes out the ones that must never change.
   statement {
     sid       = "EditRoleTrustPolicies"
     actions   = ["iam:GetRole", "iam:UpdateAssumeRolePolicy"]
     resources = ["arn:${local.partition}:iam::${local.account_id}:role/*"]
   }
 
-  # Defence in depth: never the tool's own roles, never service-linked roles.
+  # Defence in depth: even a bug in the Lambda's guardrails cannot edit the tool's own roles, service-linked roles
+  # (IAM refuses anyway) or a protected role (denying the management account's access to these would lock the
+  # organization out). An explicit Deny wins over the Allow above.
   statement {
-    sid       = "NeverEditOwnOrServiceLinkedRoles"
-    effect    = "Deny"
-    actions   = ["iam:UpdateAssumeRolePolicy"]
-    resources = concat(local.own_role_arns, ["arn:${local.partition}:iam::${local.account_id}:role/aws-service-role/*"])
+    sid     = "NeverEditProtectedRoles"
+    effect  = "Deny"
+    actions = ["iam:UpdateAssumeRolePolicy"]
+    resources = distinct(concat(
+      local.own_role_arns,
+      ["arn:${local.partition}:iam::${local.account_id}:role/aws-service-role/*"],
+      local.protected_role_arns,
+    ))
   }
 
-  # Per-role lock (PutItem, DeleteItem) and audit records (PutItem; BatchWriteItem = records + unlock in one call).
+  # The audit table: GetItem (state of a resource whose finding is no longer ACTIVE; the records of an outbox item),
+  # UpdateItem (lease + intent, commit + release, outbox abandoned, subscription note), BatchWriteItem (audit records
+  # and outbox items; outbox deletes), Query (the outbox). The table has no index: the table ARN is the resource.
   statement {
-    sid       = "AuditTable"
-    actions   = ["dynamodb:PutItem", "dynamodb:BatchWriteItem", "dynamodb:DeleteItem"]
+    sid = "AuditTable"
+    actions = [
+      "dynamodb:GetItem",
+      "dynamodb:UpdateItem",
+      "dynamodb:BatchWriteItem",
+      "dynamodb:Query",
+    ]
     resources = [aws_dynamodb_table.audit.arn]
   }
 
+  # The digest e-mails.
   statement {
     sid       = "PublishDigest"
     actions   = ["sns:Publish"]
+    resources = [aws_sns_topic.this.arn]
+  }
+
+  # Subscription safety: until the topic has a confirmed subscription the Lambda only reports
+  # (require_confirmed_subscription), so it must be able to see the topic's subscriptions.
+  statement {
+    sid       = "CheckSubscriptions"
+    actions   = ["sns:ListSubscriptionsByTopic"]
     resources = [aws_sns_topic.this.arn]
   }
 
@@ -63,6 +86,14 @@ data "aws_iam_policy_document" "lambda" {
   statement {
     sid       = "ConsumeQueue"
     actions   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"]
+    resources = [aws_sqs_queue.this.arn]
+  }
+
+  # The sweep puts a reference to each ACTIVE finding on the same queue (SendMessageBatch needs sqs:SendMessage);
+  # the queue policy lets no one else but the rule send.
+  statement {
+    sid       = "EnqueueSweptFindings"
+    actions   = ["sqs:SendMessage"]
     resources = [aws_sqs_queue.this.arn]
   }
 
@@ -83,13 +114,15 @@ data "aws_iam_policy_document" "lambda" {
     }
   }
 
-  # Customer managed keys actually in use, each only through its service.
+  # Customer managed keys actually in use, each only through its service. Every service needs both actions:
+  # GenerateDataKey to write (SNS Publish, the sweep's SQS SendMessage, DynamoDB writes) and Decrypt to read
+  # (the polled SQS messages, DynamoDB reads, SNS's data key).
   dynamic "statement" {
     for_each = local.lambda_kms_keys
 
     content {
       sid       = "KmsVia${title(statement.key)}"
-      actions   = statement.key == "sqs" ? ["kms:Decrypt"] : ["kms:Decrypt", "kms:GenerateDataKey"]
+      actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
       resources = [statement.value]
 
       condition {
@@ -105,4 +138,13 @@ resource "aws_iam_role_policy" "lambda" {
   name   = "${var.name}-lambda"
   role   = aws_iam_role.lambda.id
   policy = data.aws_iam_policy_document.lambda.json
+
+  lifecycle {
+    # Every protected pattern adds up to two ARNs to the Deny: a long list could exceed IAM's 10,240-character
+    # quota for a role's inline policies (whitespace not counted). Checked at apply when the ARNs are known.
+    precondition {
+      condition     = length(replace(data.aws_iam_policy_document.lambda.json, "/\\s+/", "")) <= 10240
+      error_message = "The Lambda role's policy exceeds IAM's 10,240-character inline policy quota: shorten protected_role_patterns (each adds up to two ARNs to the Deny statement)."
+    }
+  }
 }

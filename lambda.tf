@@ -71,4 +71,13 @@ resource "aws_lambda_event_source_mapping" "this" {
   tags = var.tags
 
   depends_on = [aws_iam_role_policy.lambda]
+
+  lifecycle {
+    # A batch must finish within one invocation, or its records time out, come back and end in the dead-letter
+    # queue although nothing was wrong with them.
+    precondition {
+      condition     = var.event_source_mapping.batch_size <= 10 * var.lambda_timeout
+      error_message = "event_source_mapping.batch_size (${var.event_source_mapping.batch_size}) must be at most 10 x lambda_timeout (${10 * var.lambda_timeout}): the Lambda handles the findings of a batch concurrently, 16 resources at a time, about 5 AWS calls each; at IAM's ~200 ms per call that is about 16 findings per second, so 10 per second of timeout leaves room for retries and the write reserve. Lower batch_size or raise lambda_timeout."
+    }
+  }
 }

@@ -31,25 +31,40 @@ locals {
   # The tool's own roles: the Lambda never modifies them.
   own_role_arns = concat([aws_iam_role.lambda.arn], aws_iam_role.scheduler[*].arn)
 
-  # Exactly the variables of docs/architecture.md ("Environment").
+  # protected_role_patterns as IAM resource ARNs, so IAM itself refuses what the code must never do. A name pattern
+  # P matches the role name under any path: role/P (path /) and role/*/P (IAM's `*` spans `/`, so this is every
+  # deeper path). A path pattern /x/* already names path + name: role/x/*. Only `*` and `?` are allowed in the
+  # patterns (variables.tf), and both mean the same in IAM's ArnLike matching as in the Lambda's glob.
+  role_arn_prefix = "arn:${local.partition}:iam::${local.account_id}:role/"
+  protected_role_arns = distinct(flatten([
+    for p in var.protected_role_patterns : startswith(p, "/")
+    ? ["${local.role_arn_prefix}${trimprefix(p, "/")}"]
+    : ["${local.role_arn_prefix}${p}", "${local.role_arn_prefix}*/${p}"]
+  ]))
+
+  # Exactly the variables of docs/architecture.md ("Environment"). AAR_QUEUE_URL: the sweep puts finding references on
+  # the main queue, so they take the normal path (partial batch responses, redelivery, dead-letter queue) instead of
+  # being processed inside the scheduler's single invocation.
   lambda_environment = {
-    AAR_MODE                     = var.mode
-    AAR_ANALYZER_ARNS            = jsonencode(local.analyzer_arns)
-    AAR_TRUSTED_ACCOUNT_IDS      = jsonencode(var.trusted_account_ids)
-    AAR_TRUSTED_ORG_ID           = var.trusted_organization_id
-    AAR_PROTECTED_ROLE_PATTERNS  = jsonencode(var.protected_role_patterns)
-    AAR_OWN_ROLE_ARNS            = jsonencode(local.own_role_arns)
-    AAR_EXEMPTION_TAG_KEY        = var.exemption_tag_key
-    AAR_ALLOWED_PRINCIPALS       = jsonencode(var.allowed_principals)
-    AAR_AUDIT_TABLE_NAME         = aws_dynamodb_table.audit.name
-    AAR_TOPIC_ARN                = aws_sns_topic.this.arn
-    AAR_TRUST_POLICY_MAX_CHARS   = tostring(var.trust_policy_max_chars)
-    AAR_AUDIT_RETENTION_DAYS     = tostring(var.audit_retention_days)
-    AAR_LOCK_LEASE_SECONDS       = tostring(var.lock_lease_seconds)
-    AAR_TRACING                  = var.tracing_enabled ? "true" : "false"
-    POWERTOOLS_SERVICE_NAME      = var.name
-    POWERTOOLS_METRICS_NAMESPACE = var.metrics_namespace
-    POWERTOOLS_LOG_LEVEL         = var.log_level
+    AAR_MODE                           = var.mode
+    AAR_ANALYZER_ARNS                  = jsonencode(local.analyzer_arns)
+    AAR_TRUSTED_ACCOUNT_IDS            = jsonencode(var.trusted_account_ids)
+    AAR_TRUSTED_ORG_ID                 = var.trusted_organization_id
+    AAR_PROTECTED_ROLE_PATTERNS        = jsonencode(var.protected_role_patterns)
+    AAR_OWN_ROLE_ARNS                  = jsonencode(local.own_role_arns)
+    AAR_EXEMPTION_TAG_KEY              = var.exemption_tag_key
+    AAR_ALLOWED_PRINCIPALS             = jsonencode(var.allowed_principals)
+    AAR_AUDIT_TABLE_NAME               = aws_dynamodb_table.audit.name
+    AAR_TOPIC_ARN                      = aws_sns_topic.this.arn
+    AAR_QUEUE_URL                      = aws_sqs_queue.this.url
+    AAR_REQUIRE_CONFIRMED_SUBSCRIPTION = var.require_confirmed_subscription ? "true" : "false"
+    AAR_TRUST_POLICY_MAX_CHARS         = tostring(var.trust_policy_max_chars)
+    AAR_AUDIT_RETENTION_DAYS           = tostring(var.audit_retention_days)
+    AAR_LOCK_LEASE_SECONDS             = tostring(var.lock_lease_seconds)
+    AAR_TRACING                        = var.tracing_enabled ? "true" : "false"
+    POWERTOOLS_SERVICE_NAME            = var.name
+    POWERTOOLS_METRICS_NAMESPACE       = var.metrics_namespace
+    POWERTOOLS_LOG_LEVEL               = var.log_level
   }
 
   # Customer managed keys the Lambda role must be able to use, per service (kms:ViaService).
@@ -67,4 +82,6 @@ locals {
   alarm_topic_arn = coalesce(var.alarm_topic_arn, aws_sns_topic.this.arn)
 
   queue_visibility_timeout = min(43200, 6 * var.lambda_timeout + var.event_source_mapping.maximum_batching_window_in_seconds)
+  # 4 days: the queue age alarm (queue_age_alarm_seconds) must fire before a waiting finding would expire.
+  queue_message_retention_seconds = 345600
 }

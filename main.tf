@@ -5,9 +5,9 @@
 #   lambda.tf         the function, its log group and the SQS event source mapping
 #   iam.tf            the Lambda execution role (least privilege, see docs/architecture.md)
 #   notifications.tf  the SNS topic, its policy and the e-mail subscriptions
-#   audit.tf          the DynamoDB audit / lock table
-#   alarms.tf         CloudWatch alarms on the dead-letter queues and Lambda errors
-#   sweep.tf          the daily EventBridge Scheduler sweep and its role
+#   audit.tf          the DynamoDB audit table (audit log, per-resource state, notice outbox)
+#   alarms.tf         CloudWatch alarms: dead-letter queues, Lambda errors, failed digests, queue age
+#   sweep.tf          the daily EventBridge Scheduler sweep (enqueues every ACTIVE finding) and its role
 #   locals.tf         names, ARNs, the event pattern and the Lambda environment
 
 data "aws_partition" "current" {}

@@ -119,6 +119,8 @@ output "alarm_arns" {
   value = merge(
     { for k, a in aws_cloudwatch_metric_alarm.dlq : "${k}-not-empty" => a.arn },
     { for a in aws_cloudwatch_metric_alarm.lambda_errors : "lambda-errors" => a.arn },
+    { for a in aws_cloudwatch_metric_alarm.notification_failed : "notification-failed" => a.arn },
+    { for a in aws_cloudwatch_metric_alarm.queue_age : "queue-age" => a.arn },
   )
 }
 

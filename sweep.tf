@@ -58,7 +58,7 @@ resource "aws_scheduler_schedule" "sweep" {
   count = var.enable_sweep ? 1 : 0
 
   name                = "${var.name}-sweep"
-  description         = "Re-process every ACTIVE IAM role finding of the configured analyzers"
+  description         = "Enqueue every ACTIVE finding of the configured analyzers on the ${var.name} queue"
   schedule_expression = var.sweep_schedule_expression
 
   flexible_time_window {

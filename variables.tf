@@ -139,14 +139,32 @@ variable "trusted_organization_id" {
 }
 
 variable "protected_role_patterns" {
-  description = "fnmatch patterns on role NAMES the Lambda never modifies (AAR_PROTECTED_ROLE_PATTERNS). Service-linked roles and the module's own roles are always protected."
+  description = "Roles the Lambda never modifies (AAR_PROTECTED_ROLE_PATTERNS); `*` and `?` are the only wildcards. A pattern starting with `/` matches path + name (`/aws-reserved/*`), any other pattern the role NAME under any path. The Lambda role also gets an explicit IAM Deny of iam:UpdateAssumeRolePolicy on each (`role/P` and `role/*/P`; IAM's `*` spans `/`, so the Deny may cover a little more than the code's match, never less). Service-linked roles and the module's own roles are always protected."
   type        = list(string)
-  default     = ["OrganizationAccountAccessRole", "AWSControlTowerExecution", "AWSCloudFormationStackSetExecutionRole", "stacksets-exec-*"]
-  nullable    = false
+  default = [
+    "OrganizationAccountAccessRole",
+    "AWSControlTowerExecution",
+    "aws-controltower-*",
+    "AWSAFT*",
+    "/aws-reserved/*",
+    "AWSCloudFormationStackSetExecutionRole",
+    "AWSCloudFormationStackSetAdministrationRole",
+    "stacksets-exec-*",
+  ]
+  nullable = false
 
   validation {
     condition     = alltrue([for p in var.protected_role_patterns : length(p) >= 1 && length(p) <= 128])
     error_message = "Every protected_role_patterns entry must be 1-128 characters."
+  }
+
+  # The same pattern is a glob in the Lambda and an IAM resource ARN in the Deny: only `*` and `?` mean the same in
+  # both (`[...]` is a character class in the code but literal in IAM), and `$`, `{`, spaces or quotes would be
+  # policy variables or invalid ARNs. Names use IAM's role-name characters [\w+=,.@-]; a path pattern is
+  # `/segment/.../name`, every segment non-empty, so it always ends in a name part.
+  validation {
+    condition     = alltrue([for p in var.protected_role_patterns : can(regex("^(/([\\w+=,.@*?-]+/)*)?[\\w+=,.@*?-]+$", p))])
+    error_message = "Every protected_role_patterns entry must be a role-name pattern of letters, digits and _ + = , . @ - with the wildcards * and ? (no [ ], no whitespace), or a path pattern /path/.../name (starting with /, segments of the same characters)."
   }
 }
 
@@ -163,7 +181,7 @@ variable "exemption_tag_key" {
 }
 
 variable "allowed_principals" {
-  description = "Principals whose access is intended (notify only): account ids, principal ARNs (fnmatch wildcards allowed) or federated provider names (AAR_ALLOWED_PRINCIPALS)."
+  description = "Principals whose access is intended (never denied, also excluded inside broader Denies): account ids, principal ARNs (`*` and `?` wildcards allowed) or federated provider names (AAR_ALLOWED_PRINCIPALS)."
   type        = list(string)
   default     = []
   nullable    = false
@@ -439,6 +457,13 @@ variable "additional_notification_emails" {
   }
 }
 
+variable "require_confirmed_subscription" {
+  description = "Until the SNS topic has a confirmed subscription the Lambda only reports (notify mode) and says why: nothing is changed while nobody reads the digests (AAR_REQUIRE_CONFIRMED_SUBSCRIPTION). Set false when the topic's subscribers confirm elsewhere or are not e-mail."
+  type        = bool
+  default     = true
+  nullable    = false
+}
+
 variable "create_sns_kms_key" {
   description = "Create a customer managed KMS key (rotation on) for the SNS topic that the Lambda and the module's CloudWatch alarms may use (CloudWatch cannot publish to a topic encrypted with the AWS managed key). Set false to use `sns_kms_key_id` instead."
   type        = bool
@@ -484,7 +509,7 @@ variable "audit_table_deletion_protection" {
 ################################################################################
 
 variable "create_alarms" {
-  description = "Create CloudWatch alarms on the depth of both dead-letter queues and on Lambda errors."
+  description = "Create CloudWatch alarms on the depth of both dead-letter queues, on Lambda errors, on digests that could not be published (the Powertools metric NotificationFailed) and on the age of the oldest message in the queue (`queue_age_alarm_seconds`)."
   type        = bool
   default     = true
   nullable    = false
@@ -501,12 +526,24 @@ variable "alarm_topic_arn" {
   }
 }
 
+variable "queue_age_alarm_seconds" {
+  description = "Alarm when the oldest message in the queue is older than this many seconds (ApproximateAgeOfOldestMessage): findings are waiting and the pipeline is stuck (throttled, failing or out of concurrency). Must stay below the queue's 4-day message retention, or the alarm could never fire."
+  type        = number
+  default     = 3600
+  nullable    = false
+
+  validation {
+    condition     = var.queue_age_alarm_seconds >= 60 && var.queue_age_alarm_seconds <= 1209600 && floor(var.queue_age_alarm_seconds) == var.queue_age_alarm_seconds
+    error_message = "queue_age_alarm_seconds must be an integer 60..1209600."
+  }
+}
+
 ################################################################################
 # Scheduled sweep
 ################################################################################
 
 variable "enable_sweep" {
-  description = "Invoke the Lambda with {\"aar_action\": \"sweep\"} on a schedule (EventBridge Scheduler) to re-process every ACTIVE IAM role finding, including findings older than the event rule."
+  description = "Invoke the Lambda with {\"aar_action\": \"sweep\"} on a schedule (EventBridge Scheduler): it puts a reference to every ACTIVE finding of the configured analyzers on the queue, including findings older than the event rule, and sends the notices still waiting in the outbox."
   type        = bool
   default     = true
   nullable    = false

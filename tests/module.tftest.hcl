@@ -96,23 +96,25 @@ run "defaults" {
 
   assert {
     condition = aws_lambda_function.this.environment[0].variables == tomap({
-      AAR_MODE                     = "remediate"
-      AAR_ANALYZER_ARNS            = "[\"arn:aws:access-analyzer:us-west-2:111122223333:analyzer/access-analyzer-remediation\"]"
-      AAR_TRUSTED_ACCOUNT_IDS      = "[]"
-      AAR_TRUSTED_ORG_ID           = ""
-      AAR_PROTECTED_ROLE_PATTERNS  = "[\"OrganizationAccountAccessRole\",\"AWSControlTowerExecution\",\"AWSCloudFormationStackSetExecutionRole\",\"stacksets-exec-*\"]"
-      AAR_OWN_ROLE_ARNS            = "[\"arn:aws:iam::111122223333:role/access-analyzer-remediation-lambda\",\"arn:aws:iam::111122223333:role/access-analyzer-remediation-scheduler\"]"
-      AAR_EXEMPTION_TAG_KEY        = "access-analyzer-remediation:exempt"
-      AAR_ALLOWED_PRINCIPALS       = "[]"
-      AAR_AUDIT_TABLE_NAME         = "access-analyzer-remediation-audit"
-      AAR_TOPIC_ARN                = "arn:aws:sns:us-west-2:111122223333:access-analyzer-remediation"
-      AAR_TRUST_POLICY_MAX_CHARS   = "2048"
-      AAR_AUDIT_RETENTION_DAYS     = "365"
-      AAR_LOCK_LEASE_SECONDS       = "60"
-      AAR_TRACING                  = "false"
-      POWERTOOLS_SERVICE_NAME      = "access-analyzer-remediation"
-      POWERTOOLS_METRICS_NAMESPACE = "AccessAnalyzerRemediation"
-      POWERTOOLS_LOG_LEVEL         = "INFO"
+      AAR_MODE                           = "remediate"
+      AAR_ANALYZER_ARNS                  = "[\"arn:aws:access-analyzer:us-west-2:111122223333:analyzer/access-analyzer-remediation\"]"
+      AAR_TRUSTED_ACCOUNT_IDS            = "[]"
+      AAR_TRUSTED_ORG_ID                 = ""
+      AAR_PROTECTED_ROLE_PATTERNS        = "[\"OrganizationAccountAccessRole\",\"AWSControlTowerExecution\",\"aws-controltower-*\",\"AWSAFT*\",\"/aws-reserved/*\",\"AWSCloudFormationStackSetExecutionRole\",\"AWSCloudFormationStackSetAdministrationRole\",\"stacksets-exec-*\"]"
+      AAR_OWN_ROLE_ARNS                  = "[\"arn:aws:iam::111122223333:role/access-analyzer-remediation-lambda\",\"arn:aws:iam::111122223333:role/access-analyzer-remediation-scheduler\"]"
+      AAR_EXEMPTION_TAG_KEY              = "access-analyzer-remediation:exempt"
+      AAR_ALLOWED_PRINCIPALS             = "[]"
+      AAR_AUDIT_TABLE_NAME               = "access-analyzer-remediation-audit"
+      AAR_TOPIC_ARN                      = "arn:aws:sns:us-west-2:111122223333:access-analyzer-remediation"
+      AAR_QUEUE_URL                      = "https://sqs.us-west-2.amazonaws.com/111122223333/access-analyzer-remediation"
+      AAR_REQUIRE_CONFIRMED_SUBSCRIPTION = "true"
+      AAR_TRUST_POLICY_MAX_CHARS         = "2048"
+      AAR_AUDIT_RETENTION_DAYS           = "365"
+      AAR_LOCK_LEASE_SECONDS             = "60"
+      AAR_TRACING                        = "false"
+      POWERTOOLS_SERVICE_NAME            = "access-analyzer-remediation"
+      POWERTOOLS_METRICS_NAMESPACE       = "AccessAnalyzerRemediation"
+      POWERTOOLS_LOG_LEVEL               = "INFO"
     })
     error_message = "The Lambda environment is exactly the contract's variables with the default values."
   }
@@ -180,17 +182,48 @@ run "defaults" {
   }
 
   assert {
+    condition = [
+      for s in data.aws_iam_policy_document.queue["queue"].statement : {
+        actions    = s.actions
+        resources  = s.resources
+        principals = [for p in s.principals : [p.type, p.identifiers]]
+        conditions = { for c in s.condition : c.variable => [c.test, c.values] }
+      } if s.sid == "DenySendExceptRuleAndLambda" && s.effect == "Deny"
+      ] == [{
+        actions    = toset(["sqs:SendMessage"])
+        resources  = toset(["arn:aws:sqs:us-west-2:111122223333:access-analyzer-remediation"])
+        principals = [["*", toset(["*"])]]
+        conditions = {
+          "aws:SourceArn"    = ["ArnNotEqualsIfExists", tolist(["arn:aws:events:us-west-2:111122223333:rule/access-analyzer-remediation"])]
+          "aws:PrincipalArn" = ["ArnNotEqualsIfExists", tolist(["arn:aws:iam::111122223333:role/access-analyzer-remediation-lambda"])]
+        }
+    }]
+    error_message = "The main queue denies sqs:SendMessage to every caller that is neither the rule nor the Lambda role (one Deny, both keys under ArnNotEqualsIfExists)."
+  }
+
+  assert {
+    condition     = !contains([for s in data.aws_iam_policy_document.queue["events_dlq"].statement : s.sid], "DenySendExceptRuleAndLambda")
+    error_message = "The events DLQ keeps its policy: only the rule may send (no Lambda exception)."
+  }
+
+  assert {
     condition = {
       for s in data.aws_iam_policy_document.lambda.statement : s.sid => jsonencode([coalesce(s.effect, "Allow"), sort(s.actions), sort(s.resources)])
       } == {
-      ReadFindings                     = jsonencode(["Allow", ["access-analyzer:GetFinding", "access-analyzer:ListFindings"], ["arn:aws:access-analyzer:us-west-2:111122223333:analyzer/access-analyzer-remediation"]])
-      EditRoleTrustPolicies            = jsonencode(["Allow", ["iam:GetRole", "iam:UpdateAssumeRolePolicy"], ["arn:aws:iam::111122223333:role/*"]])
-      NeverEditOwnOrServiceLinkedRoles = jsonencode(["Deny", ["iam:UpdateAssumeRolePolicy"], ["arn:aws:iam::111122223333:role/access-analyzer-remediation-lambda", "arn:aws:iam::111122223333:role/access-analyzer-remediation-scheduler", "arn:aws:iam::111122223333:role/aws-service-role/*"]])
-      AuditTable                       = jsonencode(["Allow", ["dynamodb:BatchWriteItem", "dynamodb:DeleteItem", "dynamodb:PutItem"], ["arn:aws:dynamodb:us-west-2:111122223333:table/access-analyzer-remediation-audit"]])
-      PublishDigest                    = jsonencode(["Allow", ["sns:Publish"], ["arn:aws:sns:us-west-2:111122223333:access-analyzer-remediation"]])
-      ConsumeQueue                     = jsonencode(["Allow", ["sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"], ["arn:aws:sqs:us-west-2:111122223333:access-analyzer-remediation"]])
-      WriteLogs                        = jsonencode(["Allow", ["logs:CreateLogStream", "logs:PutLogEvents"], ["arn:aws:logs:us-west-2:111122223333:log-group:/aws/lambda/access-analyzer-remediation:*"]])
-      KmsViaSns                        = jsonencode(["Allow", ["kms:Decrypt", "kms:GenerateDataKey"], ["arn:aws:kms:us-west-2:111122223333:key/55555555-5555-5555-5555-555555555555"]])
+      ReadFindings          = jsonencode(["Allow", ["access-analyzer:GetFinding", "access-analyzer:ListFindings"], ["arn:aws:access-analyzer:us-west-2:111122223333:analyzer/access-analyzer-remediation"]])
+      EditRoleTrustPolicies = jsonencode(["Allow", ["iam:GetRole", "iam:UpdateAssumeRolePolicy"], ["arn:aws:iam::111122223333:role/*"]])
+      NeverEditProtectedRoles = jsonencode(["Deny", ["iam:UpdateAssumeRolePolicy"], sort(concat([
+        "arn:aws:iam::111122223333:role/access-analyzer-remediation-lambda",
+        "arn:aws:iam::111122223333:role/access-analyzer-remediation-scheduler",
+        "arn:aws:iam::111122223333:role/aws-service-role/*",
+      ], local.protected_role_arns))])
+      AuditTable           = jsonencode(["Allow", ["dynamodb:BatchWriteItem", "dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"], ["arn:aws:dynamodb:us-west-2:111122223333:table/access-analyzer-remediation-audit"]])
+      PublishDigest        = jsonencode(["Allow", ["sns:Publish"], ["arn:aws:sns:us-west-2:111122223333:access-analyzer-remediation"]])
+      CheckSubscriptions   = jsonencode(["Allow", ["sns:ListSubscriptionsByTopic"], ["arn:aws:sns:us-west-2:111122223333:access-analyzer-remediation"]])
+      ConsumeQueue         = jsonencode(["Allow", ["sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"], ["arn:aws:sqs:us-west-2:111122223333:access-analyzer-remediation"]])
+      EnqueueSweptFindings = jsonencode(["Allow", ["sqs:SendMessage"], ["arn:aws:sqs:us-west-2:111122223333:access-analyzer-remediation"]])
+      WriteLogs            = jsonencode(["Allow", ["logs:CreateLogStream", "logs:PutLogEvents"], ["arn:aws:logs:us-west-2:111122223333:log-group:/aws/lambda/access-analyzer-remediation:*"]])
+      KmsViaSns            = jsonencode(["Allow", ["kms:Decrypt", "kms:GenerateDataKey"], ["arn:aws:kms:us-west-2:111122223333:key/55555555-5555-5555-5555-555555555555"]])
     }
     error_message = "The Lambda role grants exactly the calls of docs/architecture.md (no X-Ray; KMS only for the topic's own key)."
   }
@@ -214,14 +247,47 @@ run "defaults" {
   }
 
   assert {
-    condition     = length(aws_cloudwatch_metric_alarm.dlq) == 2 && length(aws_cloudwatch_metric_alarm.lambda_errors) == 1
-    error_message = "Alarms on both DLQs and on Lambda errors are created by default."
+    condition = (
+      length(aws_cloudwatch_metric_alarm.dlq) == 2 && length(aws_cloudwatch_metric_alarm.lambda_errors) == 1
+      && length(aws_cloudwatch_metric_alarm.notification_failed) == 1 && length(aws_cloudwatch_metric_alarm.queue_age) == 1
+    )
+    error_message = "Alarms on both DLQs, on Lambda errors, on failed digests and on the queue's age are created by default."
   }
 
   assert {
-    condition = alltrue([for a in concat(values(aws_cloudwatch_metric_alarm.dlq), aws_cloudwatch_metric_alarm.lambda_errors) :
+    condition = alltrue([for a in concat(values(aws_cloudwatch_metric_alarm.dlq), aws_cloudwatch_metric_alarm.lambda_errors, aws_cloudwatch_metric_alarm.notification_failed, aws_cloudwatch_metric_alarm.queue_age) :
     a.alarm_actions == toset([aws_sns_topic.this.arn])])
     error_message = "Alarms notify the module's topic by default."
+  }
+
+  assert {
+    condition = (
+      aws_cloudwatch_metric_alarm.notification_failed[0].namespace == "AccessAnalyzerRemediation"
+      && aws_cloudwatch_metric_alarm.notification_failed[0].metric_name == "NotificationFailed"
+      && aws_cloudwatch_metric_alarm.notification_failed[0].dimensions == tomap({ service = "access-analyzer-remediation" })
+      && aws_cloudwatch_metric_alarm.notification_failed[0].statistic == "Sum"
+      && aws_cloudwatch_metric_alarm.notification_failed[0].period == 300
+      && aws_cloudwatch_metric_alarm.notification_failed[0].threshold == 0
+      && aws_cloudwatch_metric_alarm.notification_failed[0].comparison_operator == "GreaterThanThreshold"
+      && aws_cloudwatch_metric_alarm.notification_failed[0].treat_missing_data == "notBreaching"
+    )
+    error_message = "NotificationFailed alarm: the Powertools metric of this service, Sum > 0 over 5 minutes, missing data not breaching."
+  }
+
+  assert {
+    condition = (
+      aws_cloudwatch_metric_alarm.queue_age[0].namespace == "AWS/SQS"
+      && aws_cloudwatch_metric_alarm.queue_age[0].metric_name == "ApproximateAgeOfOldestMessage"
+      && aws_cloudwatch_metric_alarm.queue_age[0].dimensions == tomap({ QueueName = aws_sqs_queue.this.name })
+      && aws_cloudwatch_metric_alarm.queue_age[0].threshold == 3600
+      && aws_cloudwatch_metric_alarm.queue_age[0].comparison_operator == "GreaterThanThreshold"
+    )
+    error_message = "Queue age alarm: the main queue's oldest message above 3600 seconds."
+  }
+
+  assert {
+    condition     = !contains([for a in concat(values(aws_cloudwatch_metric_alarm.dlq), aws_cloudwatch_metric_alarm.lambda_errors, aws_cloudwatch_metric_alarm.notification_failed, aws_cloudwatch_metric_alarm.queue_age) : a.metric_name], "NotContained")
+    error_message = "NotContained is informational: no alarm."
   }
 
   assert {
@@ -254,7 +320,7 @@ run "defaults" {
   }
 
   assert {
-    condition     = output.sweep_schedule_arn != null && output.scheduler_role_arn == aws_iam_role.scheduler[0].arn && length(output.alarm_arns) == 3
+    condition     = output.sweep_schedule_arn != null && output.scheduler_role_arn == aws_iam_role.scheduler[0].arn && keys(output.alarm_arns) == ["dlq-not-empty", "events-dlq-not-empty", "lambda-errors", "notification-failed", "queue-age"]
     error_message = "Optional outputs are set when their resources exist."
   }
 }
@@ -333,7 +399,11 @@ run "toggles_off" {
   }
 
   assert {
-    condition     = length(aws_cloudwatch_metric_alarm.dlq) == 0 && length(aws_cloudwatch_metric_alarm.lambda_errors) == 0 && output.alarm_arns == {}
+    condition = (
+      length(aws_cloudwatch_metric_alarm.dlq) == 0 && length(aws_cloudwatch_metric_alarm.lambda_errors) == 0
+      && length(aws_cloudwatch_metric_alarm.notification_failed) == 0 && length(aws_cloudwatch_metric_alarm.queue_age) == 0
+      && output.alarm_arns == {}
+    )
     error_message = "create_alarms = false creates no alarm."
   }
 
@@ -380,6 +450,8 @@ run "all_engine_settings" {
     event_retry_policy             = { maximum_retry_attempts = 10 }
     sweep_schedule_expression      = "cron(0 6 * * ? *)"
     additional_notification_emails = ["oncall@example.com", "audit@example.com"]
+    require_confirmed_subscription = false
+    queue_age_alarm_seconds        = 900
     tags                           = { team = "security" }
   }
 
@@ -398,6 +470,8 @@ run "all_engine_settings" {
       && aws_lambda_function.this.environment[0].variables.POWERTOOLS_SERVICE_NAME == "aar-prod"
       && aws_lambda_function.this.environment[0].variables.POWERTOOLS_METRICS_NAMESPACE == "Security/AAR"
       && aws_lambda_function.this.environment[0].variables.POWERTOOLS_LOG_LEVEL == "DEBUG"
+      && aws_lambda_function.this.environment[0].variables.AAR_REQUIRE_CONFIRMED_SUBSCRIPTION == "false"
+      && aws_lambda_function.this.environment[0].variables.AAR_QUEUE_URL == aws_sqs_queue.this.url
     )
     error_message = "Every engine setting reaches the Lambda environment."
   }
@@ -449,6 +523,7 @@ run "all_engine_settings" {
       aws_iam_role.lambda.tags, aws_iam_role.scheduler[0].tags, aws_dynamodb_table.audit.tags, aws_sns_topic.this.tags,
       aws_cloudwatch_log_group.lambda.tags, aws_cloudwatch_event_rule.this.tags, aws_accessanalyzer_analyzer.this[0].tags,
       aws_lambda_event_source_mapping.this.tags, aws_cloudwatch_metric_alarm.lambda_errors[0].tags,
+      aws_cloudwatch_metric_alarm.notification_failed[0].tags, aws_cloudwatch_metric_alarm.queue_age[0].tags,
     ] : r == tomap({ team = "security" })])
     error_message = "Taggable resources carry var.tags."
   }
@@ -461,6 +536,16 @@ run "all_engine_settings" {
   assert {
     condition     = aws_scheduler_schedule.sweep[0].schedule_expression == "cron(0 6 * * ? *)"
     error_message = "The sweep follows sweep_schedule_expression."
+  }
+
+  assert {
+    condition = (
+      aws_cloudwatch_metric_alarm.notification_failed[0].namespace == "Security/AAR"
+      && aws_cloudwatch_metric_alarm.notification_failed[0].dimensions == tomap({ service = "aar-prod" })
+      && aws_cloudwatch_metric_alarm.queue_age[0].threshold == 900
+      && aws_cloudwatch_metric_alarm.queue_age[0].dimensions == tomap({ QueueName = "aar-prod" })
+    )
+    error_message = "The NotificationFailed alarm follows metrics_namespace and name; the queue age alarm follows queue_age_alarm_seconds."
   }
 }
 
@@ -483,7 +568,7 @@ run "customer_managed_keys_and_boundary" {
       if startswith(s.sid, "Kms")
       } == {
       KmsViaSns      = jsonencode([["kms:Decrypt", "kms:GenerateDataKey"], [var.sns_kms_key_id], ["sns.us-west-2.amazonaws.com"]])
-      KmsViaSqs      = jsonencode([["kms:Decrypt"], [var.sqs_kms_key_arn], ["sqs.us-west-2.amazonaws.com"]])
+      KmsViaSqs      = jsonencode([["kms:Decrypt", "kms:GenerateDataKey"], [var.sqs_kms_key_arn], ["sqs.us-west-2.amazonaws.com"]])
       KmsViaDynamodb = jsonencode([["kms:Decrypt", "kms:GenerateDataKey"], [var.audit_table_kms_key_arn], ["dynamodb.us-west-2.amazonaws.com"]])
     }
     error_message = "The Lambda role may use exactly the customer managed keys in use, each through its service."
@@ -510,7 +595,7 @@ run "customer_managed_keys_and_boundary" {
   }
 
   assert {
-    condition = alltrue([for a in concat(values(aws_cloudwatch_metric_alarm.dlq), aws_cloudwatch_metric_alarm.lambda_errors) :
+    condition = alltrue([for a in concat(values(aws_cloudwatch_metric_alarm.dlq), aws_cloudwatch_metric_alarm.lambda_errors, aws_cloudwatch_metric_alarm.notification_failed, aws_cloudwatch_metric_alarm.queue_age) :
     a.alarm_actions == toset([var.alarm_topic_arn])])
     error_message = "Alarms notify alarm_topic_arn when it is set."
   }
@@ -589,4 +674,40 @@ run "lock_lease_shorter_than_lambda_timeout" {
   }
 
   expect_failures = [aws_lambda_function.this]
+}
+
+# A batch must be done within one invocation: at most 10 findings per second of lambda_timeout.
+run "batch_size_too_large_for_the_timeout" {
+  command = plan
+
+  variables {
+    lambda_timeout       = 60
+    event_source_mapping = { batch_size = 1000, maximum_batching_window_in_seconds = 5 }
+  }
+
+  expect_failures = [aws_lambda_event_source_mapping.this]
+}
+
+run "batch_size_within_the_timeout" {
+  command = plan
+
+  variables {
+    lambda_timeout       = 60
+    event_source_mapping = { batch_size = 600, maximum_batching_window_in_seconds = 5 }
+  }
+
+  assert {
+    condition     = aws_lambda_event_source_mapping.this.batch_size == 600
+    error_message = "batch_size = 10 x lambda_timeout is accepted."
+  }
+}
+
+run "queue_age_alarm_beyond_the_retention" {
+  command = plan
+
+  variables {
+    queue_age_alarm_seconds = 345600
+  }
+
+  expect_failures = [aws_cloudwatch_metric_alarm.queue_age]
 }

@@ -244,3 +244,27 @@ run "powertools_layer_version" {
   variables { powertools_layer_version = 0 }
   expect_failures = [var.powertools_layer_version]
 }
+
+run "queue_age_alarm_seconds_low" {
+  command = plan
+  variables { queue_age_alarm_seconds = 59 }
+  expect_failures = [var.queue_age_alarm_seconds]
+}
+
+run "queue_age_alarm_seconds_high" {
+  command = plan
+  variables { queue_age_alarm_seconds = 1209601 }
+  expect_failures = [var.queue_age_alarm_seconds]
+}
+
+run "queue_age_alarm_seconds_fraction" {
+  command = plan
+  variables { queue_age_alarm_seconds = 90.5 }
+  expect_failures = [var.queue_age_alarm_seconds]
+}
+
+run "protected_role_patterns" {
+  command = plan
+  variables { protected_role_patterns = ["[a-z]*"] }
+  expect_failures = [var.protected_role_patterns]
+}

@@ -121,12 +121,18 @@ module "access_analyzer_remediation" {
   # Zone of trust and engine settings
   trusted_account_ids     = var.trusted_account_ids
   trusted_organization_id = var.trusted_organization_id
-  protected_role_patterns = ["OrganizationAccountAccessRole", "AWSControlTowerExecution", "AWSCloudFormationStackSetExecutionRole", "stacksets-exec-*", "break-glass-*"]
-  exemption_tag_key       = "access-analyzer-remediation:exempt"
-  allowed_principals      = var.allowed_principals
-  trust_policy_max_chars  = 2048
-  audit_retention_days    = 365
-  lock_lease_seconds      = 60
+  protected_role_patterns = [
+    # The module's defaults (organization, Control Tower, AFT, IAM Identity Center and StackSets roles) ...
+    "OrganizationAccountAccessRole", "AWSControlTowerExecution", "aws-controltower-*", "AWSAFT*", "/aws-reserved/*",
+    "AWSCloudFormationStackSetExecutionRole", "AWSCloudFormationStackSetAdministrationRole", "stacksets-exec-*",
+    # ... plus this account's emergency-access roles.
+    "break-glass-*",
+  ]
+  exemption_tag_key      = "access-analyzer-remediation:exempt"
+  allowed_principals     = var.allowed_principals
+  trust_policy_max_chars = 2048
+  audit_retention_days   = 365
+  lock_lease_seconds     = 60
 
   # Lambda
   architecture                = "arm64"
@@ -152,14 +158,16 @@ module "access_analyzer_remediation" {
   additional_notification_emails = var.additional_notification_emails
   create_sns_kms_key             = !var.create_kms_key # without the example's key, the module makes one for its topic
   sns_kms_key_id                 = local.kms_key_arn
+  require_confirmed_subscription = var.require_confirmed_subscription
 
   # Audit table (deletion protection off so `terraform destroy` works in a test account)
   audit_table_kms_key_arn         = local.kms_key_arn
   audit_table_deletion_protection = false
 
   # Alarms (on the module's topic: the customer managed key lets CloudWatch publish)
-  create_alarms   = true
-  alarm_topic_arn = null
+  create_alarms           = true
+  alarm_topic_arn         = null
+  queue_age_alarm_seconds = 3600
 
   # Scheduled sweep
   enable_sweep              = true

@@ -21,6 +21,12 @@ variable "additional_notification_emails" {
   default     = []
 }
 
+variable "require_confirmed_subscription" {
+  description = "Only report (notify mode) until the topic has a confirmed subscription; false where subscribers confirm elsewhere or are not e-mail (e.g. a local sandbox)."
+  type        = bool
+  default     = true
+}
+
 variable "mode" {
   description = "remediate or notify."
   type        = string

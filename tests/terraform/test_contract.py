@@ -45,3 +45,29 @@ def test_lambda_role_actions_are_the_contract() -> None:
     statements = next(doc["lambda"] for doc in documents if "lambda" in doc)["statement"]  # X-Ray/KMS are dynamic
     allowed = {a for s in statements if s.get("effect", "Allow") == "Allow" for a in s["actions"]}
     assert allowed - RUNTIME_ACTIONS == contract
+
+
+def test_protected_role_patterns_default_is_the_contract() -> None:
+    """The default of protected_role_patterns is docs/architecture.md's "Default protected patterns", in order."""
+    paragraph = r"^Default protected patterns: (.*?)(?=\n\n|Service-linked roles)"
+    match = re.search(paragraph, section("Environment"), re.M | re.S)
+    assert match, "docs/architecture.md has no 'Default protected patterns:' paragraph"
+    # Backticked words outside the parenthesised remarks (which name example roles, not patterns).
+    contract = re.findall(r"`([^`]+)`", re.sub(r"\([^)]*\)", "", match.group(1)))
+    variables = {name: body for block in parse("variables.tf")["variable"] for name, body in block.items()}
+    assert variables["protected_role_patterns"]["default"] == contract
+
+
+def test_metric_alarms_watch_contract_metrics() -> None:
+    """Every alarm on a Powertools metric names a metric of the contract's Metrics table; NotContained has none."""
+    metrics = table_column(section("Metrics"), 0)
+    alarms = {
+        name: body
+        for block in parse("alarms.tf")["resource"]
+        for name, body in block.get("aws_cloudwatch_metric_alarm", {}).items()
+    }
+    powertools = {a["metric_name"] for a in alarms.values() if a["namespace"] == "${var.metrics_namespace}"}
+    assert powertools == {"NotificationFailed"}
+    assert powertools <= metrics
+    assert "NotContained" in metrics  # informational: documented, never alarmed
+    assert all(a["dimensions"] == {"service": "${var.name}"} for a in alarms.values() if a["metric_name"] in powertools)
