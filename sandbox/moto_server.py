@@ -30,6 +30,11 @@ service against Resource ``"*"``, which a least-privilege statement (``"Resource
 the correct policy would be denied. The child process therefore teaches moto the resource of the DynamoDB, SNS and
 CloudWatch Logs operations (`scope_authorization_to_resources`), so a statement scoped to the wrong table, topic or
 log group is denied exactly as AWS would deny it. Conditions are still evaluated only as far as moto does.
+
+IAM read lag (process mode): the child serves moto behind `sandbox.iam_consistency.IamReadLagMiddleware`, so a test
+can make GetRole (and ListRoles) answer with a trust policy that was current a moment ago, as IAM's eventual
+consistency does: ``server.set_iam_read_lag(3.0, probability=0.5)`` (``POST /moto-api/iam-read-lag``); 0 turns it
+off, and so does `reset`. Writes are never delayed. ``server.iam_read_lag_stats()`` counts the stale answers.
 """
 
 from __future__ import annotations
@@ -304,8 +309,52 @@ class MotoServer:
         return result
 
     def reset(self) -> None:
-        """Delete every resource in every moto backend (``POST /moto-api/reset``). Auth settings are kept."""
+        """Delete every resource in every moto backend (``POST /moto-api/reset``). Auth settings are kept; the IAM
+        read lag is turned off."""
         self._admin_post("/moto-api/reset")
+
+    def _admin_get(self, path: str) -> dict[str, Any]:
+        try:
+            with _NO_PROXY_OPENER.open(f"{self.endpoint_url}{path}", timeout=10.0) as response:
+                payload = response.read()
+        except urllib.error.URLError as error:
+            raise MotoServerError(f"GET {path} failed: {error}{self._log_tail()}") from error
+        result = json.loads(payload or b"{}")
+        if not isinstance(result, dict):
+            raise MotoServerError(f"GET {path}: unexpected answer {payload[:200]!r}")
+        return result
+
+    def set_iam_read_lag(
+        self, seconds: float, probability: float = 1.0, seed: int | str | None = None
+    ) -> dict[str, Any]:
+        """IAM eventual consistency from now on (see `sandbox.iam_consistency`); returns the previous settings.
+
+        For `seconds` after each CreateRole / UpdateAssumeRolePolicy of a role, each GetRole of it (and each of its
+        ListRoles entries) answers, with `probability`, an earlier trust policy that was current within the last
+        `seconds` instead of the latest. 0 turns it off (so does `reset`). Writes always apply to the latest.
+        Process mode only: the switch lives in the server's child process.
+        """
+        self._require_child("the IAM read lag")
+        if seconds < 0 or not 0.0 <= probability <= 1.0:
+            raise ValueError(f"need seconds >= 0 and 0 <= probability <= 1, not {seconds!r}, {probability!r}")
+        from sandbox.iam_consistency import ADMIN_PATH
+
+        body = json.dumps({"seconds": seconds, "probability": probability, "seed": seed}).encode()
+        previous = self._admin_post(ADMIN_PATH, body).get("previous")
+        if not isinstance(previous, dict):
+            raise MotoServerError("the moto child does not support the IAM read lag (no previous settings)")
+        return previous
+
+    def iam_read_lag_stats(self) -> dict[str, Any]:
+        """The read-lag settings and counters: ``reads``, ``stale`` (``stale_get_role``, ``stale_list_roles``)..."""
+        self._require_child("the IAM read lag")
+        from sandbox.iam_consistency import ADMIN_PATH
+
+        return self._admin_get(ADMIN_PATH)
+
+    def _require_child(self, what: str) -> None:
+        if self.mode != "process":
+            raise MotoServerError(f"{what} needs mode='process' (it is switched inside the server's child)")
 
     def set_auth_threshold(self, initial_no_auth_action_count: float) -> float:
         """Set moto's INITIAL_NO_AUTH_ACTION_COUNT in the server; return the previous value.
@@ -438,22 +487,72 @@ def scope_authorization_to_resources() -> None:
     DynamoHandler._determine_resource = dynamodb_resource  # type: ignore[attr-defined]
     SNSResponse._determine_resource = sns_resource  # type: ignore[attr-defined]
     LogsResponse._determine_resource = logs_resource  # type: ignore[attr-defined]
+    _authorize_sqs_batches_as_aws_does()
+    _leave_event_source_mappings_to_the_sandbox()
+
+
+# SQS has no IAM actions of its own for its batch calls: AWS authorizes each under the single call's action. moto
+# 5.2.5 asks for e.g. "sqs:SendMessageBatch", which a correct least-privilege policy never grants.
+_SQS_BATCH_ACTIONS = {
+    "sqs:SendMessageBatch": "sqs:SendMessage",
+    "sqs:DeleteMessageBatch": "sqs:DeleteMessage",
+    "sqs:ChangeMessageVisibilityBatch": "sqs:ChangeMessageVisibility",
+}
+
+
+def _leave_event_source_mappings_to_the_sandbox() -> None:
+    """moto "runs" an SQS event source mapping itself: every message sent to the queue makes it receive a batch
+    and try to invoke the function (which cannot run without Docker), then make the batch visible again. Each of
+    those receives counts towards the queue's maxReceiveCount, so a burst of sent messages ends in the dead-letter
+    queue before anybody could process them. The sandbox plays the event source mapping itself
+    (sandbox.lambda_runtime.EventSourceMapping), so moto's is switched off."""
+    from moto.sqs.models import Queue
+
+    class _NoMappings(dict[str, Any]):
+        def __setitem__(self, key: str, value: Any) -> None:
+            return None
+
+    original = Queue.__init__
+
+    def init(self: Any, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        self.lambda_event_source_mappings = _NoMappings()
+
+    Queue.__init__ = init  # type: ignore[method-assign]
+
+
+def _authorize_sqs_batches_as_aws_does() -> None:
+    from moto.iam.access_control import IAMRequestBase
+
+    original = IAMRequestBase.__init__
+
+    def init(self: Any, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        self._action = _SQS_BATCH_ACTIONS.get(self._action, self._action)
+
+    IAMRequestBase.__init__ = init  # type: ignore[method-assign]
 
 
 def _serve_child(host: str, port: int) -> None:
     """Child-process entry point: serve moto until stdin reaches EOF (the parent closed it or died)."""
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no access log per request
     scope_authorization_to_resources()
-    from moto.server import ThreadedMotoServer
+    from moto.moto_server.werkzeug_app import MotoRequestHandler
+    from werkzeug.serving import make_server
 
-    server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
-    server.start()
-    sys.stdout.write(json.dumps({"port": server.get_host_and_port()[1]}) + "\n")
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # `sandbox` as a package
+    from sandbox.iam_consistency import moto_app
+
+    # What moto.server.ThreadedMotoServer serves, behind the IAM read-lag middleware (off until switched on).
+    server = make_server(host, port, moto_app(), threaded=True, request_handler=MotoRequestHandler)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    sys.stdout.write(json.dumps({"port": server.server_address[1]}) + "\n")
     sys.stdout.flush()
     try:
         sys.stdin.buffer.read()
     finally:
-        server.stop()
+        server.shutdown()
 
 
 if __name__ == "__main__":

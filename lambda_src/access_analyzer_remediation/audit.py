@@ -1,52 +1,44 @@
-"""The audit log and per-role locks, both in one DynamoDB table (keys: docs/architecture.md).
+"""The audit log and the notice outbox, in the same DynamoDB table as the resource state (docs/architecture.md).
 
-Why a lock: IAM has no conditional write (no ETag on UpdateAssumeRolePolicy). Verify-after-write alone cannot
-close the race: writer A can verify its statement between its own write and a concurrent writer B's write that
-was computed from the policy A had not yet changed, and B's write then silently drops A's Deny. A per-role lease
-in DynamoDB (conditional PutItem) serialises our read-modify-write cycles on a role; the lease expires so a crashed
-holder cannot block a role for longer than `lock_lease_seconds`.
+Records: a DECISION is a verified outcome (revert trusts only these); a CLAIM is what an event said that GetFinding
+did not confirm (stale, forged or unknown: kept for the record, never acted on); a REVERT is an operator's undo.
+
+Outbox: every notice is written with its outcome records, before anything is published, and deleted once SNS has
+accepted the digest. Whoever meets a notice left behind (SNS was down, the invocation timed out) sends it: the next
+batch with a redelivery, the sweep, the CLI.
 """
 
 from __future__ import annotations
 
 import json
-import random
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
-
-from .clients import error_code
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 _BATCH_WRITE_LIMIT = 25
+_OUTBOX_ITEM_BYTES = 300_000  # DynamoDB items hold 400 KB: notices beyond this go into further outbox items
+DECISION = "DECISION"
+CLAIM = "CLAIM"
+REVERT = "REVERT"
+OUTBOX_PK = "OUTBOX"
 
 
-class LockBusy(RuntimeError):
-    """Another worker holds the role's lock for longer than we may wait: retry the findings later."""
-
-
-class LockLost(RuntimeError):
-    """Our lease is (nearly) over: writing now could overwrite another worker's change. Retry later."""
-
-
-@dataclass(frozen=True)
-class Lock:
-    role_arn: str
-    owner: str
-    lease_until: float
+class AuditWriteFailed(RuntimeError):
+    """DynamoDB did not take every audit item after retries: the findings are retried, nothing is announced yet."""
 
 
 @dataclass(frozen=True)
 class AuditRecord:
-    """One decision about one finding (or one revert). `denied` is what this decision added to the policy."""
+    """One decision about one finding (or one revert, or one unconfirmed claim)."""
 
     finding_id: str
-    kind: str  # "DECISION" | "REVERT"
+    kind: str  # DECISION | CLAIM | REVERT
     decision: str
     reason: str
     summary: str
@@ -55,19 +47,85 @@ class AuditRecord:
     resource_arn: str
     principal: Mapping[str, str] = field(default_factory=dict)
     actions: Sequence[str] = ()
-    denied: Sequence[Mapping[str, Any]] = ()
+    denied: Sequence[Mapping[str, Any]] = ()  # entries this decision added
+    covered_by: Sequence[Mapping[str, Any]] = ()  # the tool's entries that already contained it
     policy_before: str | None = None
     policy_after: str | None = None
     decided_at: str = ""
+    record_id: str = ""  # deterministic for records an intent carries, so writing one twice leaves one item
+    notified: bool | None = None
+    intent_id: str = ""
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def sids_added(self) -> list[str]:
         return sorted({str(entry["sid"]) for entry in self.denied})
 
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "finding_id": self.finding_id,
+            "kind": self.kind,
+            "decision": self.decision,
+            "reason": self.reason,
+            "summary": self.summary,
+            "mode": self.mode,
+            "analyzer_arn": self.analyzer_arn,
+            "resource_arn": self.resource_arn,
+            "principal": dict(self.principal),
+            "actions": list(self.actions),
+            "denied": [dict(e) for e in self.denied],
+            "covered_by": [dict(e) for e in self.covered_by],
+            "policy_before": self.policy_before,
+            "policy_after": self.policy_after,
+            "decided_at": self.decided_at,
+            "record_id": self.record_id,
+            "notified": self.notified,
+            "intent_id": self.intent_id,
+            "extra": dict(self.extra),
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> AuditRecord:
+        return cls(
+            finding_id=str(data["finding_id"]),
+            kind=str(data["kind"]),
+            decision=str(data["decision"]),
+            reason=str(data["reason"]),
+            summary=str(data["summary"]),
+            mode=str(data["mode"]),
+            analyzer_arn=str(data["analyzer_arn"]),
+            resource_arn=str(data["resource_arn"]),
+            principal={str(k): str(v) for k, v in dict(data.get("principal", {})).items()},
+            actions=tuple(map(str, data.get("actions", []))),
+            denied=[dict(e) for e in data.get("denied", [])],
+            covered_by=[dict(e) for e in data.get("covered_by", [])],
+            policy_before=data.get("policy_before"),
+            policy_after=data.get("policy_after"),
+            decided_at=str(data.get("decided_at", "")),
+            record_id=str(data.get("record_id", "")),
+            notified=data.get("notified"),
+            intent_id=str(data.get("intent_id", "")),
+            extra={str(k): str(v) for k, v in dict(data.get("extra", {})).items()},
+        )
+
+
+@dataclass(frozen=True)
+class OutboxItem:
+    """Notices waiting to be published (JSON, rendered by notify.Notice.from_json), and the records they announce."""
+
+    key: str  # the sort key
+    notices: Sequence[Mapping[str, Any]]
+    created_at: float
+    records: Sequence[tuple[str, str]] = ()  # (pk, sk) of the records to mark notified
+    abandoned: bool = False
+
 
 def now_iso(clock: Callable[[], float] = time.time) -> str:
     return datetime.fromtimestamp(clock(), UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex[:16]
 
 
 class AuditStore:
@@ -85,86 +143,123 @@ class AuditStore:
         self._clock = clock
         self._sleep = sleep
 
-    # -- locks ---------------------------------------------------------------------------------------------
-    def acquire(self, role_arn: str, lease_seconds: int, wait_seconds: float) -> Lock:
-        """Take the role's lease, waiting (with jitter) up to `wait_seconds` while someone else holds it."""
-        owner = uuid.uuid4().hex
-        deadline = self._clock() + wait_seconds
-        delay = 0.05
-        while True:
-            now = self._clock()
-            lease_until = now + lease_seconds
-            try:
-                self._client.put_item(
-                    TableName=self._table,
-                    Item={
-                        "pk": {"S": f"LOCK#{role_arn}"},
-                        "sk": {"S": "LOCK"},
-                        "owner": {"S": owner},
-                        "lease_until": {"N": f"{lease_until:.3f}"},
-                        "expires_at": {"N": str(int(lease_until) + 3600)},
-                    },
-                    # `owner = :owner`: a retried PutItem whose first answer was lost finds its own lock.
-                    ConditionExpression="attribute_not_exists(pk) OR lease_until < :now OR #owner = :owner",
-                    ExpressionAttributeNames={"#owner": "owner"},
-                    ExpressionAttributeValues={":now": {"N": f"{now:.3f}"}, ":owner": {"S": owner}},
-                )
-                return Lock(role_arn, owner, lease_until)
-            except Exception as err:
-                if error_code(err) != "ConditionalCheckFailedException":
-                    raise
-            if self._clock() + delay > deadline:
-                raise LockBusy(f"{role_arn} is locked by another worker")
-            self._sleep(delay * (0.5 + random.random()))  # noqa: S311 - jitter, not crypto
-            delay = min(delay * 2, 1.0)
+    # -- records and outbox ----------------------------------------------------------------------------------
+    def stamp(self, record: AuditRecord) -> AuditRecord:
+        """Give a record its time and id now, so writing it again (a retry, a completed intent) overwrites it."""
+        return replace(
+            record, decided_at=record.decided_at or now_iso(self._clock), record_id=record.record_id or new_id()
+        )
 
-    def release(self, lock: Lock) -> None:
-        """Conditional delete: never removes a lease that expired and was taken over by another worker."""
-        try:
-            self._client.delete_item(
+    def outbox(
+        self, notices: Sequence[Mapping[str, Any]], records: Sequence[AuditRecord], key_hint: str = ""
+    ) -> list[OutboxItem]:
+        """Outbox items for `notices` (split so none exceeds DynamoDB's item size). `key_hint` (an intent id) makes
+        the keys deterministic, so a completed intent writes the same items again rather than new ones."""
+        items: list[OutboxItem] = []
+        chunk: list[Mapping[str, Any]] = []
+        size = 0
+        keys = [_record_key(r) for r in records if r.notified is False]
+        for notice in notices:
+            length = len(json.dumps(notice))
+            if chunk and size + length > _OUTBOX_ITEM_BYTES:
+                items.append(self._outbox_item(chunk, [], key_hint, len(items)))
+                chunk, size = [], 0
+            chunk.append(notice)
+            size += length
+        if chunk:
+            items.append(self._outbox_item(chunk, keys, key_hint, len(items)))
+        return items
+
+    def _outbox_item(
+        self, notices: list[Mapping[str, Any]], keys: list[tuple[str, str]], key_hint: str, index: int
+    ) -> OutboxItem:
+        suffix = f"{key_hint}-{index}" if key_hint else new_id()
+        return OutboxItem(f"{suffix}", list(notices), self._clock(), keys)
+
+    def write(self, records: Sequence[AuditRecord], outbox: Sequence[OutboxItem] = ()) -> None:
+        """Put every record and outbox item; raise AuditWriteFailed unless all of them are stored."""
+        requests = [{"PutRequest": {"Item": self._item(r)}} for r in records]
+        requests += [{"PutRequest": {"Item": self._outbox_attributes(o)}} for o in outbox]
+        self._batch(requests)
+
+    def published(
+        self, outbox: Sequence[OutboxItem], records: Sequence[AuditRecord], message_ids: Sequence[str]
+    ) -> None:
+        """The digest is out: mark the records notified and delete their outbox items (one batch)."""
+        marked = {_record_key(r) for o in outbox for r in records if _record_key(r) in set(o.records)}
+        note = ",".join(message_ids)
+        requests = [
+            {"PutRequest": {"Item": self._item(replace(r, notified=True, extra={**r.extra, "sns_message_ids": note}))}}
+            for r in records
+            if _record_key(r) in marked
+        ]
+        requests += [{"DeleteRequest": {"Key": {"pk": {"S": OUTBOX_PK}, "sk": {"S": o.key}}}} for o in outbox]
+        self._batch(requests)
+
+    def abandon(self, outbox: Sequence[OutboxItem]) -> None:
+        """Publishing failed: let the next invocation send these at once instead of waiting out their grace."""
+        for item in outbox:
+            self._client.update_item(
                 TableName=self._table,
-                Key=_lock_key(lock.role_arn),
-                ConditionExpression="#owner = :owner",
-                ExpressionAttributeNames={"#owner": "owner"},
-                ExpressionAttributeValues={":owner": {"S": lock.owner}},
+                Key={"pk": {"S": OUTBOX_PK}, "sk": {"S": item.key}},
+                UpdateExpression="SET abandoned = :yes",
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeValues={":yes": {"BOOL": True}},
             )
-        except Exception as err:
-            if error_code(err) != "ConditionalCheckFailedException":
-                raise
 
-    def still_held(self, lock: Lock, margin: float = 2.0) -> bool:
-        return self._clock() + margin < lock.lease_until
+    def waiting(self, grace_seconds: float) -> list[OutboxItem]:
+        """Outbox items nobody is about to publish: abandoned, or older than `grace_seconds` (their writer is gone)."""
+        now = self._clock()
+        items: list[OutboxItem] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": {":pk": {"S": OUTBOX_PK}},
+            "ConsistentRead": True,
+        }
+        while True:
+            response = self._client.query(**kwargs)
+            for raw in response.get("Items", []):
+                item = OutboxItem(
+                    raw["sk"]["S"],
+                    json.loads(raw.get("notices", {}).get("S", "[]")),
+                    float(raw.get("created_at", {}).get("N", "0")),
+                    [tuple(k) for k in json.loads(raw.get("records", {}).get("S", "[]"))],
+                    bool(raw.get("abandoned", {}).get("BOOL", False)),
+                )
+                if item.abandoned or now - item.created_at >= grace_seconds:
+                    items.append(item)
+            if "LastEvaluatedKey" not in response:
+                return items
+            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
-    # -- records -------------------------------------------------------------------------------------------
-    def record(self, records: Sequence[AuditRecord], release: Lock | None = None) -> None:
-        """Write `records` (and release `release`) in as few calls as DynamoDB allows; nothing is dropped."""
-        requests: list[dict[str, Any]] = [{"PutRequest": {"Item": self._item(r)}} for r in records]
-        conditional_release = release is not None and not self.still_held(release)
-        if release is not None and not conditional_release:
-            # Still inside our lease, so the lock item is ours: an unconditional delete is safe and saves a call.
-            requests.append({"DeleteRequest": {"Key": _lock_key(release.role_arn)}})
-        if len(requests) == 1 and "PutRequest" in requests[0]:
-            self._client.put_item(TableName=self._table, Item=requests[0]["PutRequest"]["Item"])
-        else:
-            for start in range(0, len(requests), _BATCH_WRITE_LIMIT):
-                self._batch_write(requests[start : start + _BATCH_WRITE_LIMIT])
-        if release is not None and conditional_release:
-            self.release(release)
+    def records(self, keys: Iterable[tuple[str, str]]) -> list[AuditRecord]:
+        """The records behind an outbox item (to mark them notified once it is published)."""
+        result = []
+        for pk, sk in keys:
+            item = self._client.get_item(TableName=self._table, Key={"pk": {"S": pk}, "sk": {"S": sk}}).get("Item")
+            if item and "record" in item:
+                result.append(AuditRecord.from_json(json.loads(item["record"]["S"])))
+        return result
 
-    def _batch_write(self, requests: list[dict[str, Any]]) -> None:
-        pending: Mapping[str, Any] = {self._table: requests}
-        delay = 0.05
-        for _attempt in range(12):
-            response = self._client.batch_write_item(RequestItems=pending)
-            pending = response.get("UnprocessedItems") or {}
-            if not pending:
-                return
-            self._sleep(delay)
-            delay = min(delay * 2, 2.0)
-        raise RuntimeError(f"DynamoDB left {len(pending.get(self._table, []))} audit writes unprocessed")
+    def _batch(self, requests: list[dict[str, Any]]) -> None:
+        for start in range(0, len(requests), _BATCH_WRITE_LIMIT):
+            pending: Mapping[str, Any] = {self._table: requests[start : start + _BATCH_WRITE_LIMIT]}
+            delay = 0.05
+            for _attempt in range(12):
+                response = self._client.batch_write_item(RequestItems=pending)
+                pending = response.get("UnprocessedItems") or {}
+                if not pending:
+                    break
+                self._sleep(delay)
+                delay = min(delay * 2, 2.0)
+            if pending:
+                left = len(pending.get(self._table, []))
+                raise AuditWriteFailed(f"DynamoDB left {left} audit writes unprocessed after retries")
 
+    # -- reading ---------------------------------------------------------------------------------------------
     def history(self, finding_id: str) -> list[dict[str, Any]]:
-        """Every record for a finding, oldest first (decisions and reverts)."""
+        """Every record for a finding, oldest first (decisions, claims and reverts)."""
         items: list[dict[str, Any]] = []
         kwargs: dict[str, Any] = {
             "TableName": self._table,
@@ -176,14 +271,16 @@ class AuditStore:
             response = self._client.query(**kwargs)
             items.extend(_plain(item) for item in response.get("Items", []))
             if "LastEvaluatedKey" not in response:
-                return sorted(items, key=lambda item: str(item.get("decided_at", "")))
+                return sorted(items, key=lambda item: (str(item.get("decided_at", "")), str(item.get("sk", ""))))
             kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
+    # -- items -----------------------------------------------------------------------------------------------
     def _item(self, record: AuditRecord) -> dict[str, Any]:
-        decided_at = record.decided_at or now_iso(self._clock)
+        record = self.stamp(record)
+        pk, sk = _record_key(record)
         item: dict[str, Any] = {
-            "pk": {"S": f"FINDING#{record.finding_id}"},
-            "sk": {"S": f"{record.kind}#{decided_at}#{uuid.uuid4().hex[:8]}"},
+            "pk": {"S": pk},
+            "sk": {"S": sk},
             "finding_id": {"S": record.finding_id},
             "record_type": {"S": record.kind},
             "decision": {"S": record.decision},
@@ -196,8 +293,15 @@ class AuditStore:
             "actions": {"L": [{"S": action} for action in record.actions]},
             "sids_added": {"L": [{"S": sid} for sid in record.sids_added]},
             "denied": {"S": json.dumps(list(record.denied), sort_keys=True)},
-            "decided_at": {"S": decided_at},
+            "covered_by": {"S": json.dumps(list(record.covered_by), sort_keys=True)},
+            "decided_at": {"S": record.decided_at},
+            # The whole record once more, so the outbox can mark it notified without knowing its shape.
+            "record": {"S": json.dumps(record.to_json(), sort_keys=True)},
         }
+        if record.notified is not None:
+            item["notified"] = {"BOOL": record.notified}
+        if record.intent_id:
+            item["intent_id"] = {"S": record.intent_id}
         for key, value in (("policy_before", record.policy_before), ("policy_after", record.policy_after)):
             if value is not None:
                 item[key] = {"S": value}
@@ -207,9 +311,19 @@ class AuditStore:
             item["expires_at"] = {"N": str(int(self._clock()) + self._retention_seconds)}
         return item
 
+    def _outbox_attributes(self, item: OutboxItem) -> dict[str, Any]:
+        return {
+            "pk": {"S": OUTBOX_PK},
+            "sk": {"S": item.key},
+            "notices": {"S": json.dumps(list(item.notices), sort_keys=True)},
+            "records": {"S": json.dumps([list(k) for k in item.records])},
+            "created_at": {"N": f"{item.created_at:.3f}"},
+            "abandoned": {"BOOL": item.abandoned},
+        }
 
-def _lock_key(role_arn: str) -> dict[str, Any]:
-    return {"pk": {"S": f"LOCK#{role_arn}"}, "sk": {"S": "LOCK"}}
+
+def _record_key(record: AuditRecord) -> tuple[str, str]:
+    return (f"FINDING#{record.finding_id}", f"{record.kind}#{record.decided_at}#{record.record_id}")
 
 
 def _plain(item: Mapping[str, Any]) -> dict[str, Any]:
@@ -220,20 +334,23 @@ def _plain(item: Mapping[str, Any]) -> dict[str, Any]:
             result[key] = value["S"]
         elif "N" in value:
             result[key] = float(value["N"])
+        elif "BOOL" in value:
+            result[key] = bool(value["BOOL"])
         elif "L" in value:
             result[key] = [entry.get("S") for entry in value["L"]]
     return result
 
 
 def denied_entries(records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """What decisions added for a finding and later reverts have not yet removed (oldest first)."""
+    """What verified decisions added for (or found containing) a finding, minus what later reverts removed."""
     entries: list[dict[str, Any]] = []
     for record in records:
-        if record.get("record_type") == "DECISION":
-            for entry in json.loads(str(record.get("denied", "[]"))):
-                if entry not in entries:
-                    entries.append(entry)
-        elif record.get("record_type") == "REVERT":
+        if record.get("record_type") == DECISION:
+            for name in ("denied", "covered_by"):
+                for entry in json.loads(str(record.get(name, "[]"))):
+                    if entry not in entries:
+                        entries.append(entry)
+        elif record.get("record_type") == REVERT:
             for entry in json.loads(str(record.get("removed", "[]"))):
                 if entry in entries:
                     entries.remove(entry)

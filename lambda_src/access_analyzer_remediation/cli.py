@@ -1,7 +1,8 @@
 """`aa-remediate`: plan offline, remediate one finding, sweep, revert, and read the audit trail.
 
-Exit codes: 0 done, 1 an operation failed (details printed), 2 bad input (one line on stderr, nothing changed).
-Deployment settings come from the same AAR_* variables as the Lambda (`terraform output -raw cli_environment`).
+Exit codes: 0 done, 1 an operation failed (one line on stderr naming the cause), 2 bad input (one line on stderr,
+nothing changed). Deployment settings come from the same AAR_* variables as the Lambda
+(`terraform output -raw cli_environment`).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any
 from .audit import AuditStore
 from .findings import FindingRef, Ignored, MalformedEvent, parse_event
 from .planner import Plan, RoleState, plan_finding
-from .policy import PolicyError, statements
+from .policy import PolicyError, grants, statements
 from .settings import ACCOUNT_ID_RE, ANALYZER_ARN_RE, ORG_ID_RE, Settings, SettingsError, parse_mode
 
 _UNUSED_TOPIC = "arn:aws:sns:us-east-1:000000000000:unused"
@@ -29,18 +30,53 @@ class UsageError(ValueError):
     """Bad input: reported on one line, exit 2."""
 
 
+class OperationFailed(RuntimeError):
+    """An operation could not be done (AWS refused or could not be reached): one line, exit 1."""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     try:
         return int(args.command(args))
     except (UsageError, SettingsError, MalformedEvent, PolicyError) as err:
-        print(f"aa-remediate: error: {err}", file=sys.stderr)
+        print(f"aa-remediate: error: {_one_line(err)}", file=sys.stderr)
         return 2
+    except Exception as err:  # the contract is one line naming the cause, never a traceback
+        cause = _aws_cause(err)
+        if cause is None:
+            raise
+        print(f"aa-remediate: error: {cause}", file=sys.stderr)
+        return 1
+
+
+def _aws_cause(err: BaseException) -> str | None:
+    """One line for an AWS failure (no credentials or Region, unreachable endpoint, an API error), else None."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from .engine import NotificationFailed, SweepFailed
+    from .revert import RevertRefused
+
+    if isinstance(err, ClientError):
+        error = err.response.get("Error", {})
+        operation = getattr(err, "operation_name", "an AWS call")
+        return f"{operation} failed: {error.get('Code', 'Unknown')}: {_one_line(error.get('Message', ''))}"
+    if isinstance(err, BotoCoreError):
+        return f"{type(err).__name__}: {_one_line(err)}"
+    if isinstance(err, NotificationFailed | SweepFailed | RevertRefused | OperationFailed):
+        return _one_line(err)
+    if isinstance(err, RuntimeError) and type(err).__name__ in {"LockBusy", "LockLost", "StaleRead", "OutOfTime"}:
+        return f"{_one_line(err)} (nothing was changed; try again)"
+    return None
+
+
+def _one_line(err: object) -> str:
+    return " ".join(str(err).split())[:500]
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="aa-remediate", description=__doc__.splitlines()[0] if __doc__ else "")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(required=True, metavar="COMMAND")
 
     plan = sub.add_parser("plan", help="offline: what the tool would do for EVENT on a role with POLICY")
@@ -93,6 +129,15 @@ def cmd_plan(args: argparse.Namespace) -> int:
         raise UsageError("--max-chars must be between 2048 and 10240")
     parsed = parse_event(event)
     policy, tags = _policy_and_tags(document)
+    if not isinstance(parsed, Ignored) and parsed.claim is not None:
+        claim = parsed.claim
+        if not grants(policy, claim.principal, claim.actions):
+            principal = ", ".join(f"{k}: {v}" for k, v in sorted(claim.principal.items()))
+            print(
+                f"aa-remediate: warning: the trust policy does not grant {principal} {'/'.join(claim.actions)}: "
+                "the finding may be stale, or this is not the role's current policy",
+                file=sys.stderr,
+            )
     if isinstance(parsed, Ignored):
         result = {
             "decision": "skip",
@@ -122,11 +167,25 @@ def _policy_and_tags(document: Any) -> tuple[dict[str, Any], dict[str, str]]:
     tags: dict[str, str] = {}
     if isinstance(document, dict) and isinstance(document.get("Role"), dict):  # `aws iam get-role` output
         role = document["Role"]
-        tags = {t["Key"]: t["Value"] for t in role.get("Tags", []) if isinstance(t, dict)}
+        raw_tags = role.get("Tags", [])
+        if not isinstance(raw_tags, list) or not all(
+            isinstance(t, dict) and isinstance(t.get("Key"), str) and isinstance(t.get("Value", ""), str)
+            for t in raw_tags
+        ):
+            raise UsageError("--policy: Role.Tags is not a list of {Key, Value} strings")
+        tags = {t["Key"]: t.get("Value", "") for t in raw_tags}
         document = role.get("AssumeRolePolicyDocument")
     if not isinstance(document, dict):
         raise UsageError("--policy is not a trust policy document")
-    statements(document)  # raises PolicyError when unreadable
+    body = statements(document)  # raises PolicyError when unreadable
+    # A trust policy names who may assume the role: statements with a Principal and no Resource. An identity or
+    # permissions policy here would get a Deny appended that means nothing.
+    if not body or any(not isinstance(s.get("Effect"), str) or s.get("Effect") not in ("Allow", "Deny") for s in body):
+        raise UsageError("--policy is not a trust policy: every statement needs Effect Allow or Deny")
+    if any("Resource" in s or "NotResource" in s for s in body):
+        raise UsageError("--policy is not a trust policy: a statement has a Resource (an identity policy?)")
+    if not any("Principal" in s or "NotPrincipal" in s for s in body):
+        raise UsageError("--policy is not a trust policy: no statement has a Principal")
     return document, tags
 
 
@@ -153,16 +212,19 @@ def _human_plan(result: dict[str, Any]) -> str:
 
 # -- commands that call AWS ------------------------------------------------------------------------------------
 def cmd_remediate(args: argparse.Namespace) -> int:
-    ref = FindingRef(_analyzer(args.analyzer_arn), args.finding_id.strip())
+    ref = FindingRef(_analyzer(args.analyzer_arn), _finding_id(args.finding_id))
     remediator = _remediator(args.analyzer_arn, args.dry_run)
     outcomes = remediator.process([ref])
-    return _report(args, remediator, outcomes)
+    if not args.dry_run and not args.no_notify:
+        remediator.announce(outcomes, "this account", flush=True)
+    return _report(args, outcomes)
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
     from .engine import sweep
 
     remediator = _remediator(_analyzer(args.analyzer_arn), args.dry_run)
+    notify = not args.dry_run and not args.no_notify
 
     def progress(done: int, outcomes: list[Any]) -> None:
         counts = Counter(o.decision for o in outcomes)
@@ -171,8 +233,12 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
 
-    outcomes = sweep(remediator, progress=progress)
-    return _report(args, remediator, outcomes)
+    def announce(outcomes: list[Any], first: bool) -> None:
+        if notify:  # per chunk: a sweep stopped half way has announced what it did
+            remediator.announce(outcomes, "this account", flush=first)
+
+    outcomes = sweep(remediator, progress=progress, announce=announce)
+    return _report(args, outcomes)
 
 
 def cmd_revert(args: argparse.Namespace) -> int:
@@ -180,7 +246,7 @@ def cmd_revert(args: argparse.Namespace) -> int:
 
     remediator = _remediator(None, dry_run=False)
     try:
-        result = revert(remediator, args.finding_id.strip(), archive=args.archive)
+        result = revert(remediator, _finding_id(args.finding_id), archive=args.archive)
     except NothingToRevert as err:
         return _emit(args, {"reverted": False, "reason": str(err)}, lambda r: f"nothing reverted: {r['reason']}", 1)
     return _emit(args, result, _human_revert)
@@ -190,7 +256,8 @@ def _human_revert(result: dict[str, Any]) -> str:
     lines = [f"reverted finding {result['finding_id']} on {result['role_arn']}"]
     lines += [f"  - removed {e['value']} ({'/'.join(e['actions'])}) from {e['sid']}" for e in result["removed"]]
     if result["archived"]:
-        lines.append(f"  archive rule {result['archive_rule']}: new findings for this role and principal are archived")
+        for rule in result["archive_rules"]:
+            lines.append(f"  archive rule {rule}: findings for this role and principal are archived")
         lines.append(f"  finding status: {result['finding_status']}")
     lines.append("trust policy now:")
     lines.append(json.dumps(result["policy_after"], indent=2))
@@ -199,24 +266,23 @@ def _human_revert(result: dict[str, Any]) -> str:
 
 def cmd_status(args: argparse.Namespace) -> int:
     remediator = _remediator(None, dry_run=False)
-    history = remediator.audit.history(args.finding_id.strip())
+    history = remediator.audit.history(_finding_id(args.finding_id))
     if not history:
         return _emit(args, {"finding_id": args.finding_id, "records": []}, lambda r: "no records", 1)
 
     def human(result: dict[str, Any]) -> str:
         return "\n".join(
             f"{r.get('decided_at')}  {r.get('record_type', ''):8} {r.get('decision', ''):9} {r.get('reason', '')}"
-            f"  {r.get('summary', '')}"
+            f"  {r.get('summary', '')}{'' if r.get('notified') is not False else '  (notice not yet sent)'}"
             for r in result["records"]
         )
 
-    return _emit(args, {"finding_id": args.finding_id, "records": history}, human)
+    records = [{k: v for k, v in r.items() if k != "record"} for r in history]
+    return _emit(args, {"finding_id": args.finding_id, "records": records}, human)
 
 
-def _report(args: argparse.Namespace, remediator: Any, outcomes: list[Any]) -> int:
+def _report(args: argparse.Namespace, outcomes: list[Any]) -> int:
     dry_run = args.dry_run
-    if not dry_run and not args.no_notify:
-        remediator.notify(outcomes, "this account")
     rows = [
         {
             "finding_id": o.ref.finding_id,
@@ -252,7 +318,10 @@ def _remediator(analyzer_arn: str | None, dry_run: bool) -> Any:
     if not env.get("AAR_AUDIT_TABLE_NAME"):
         raise UsageError("set AAR_AUDIT_TABLE_NAME (see `terraform output -raw cli_environment`)")
     # A person's CLI has no timeout to bound its writes, unlike the Lambda: hold a role's lock for the maximum lease.
-    settings = replace(Settings.from_env(env), lock_lease_seconds=CLI_LEASE_SECONDS)
+    # The operator reads the CLI's own output, so a pending e-mail subscription does not hold its changes back.
+    settings = replace(
+        Settings.from_env(env), lock_lease_seconds=CLI_LEASE_SECONDS, require_confirmed_subscription=False
+    )
     if analyzer_arn and analyzer_arn not in settings.analyzer_arns:
         raise UsageError(f"{analyzer_arn} is not in AAR_ANALYZER_ARNS")
     clients = AwsClients()
@@ -270,8 +339,26 @@ def _remediator(analyzer_arn: str | None, dry_run: bool) -> Any:
 class _NoAudit(AuditStore):
     """Dry runs write nothing, not even the audit record."""
 
-    def record(self, records: Any, release: Any = None) -> None:
+    def write(self, records: Any, outbox: Any = ()) -> None:
         return None
+
+
+def _finding_id(value: str) -> str:
+    from .findings import FINDING_ID_RE
+
+    value = value.strip()
+    if not FINDING_ID_RE.match(value):
+        raise UsageError(f"--finding-id {value[:80]!r} is not a finding id")
+    return value
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("access-analyzer-remediation")
+    except PackageNotFoundError:  # run from a source tree that is not installed
+        return "unknown"
 
 
 def _analyzer(value: str) -> str:

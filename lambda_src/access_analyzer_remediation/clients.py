@@ -7,6 +7,7 @@ sandbox pass their own `factory` (e.g. clients pointed at a moto server).
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -15,6 +16,8 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_iam import IAMClient
     from mypy_boto3_sns import SNSClient
+    from mypy_boto3_sqs import SQSClient
+    from mypy_boto3_sts import STSClient
 
 ClientFactory = Callable[[str, "str | None"], Any]
 
@@ -29,7 +32,13 @@ def boto3_factory(service: str, region: str | None) -> Any:
 
     # AWS_MAX_ATTEMPTS counts every attempt, the first included (botocore's total_max_attempts).
     attempts = max(1, int(os.environ.get("AWS_MAX_ATTEMPTS", _DEFAULT_MAX_ATTEMPTS)))
-    config = Config(retries={"mode": "standard", "total_max_attempts": attempts}, connect_timeout=5, read_timeout=20)
+    # One connection per worker thread of a batch (engine.WORKERS) and a few spare.
+    config = Config(
+        retries={"mode": "standard", "total_max_attempts": attempts},
+        connect_timeout=5,
+        read_timeout=20,
+        max_pool_connections=20,
+    )
     # botocore reads AWS_DEFAULT_REGION only; the Lambda runtime and `cli_environment` also set AWS_REGION.
     region = region or os.environ.get("AWS_REGION") or None
     return boto3.client(service, region_name=region, config=config)  # type: ignore[call-overload]
@@ -41,12 +50,14 @@ class AwsClients:
     def __init__(self, factory: ClientFactory = boto3_factory) -> None:
         self._factory = factory
         self._cache: dict[tuple[str, str | None], Any] = {}
+        self._lock = threading.Lock()  # clients are thread-safe once made; making them is not
 
     def _get(self, service: str, region: str | None) -> Any:
         key = (service, region)
-        if key not in self._cache:
-            self._cache[key] = self._factory(service, region)
-        return self._cache[key]
+        with self._lock:
+            if key not in self._cache:
+                self._cache[key] = self._factory(service, region)
+            return self._cache[key]
 
     def access_analyzer(self, region: str) -> AccessAnalyzerClient:
         return self._get("accessanalyzer", region)  # type: ignore[no-any-return]
@@ -59,6 +70,12 @@ class AwsClients:
 
     def sns(self, region: str) -> SNSClient:
         return self._get("sns", region)  # type: ignore[no-any-return]
+
+    def sqs(self, region: str) -> SQSClient:
+        return self._get("sqs", region)  # type: ignore[no-any-return]
+
+    def sts(self) -> STSClient:
+        return self._get("sts", None)  # type: ignore[no-any-return]
 
 
 def error_code(error: BaseException) -> str | None:

@@ -1,97 +1,57 @@
-"""The remediation path shared by the Lambda, the scheduled sweep and the CLI.
+"""The remediation path shared by the Lambda, the sweep and the CLI.
 
-Per batch: every finding is re-read with GetFinding (the event is only a claim), findings are grouped by role, and
-each role is handled under its lock with one GetRole, at most one UpdateAssumeRolePolicy and one audit write:
-5 AWS calls for a lone finding, fewer per finding when several hit one role.
+Per batch: every finding is re-read with GetFinding (the event is only a claim), concurrently; findings are grouped
+by role and each role runs one cycle (cycle.RoleCycle: lease, ledger, intent, write, records, commit), roles
+concurrently; the records and notices of everything that needed no write are stored together; `announce` then
+publishes the notices and clears them from the outbox.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field, replace
-from typing import Any
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from typing import Any, TypeVar
 
 from . import planner
-from .audit import AuditRecord, AuditStore, Lock, LockLost
+from .audit import AuditRecord, AuditStore, OutboxItem
 from .clients import AwsClients, error_code
-from .findings import IAM_ROLE, Finding, FindingRef, MalformedEvent, RoleRef, finding_from_api
+from .cycle import Budget, Counters, RoleCycle
+from .findings import IAM_ROLE, Finding, FindingRef, MalformedEvent, RoleRef, finding_from_api, finding_reference
 from .notify import Notice, publish
-from .planner import Plan, RoleState
-from .policy import Policy, compact, remove_denies
+from .outcomes import (
+    ERROR_FINDING,
+    FINDING_MISMATCH,
+    FINDING_NOT_ACTIVE,
+    FINDING_NOT_FOUND,
+    UNKNOWN_ANALYZER,
+    UNSUPPORTED_RESOURCE_TYPE,
+    Outcome,
+    audit_record,
+)
 from .settings import Settings
+from .state import StateStore
+from .subscription import SubscriptionGate
 
 logger = logging.getLogger(__name__)
 
-# A write is started only with this much lease left (or a quarter of the lease, if shorter). The Lambda's lease
-# is at least its timeout (a Terraform precondition), so an invocation cannot outlive its lock; the CLI, which has
-# no timeout, holds CLI_LEASE_SECONDS.
-WRITE_MARGIN_SECONDS = 5.0
-CLI_LEASE_SECONDS = 900
-UNKNOWN_ANALYZER = "unknown_analyzer"
-FINDING_NOT_FOUND = "finding_not_found"
-FINDING_NOT_ACTIVE = "finding_not_active"
-FINDING_MISMATCH = "finding_mismatch"
-ERROR_FINDING = "error_finding"
-IAM_REJECTED = "iam_rejected"
-# Skips that are not worth an e-mail (stale/forged events, nothing external).
-QUIET_REASONS = frozenset(
-    {
-        UNKNOWN_ANALYZER,
-        FINDING_NOT_FOUND,
-        FINDING_NOT_ACTIVE,
-        FINDING_MISMATCH,
-        ERROR_FINDING,
-        planner.PRINCIPAL_IN_ZONE_OF_TRUST,
-        planner.ROLE_NOT_FOUND,
-    }
-)
-_IAM_REJECTIONS: dict[str, tuple[planner.Decision, str]] = {
-    "MalformedPolicyDocument": ("notify", IAM_REJECTED),
-    "LimitExceeded": ("notify", planner.TRUST_POLICY_QUOTA),
-    "UnmodifiableEntity": ("notify", planner.SERVICE_LINKED_ROLE),
-    "NoSuchEntity": ("skip", planner.ROLE_NOT_FOUND),
-}
+WORKERS = 16  # findings verified and roles handled at once within one invocation
+CLI_LEASE_SECONDS = 900  # a person's CLI has no timeout to bound its writes: it holds a role for the longest lease
+_SEND_BATCH = 10  # SendMessageBatch takes at most 10 entries
+T = TypeVar("T")
+R = TypeVar("R")
 
 
-@dataclass(frozen=True)
-class Outcome:
-    """What happened to one finding reference. `decision` is remediate | notify | skip | failed."""
+class NotificationFailed(RuntimeError):
+    """SNS did not take the digest: the notices stay in the outbox and their findings are retried."""
 
-    ref: FindingRef
-    decision: str
-    reason: str
-    summary: str
-    finding: Finding | None = None
-    plan: Plan | None = None
-    policy_before: Policy | None = None
-    policy_after: Policy | None = None
-    revert_policy: Policy | None = None
-    error: BaseException | None = field(default=None, compare=False)
 
-    @property
-    def failed(self) -> bool:
-        return self.decision == "failed"
-
-    @property
-    def notifies(self) -> bool:
-        return self.finding is not None and not self.failed and self.reason not in QUIET_REASONS
-
-    def notice(self, mode: str) -> Notice:
-        assert self.finding is not None
-        statements = self.plan.statements_added() if self.plan and self.plan.policy_after else []
-        notes = self.plan.notes if self.plan else ()
-        return Notice(
-            self.decision,
-            self.reason,
-            self.summary,
-            self.finding,
-            mode,
-            statements,
-            self.revert_policy,
-            notes,
-        )
+class SweepFailed(RuntimeError):
+    """The sweep could not list or enqueue every finding: it raises, so the Errors alarm and retries see it."""
 
 
 class Remediator:
@@ -100,63 +60,172 @@ class Remediator:
         settings: Settings,
         clients: AwsClients,
         audit: AuditStore | None = None,
+        *,
+        state: StateStore | None = None,
         lock_wait_seconds: float = 20.0,
+        consistency_window: float | None = None,
+        workers: int = WORKERS,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.settings = settings
         self.clients = clients
-        self.audit = audit or AuditStore(clients.dynamodb(), settings.audit_table_name, settings.audit_retention_days)
+        table = settings.audit_table_name
+        self.audit = audit or AuditStore(clients.dynamodb(), table, settings.audit_retention_days, clock, sleep)
+        self.state = state or StateStore(clients.dynamodb(), table, clock, sleep)
         self.lock_wait_seconds = lock_wait_seconds
+        self.consistency_window = consistency_window
+        self.workers = workers
+        self.clock = clock
+        self.sleep = sleep
+        self.counters = Counters()
+        self._gate: SubscriptionGate | None = None
+        self._gate_lock = threading.Lock()
 
     # -- entry points ------------------------------------------------------------------------------------------
-    def process(self, refs: Sequence[FindingRef]) -> list[Outcome]:
-        """Decide and act on every reference; one Outcome per reference, in order. Never raises for one finding."""
-        outcomes: dict[int, Outcome] = {}
-        by_role: dict[str, list[tuple[int, FindingRef, Finding]]] = {}
-        for index, ref in enumerate(refs):
-            try:
-                verified = self.verify(ref)
-            except Exception as err:  # AWS trouble: hand the record back for a retry, keep going with the rest
-                logger.warning("GetFinding failed", extra={"correlation_id": ref.finding_id, "error": repr(err)})
-                outcomes[index] = Outcome(ref, "failed", "get_finding_failed", repr(err), error=err)
-                continue
-            if isinstance(verified, Outcome):
-                outcomes[index] = verified
-            else:
-                by_role.setdefault(verified.resource_arn, []).append((index, ref, verified))
-        self._audit_rejections(outcomes)
-        for role_arn, items in by_role.items():
-            try:
-                results = self._process_role(RoleRef.parse(role_arn), [(ref, f) for _, ref, f in items])
-            except Exception as err:
-                logger.warning("role processing failed", extra={"role_arn": role_arn, "error": repr(err)})
-                results = [Outcome(ref, "failed", "processing_failed", repr(err), f, error=err) for _, ref, f in items]
-            for (index, _, _), outcome in zip(items, results, strict=True):
-                outcomes[index] = outcome
-        for outcome in outcomes.values():
-            logger.info(
-                "decision",
-                extra={
-                    "correlation_id": outcome.ref.finding_id,
-                    "decision": outcome.decision,
-                    "reason": outcome.reason,
-                    "summary": outcome.summary,
-                },
-            )
-        return [outcomes[index] for index in range(len(refs))]
+    def process(self, refs: Sequence[FindingRef], remaining: Callable[[], float] | None = None) -> list[Outcome]:
+        """Decide and act on every reference; one Outcome per reference, in order. Never raises for one finding:
+        a finding that could not be handled is a `failed` outcome (hand it back for a retry)."""
+        budget = Budget(remaining)
+        settings, gated = self._effective_settings()
+        verified = self._parallel(self._verify_safely, list(refs))
+        groups: dict[str, list[int]] = {}
+        resolved: dict[str, list[int]] = {}
+        for index, item in enumerate(verified):
+            if isinstance(item, Finding):
+                groups.setdefault(item.resource_arn, []).append(index)
+            elif item.reason == FINDING_NOT_ACTIVE and item.finding is not None:
+                resolved.setdefault(item.finding.resource_arn, []).append(index)
+        outcomes: dict[int, Outcome] = {i: item for i, item in enumerate(verified) if isinstance(item, Outcome)}
+        cycle = self._cycle(settings, budget)
 
-    def _audit_rejections(self, outcomes: dict[int, Outcome]) -> None:
-        """Stale, spoofed or unknown findings are decisions too: record them (one write), or retry them."""
-        audited = {index: o for index, o in outcomes.items() if o.finding is not None and not o.failed}
-        if not audited:
-            return
+        def run(arn: str) -> list[tuple[int, Outcome]]:
+            indexes = groups[arn]
+            items = [(refs[i], verified[i]) for i in indexes]
+            findings = [(ref, f) for ref, f in items if isinstance(f, Finding)]
+            try:
+                return list(zip(indexes, cycle.run(RoleRef.parse(arn), findings), strict=True))
+            except Exception as err:
+                logger.warning("role processing failed", extra={"role_arn": arn, "error": repr(err)})
+                return [
+                    (i, Outcome(r, "failed", _failure(err), repr(err), f, error=err))
+                    for i, (r, f) in zip(indexes, findings, strict=True)
+                ]
+
+        def complete(arn: str) -> list[tuple[int, Outcome]]:
+            # A finding that is no longer ACTIVE may have been resolved by a write whose notice was never sent.
+            first = resolved[arn][0]
+            try:
+                extra = cycle.complete_interrupted(RoleRef.parse(arn))
+            except Exception as err:
+                logger.warning("completing an interrupted change failed", extra={"role_arn": arn, "error": repr(err)})
+                return [(first, replace(outcomes[first], decision="failed", reason=_failure(err), error=err))]
+            return [(first, replace(outcomes[first], extra=tuple(extra)))] if extra else []
+
+        for pairs in self._parallel(run, list(groups)):
+            outcomes.update(pairs)
+        for pairs in self._parallel(complete, [arn for arn in resolved if arn not in groups]):
+            outcomes.update(pairs)
+        ordered = [outcomes[index] for index in range(len(refs))]
+        if gated:
+            ordered = [_held_back(o) for o in ordered]
+        ordered = self._store_the_rest(ordered, settings.mode)
+        if gated:
+            self._count_held_back(ordered)
+        self.counters.stale_reads += cycle.counters.stale_reads
+        self.counters.repaired += cycle.counters.repaired
+        for outcome in ordered:
+            for each in outcome.all():
+                logger.info(
+                    "decision",
+                    extra={
+                        "correlation_id": each.ref.finding_id,
+                        "decision": each.decision,
+                        "reason": each.reason,
+                        "summary": each.summary,
+                    },
+                )
+        return ordered
+
+    def announce(self, outcomes: Sequence[Outcome], account: str, flush: bool = False) -> list[str]:
+        """Publish the notices of `outcomes` (and, with `flush`, every notice left in the outbox by earlier
+        invocations), then mark them sent. Returns the SNS message ids. Raises NotificationFailed."""
+        items: dict[str, OutboxItem] = {}
+        records: dict[tuple[str, str], AuditRecord] = {}
+        for outcome in (each for o in outcomes for each in o.all()):
+            for item in outcome.outbox:
+                items.setdefault(item.key, item)
+            if outcome.record is not None and outcome.record.notified is False:
+                records[(outcome.record.finding_id, outcome.record.record_id)] = outcome.record
+        own = list(items)
+        if flush:
+            grace = float(self.settings.lock_lease_seconds)
+            for item in self.audit.waiting(grace):
+                if item.key not in items:
+                    items[item.key] = item
+                    for record in self.audit.records(item.records):
+                        records[(record.finding_id, record.record_id)] = record
+        notices = _dedupe([Notice.from_json(n) for item in items.values() for n in item.notices])
+        prologue = self._gate_note()
+        if not notices and not prologue:
+            return []
+        topic = self.settings.topic_arn
         try:
-            self.audit.record([self._record(o) for o in audited.values()])
+            ids = publish(self.clients.sns(topic.split(":")[3]), topic, notices, account, prologue or "")
         except Exception as err:
-            for index, outcome in audited.items():
-                outcomes[index] = replace(outcome, decision="failed", reason="audit_failed", error=err)
+            logger.warning("notification failed", extra={"error": repr(err), "notices": len(notices)})
+            try:
+                self.audit.abandon([items[key] for key in own])
+            except Exception as abandon_err:  # the notices are in the outbox anyway: only their grace is longer
+                logger.warning("could not mark notices abandoned", extra={"error": repr(abandon_err)})
+            raise NotificationFailed(f"SNS did not take {len(notices)} notice(s): {err!r}") from err
+        try:
+            self.audit.published(list(items.values()), list(records.values()), ids)
+        except Exception as err:  # they were sent: the worst case is that they are sent once more later
+            logger.warning("could not clear the outbox after publishing", extra={"error": repr(err)})
+        return ids
+
+    def enqueue_sweep(self) -> int:
+        """Put a reference to every ACTIVE finding of the analyzers on the queue (the normal path does the work)."""
+        queue_url = self.settings.queue_url
+        if not queue_url:
+            raise SweepFailed("AAR_QUEUE_URL is not set: the sweep has no queue to put findings on")
+        sqs = self.clients.sqs(self.settings.topic_arn.split(":")[3])
+        sent = 0
+        batch: list[FindingRef] = []
+        try:
+            for ref in self.active_role_findings():
+                batch.append(ref)
+                if len(batch) == _SEND_BATCH:
+                    sent += self._send(sqs, queue_url, batch)
+                    batch = []
+            if batch:
+                sent += self._send(sqs, queue_url, batch)
+        except SweepFailed:
+            raise
+        except Exception as err:
+            raise SweepFailed(f"sweep stopped after enqueueing {sent} finding(s): {err!r}") from err
+        return sent
+
+    def _send(self, sqs: Any, queue_url: str, refs: Sequence[FindingRef]) -> int:
+        entries = {
+            str(n): json.dumps(finding_reference(ref.analyzer_arn, ref.finding_id)) for n, ref in enumerate(refs)
+        }
+        delay = 0.2
+        for _attempt in range(6):
+            response = sqs.send_message_batch(
+                QueueUrl=queue_url, Entries=[{"Id": key, "MessageBody": body} for key, body in entries.items()]
+            )
+            failed = {f["Id"] for f in response.get("Failed", [])}
+            entries = {key: body for key, body in entries.items() if key in failed}
+            if not entries:
+                return len(refs)
+            self.sleep(delay)
+            delay = min(delay * 2, 5.0)
+        raise SweepFailed(f"SQS refused {len(entries)} finding reference(s) after retries")
 
     def active_role_findings(self, analyzer_arns: Sequence[str] | None = None) -> Iterator[FindingRef]:
-        """Every ACTIVE IAM role finding of the analyzers (ListFindingsV2, paginated): the sweep's input."""
+        """Every ACTIVE IAM role finding of the analyzers (ListFindingsV2, paginated)."""
         for analyzer_arn in analyzer_arns or self.settings.analyzer_arns:
             client = self.clients.access_analyzer(analyzer_arn.split(":")[3])
             paginator = client.get_paginator("list_findings_v2")
@@ -168,19 +237,11 @@ class Remediator:
                 for summary in page.get("findings", []):
                     yield FindingRef(analyzer_arn, summary["id"])
 
-    def notify(self, outcomes: Sequence[Outcome], account: str) -> str | None:
-        """Publish one digest for every outcome worth an e-mail. Raises if SNS refuses after retries."""
-        notices = [o.notice(self.settings.mode) for o in outcomes if o.notifies]
-        if not notices:
-            return None
-        region = self.settings.topic_arn.split(":")[3]
-        return publish(self.clients.sns(region), self.settings.topic_arn, notices, account)
-
-    # -- verification --------------------------------------------------------------------------------------
+    # -- verification ------------------------------------------------------------------------------------------
     def verify(self, ref: FindingRef) -> Finding | Outcome:
         """Trust nothing: the analyzer must be ours and GetFinding must confirm an ACTIVE matching finding."""
         if ref.analyzer_arn not in self.settings.analyzer_arns:
-            return Outcome(ref, "skip", UNKNOWN_ANALYZER, f"{ref.analyzer_arn} is not a configured analyzer")
+            return Outcome(ref, "skip", UNKNOWN_ANALYZER, f"{ref.analyzer_arn} is not a configured analyzer", ref.claim)
         client = self.clients.access_analyzer(ref.region)
         try:
             response = client.get_finding(analyzerArn=ref.analyzer_arn, id=ref.finding_id)
@@ -192,168 +253,170 @@ class Remediator:
         if data.get("error"):
             return Outcome(ref, "skip", ERROR_FINDING, f"the analyzer reports {data['error']}")
         if str(data.get("resourceType", "")).strip() != IAM_ROLE:
-            return Outcome(ref, "skip", "unsupported_resource_type", f"resource type {data.get('resourceType')}")
+            return Outcome(ref, "skip", UNSUPPORTED_RESOURCE_TYPE, f"resource type {data.get('resourceType')}")
         try:
             finding = finding_from_api(data, ref.analyzer_arn)
         except MalformedEvent as err:
             return Outcome(ref, "skip", FINDING_MISMATCH, f"GetFinding returned an unusable finding: {err}", ref.claim)
-        if finding.status != "ACTIVE":
-            return Outcome(ref, "skip", FINDING_NOT_ACTIVE, f"finding is {finding.status} now", finding)
         claim = ref.claim
         if claim is not None and (claim.resource_arn, claim.id) != (finding.resource_arn, finding.id):
             return Outcome(ref, "skip", FINDING_MISMATCH, "event does not match GetFinding: not acted on", claim)
+        if finding.status != "ACTIVE":
+            return Outcome(ref, "skip", FINDING_NOT_ACTIVE, f"finding is {finding.status} now", finding)
         return finding
 
-    # -- one role ------------------------------------------------------------------------------------------
-    def _process_role(self, role: RoleRef, items: Sequence[tuple[FindingRef, Finding]]) -> list[Outcome]:
-        guarded = planner.guard_role(role, self.settings, items[0][1].analyzer_arn)
-        if guarded is not None:
-            outcomes = [self._outcome(ref, finding, guarded) for ref, finding in items]
-            self.audit.record([self._record(o) for o in outcomes])
-            return outcomes
-        lock = None
-        if self.settings.mode == "remediate":
-            lock = self.audit.acquire(role.arn, self.settings.lock_lease_seconds, self.lock_wait_seconds)
+    def _verify_safely(self, ref: FindingRef) -> Finding | Outcome:
         try:
-            outcomes = self._decide_and_write(role, items, lock)
-            self.audit.record([self._record(o) for o in outcomes], release=lock)
-            lock = None
-            return outcomes
-        finally:
-            if lock is not None:
-                self._release_quietly(lock)
+            return self.verify(ref)
+        except Exception as err:  # AWS trouble: hand the record back for a retry, keep going with the rest
+            logger.warning("GetFinding failed", extra={"correlation_id": ref.finding_id, "error": repr(err)})
+            return Outcome(ref, "failed", "get_finding_failed", repr(err), error=err)
 
-    def _decide_and_write(
-        self, role: RoleRef, items: Sequence[tuple[FindingRef, Finding]], lock: Lock | None = None
-    ) -> list[Outcome]:
-        state = self._get_role(role)
-        if state is None:
-            plan = Plan("skip", planner.ROLE_NOT_FOUND, "the role no longer exists")
-            return [self._outcome(ref, finding, plan) for ref, finding in items]
-        running = state.policy
-        plans: list[Plan] = []
-        for _, finding in items:
-            plan = planner.plan_finding(finding, replace(state, policy=running), self.settings)
-            if plan.decision == "remediate" and plan.policy_after is not None:
-                running = plan.policy_after
-            plans.append(plan)
-        if running is not state.policy:
-            margin = min(WRITE_MARGIN_SECONDS, self.settings.lock_lease_seconds / 4)
-            if lock is not None and not self.audit.still_held(lock, margin):
-                raise LockLost(f"lease on {role.arn} is nearly over: not writing a policy read under it")
-            rejection = self._write(role, running)
-            if rejection is not None:
-                decision, reason, message = rejection
-                plans = [
-                    replace(p, decision=decision, reason=reason, summary=message, policy_after=None)
-                    if p.decision == "remediate"
-                    else p
-                    for p in plans
-                ]
-                running = state.policy
-        return [
-            self._outcome(ref, finding, plan, state.policy, running if plan.decision == "remediate" else None)
-            for (ref, finding), plan in zip(items, plans, strict=True)
-        ]
-
-    def _get_role(self, role: RoleRef) -> RoleState | None:
-        try:
-            response = self.clients.iam().get_role(RoleName=role.name)
-        except Exception as err:
-            if error_code(err) == "NoSuchEntity":
-                return None
-            raise
-        data = response["Role"]
-        policy: Any = data.get("AssumeRolePolicyDocument", {})
-        if isinstance(policy, str):  # boto3 decodes it to a dict; a raw string would be URL-encoded JSON
-            from urllib.parse import unquote
-
-            policy = json.loads(unquote(policy))
-        tags = {tag["Key"]: tag["Value"] for tag in data.get("Tags", [])}
-        return RoleState(data["Arn"], data.get("Path", "/"), tags, policy)
-
-    def _write(self, role: RoleRef, policy: Policy) -> tuple[planner.Decision, str, str] | None:
-        """UpdateAssumeRolePolicy; a permanent IAM refusal becomes (decision, reason, message) instead of a retry."""
-        try:
-            self.clients.iam().update_assume_role_policy(RoleName=role.name, PolicyDocument=compact(policy))
-        except Exception as err:
-            code = error_code(err)
-            if code in _IAM_REJECTIONS:
-                decision, reason = _IAM_REJECTIONS[code]
-                return decision, reason, f"IAM refused the change ({code}): nothing written"
-            raise
-        return None
-
-    def _outcome(
-        self,
-        ref: FindingRef,
-        finding: Finding,
-        plan: Plan,
-        before: Policy | None = None,
-        after: Policy | None = None,
-    ) -> Outcome:
-        revert_policy = None
-        if plan.decision == "remediate" and after is not None:
-            revert_policy, _ = remove_denies(after, plan.added)
-        elif plan.policy_after is not None:
-            after = plan.policy_after  # notify mode: what would be written
-        return Outcome(ref, plan.decision, plan.reason, plan.summary, finding, plan, before, after, revert_policy)
-
-    def _record(self, outcome: Outcome) -> AuditRecord:
-        finding = outcome.finding
-        assert finding is not None
-        plan = outcome.plan
-        written = outcome.decision == "remediate" and plan is not None
-        extra = {}
-        if plan is not None and not written and plan.added:
-            extra["would_deny"] = _json([e.to_json() for e in plan.added])
-        if plan is not None and plan.notes:
-            extra["notes"] = _json(list(plan.notes))
-        return AuditRecord(
-            finding_id=finding.id,
-            kind="DECISION",
-            decision=outcome.decision,
-            reason=outcome.reason,
-            summary=outcome.summary,
-            mode=self.settings.mode,
-            analyzer_arn=finding.analyzer_arn,
-            resource_arn=finding.resource_arn,
-            principal=finding.principal,
-            actions=finding.actions,
-            denied=[e.to_json() for e in plan.added] if written and plan else [],
-            policy_before=compact(outcome.policy_before) if outcome.policy_before is not None else None,
-            policy_after=compact(outcome.policy_after) if outcome.policy_after is not None else None,
-            extra=extra,
+    # -- helpers -------------------------------------------------------------------------------------------------
+    def _cycle(self, settings: Settings, budget: Budget) -> RoleCycle:
+        cycle = RoleCycle(
+            settings,
+            self.clients.iam(),
+            self.audit,
+            self.state,
+            budget,
+            clock=self.clock,
+            sleep=self.sleep,
+            lock_wait_seconds=self.lock_wait_seconds,
         )
+        if self.consistency_window is not None:
+            cycle.consistency_window = self.consistency_window
+        return cycle
 
-    def _release_quietly(self, lock: Lock) -> None:
+    def _store_the_rest(self, outcomes: list[Outcome], mode: str) -> list[Outcome]:
+        """Records and notices of every outcome a cycle did not store (no write was needed): one batch."""
+        pending = [
+            (index, outcome)
+            for index, outcome in enumerate(outcomes)
+            if not outcome.failed and outcome.finding is not None and not outcome.stored
+        ]
+        if not pending:
+            return outcomes
+        records = [o.record if o.record is not None else self.audit.stamp(audit_record(o, mode)) for _, o in pending]
+        notices = [o.notice(mode).to_json() for _, o in pending if o.notifies]
+        outbox = self.audit.outbox(notices, records)
         try:
-            self.audit.release(lock)
-        except Exception as err:  # the lease expires on its own; the original error matters more
-            logger.warning("lock release failed", extra={"role_arn": lock.role_arn, "error": repr(err)})
+            self.audit.write(records, outbox)
+        except Exception as err:
+            logger.warning("audit write failed", extra={"error": repr(err)})
+            for index, outcome in pending:
+                outcomes[index] = replace(outcome, decision="failed", reason="audit_failed", error=err)
+            return outcomes
+        for (index, outcome), record in zip(pending, records, strict=True):
+            outbox_of = tuple(outbox) if outcome.notifies else ()
+            outcomes[index] = replace(outcome, record=record, outbox=outbox_of, stored=True)
+        return outcomes
+
+    def _effective_settings(self) -> tuple[Settings, bool]:
+        settings = self.settings
+        if settings.mode != "remediate" or not settings.require_confirmed_subscription:
+            return settings, False
+        gate = self._subscription_gate()
+        if gate.confirmed():
+            return settings, False
+        logger.warning("no confirmed subscription: acting in notify mode", extra={"topic": settings.topic_arn})
+        return settings.with_mode("notify"), True
+
+    def _subscription_gate(self) -> SubscriptionGate:
+        with self._gate_lock:
+            if self._gate is None:
+                topic = self.settings.topic_arn
+                self._gate = SubscriptionGate(
+                    self.clients.sns(topic.split(":")[3]),
+                    self.clients.dynamodb(),
+                    topic,
+                    self.settings.audit_table_name,
+                    self.clock,
+                )
+            return self._gate
+
+    def _gate_note(self) -> str | None:
+        if not self.settings.require_confirmed_subscription or self.settings.mode != "remediate":
+            return None
+        try:
+            return self._subscription_gate().take_note()
+        except Exception as err:
+            logger.warning("could not read the subscription note", extra={"error": repr(err)})
+            return None
+
+    def _count_held_back(self, outcomes: Sequence[Outcome]) -> None:
+        held = sum(1 for o in outcomes if o.reason == planner.NO_CONFIRMED_SUBSCRIPTION)
+        if held:
+            try:
+                self._subscription_gate().held_back(held)
+            except Exception as err:  # only the later "held back" note depends on it
+                logger.warning("could not count held-back findings", extra={"error": repr(err)})
+
+    def _parallel(self, function: Callable[[T], R], items: list[T]) -> list[R]:
+        if len(items) <= 1 or self.workers <= 1:
+            return [function(item) for item in items]
+        with ThreadPoolExecutor(max_workers=min(self.workers, len(items))) as pool:
+            return list(pool.map(function, items))
+
+
+def _held_back(outcome: Outcome) -> Outcome:
+    if outcome.reason != planner.NOTIFY_MODE or outcome.plan is None:
+        return outcome
+    summary = outcome.summary.replace("(notify mode)", "(no confirmed subscription to the topic yet)")
+    plan = replace(outcome.plan, reason=planner.NO_CONFIRMED_SUBSCRIPTION, summary=summary)
+    return replace(outcome, reason=planner.NO_CONFIRMED_SUBSCRIPTION, summary=summary, plan=plan, record=None)
+
+
+def _dedupe(notices: list[Notice]) -> list[Notice]:
+    """One notice per finding and headline; an ALREADY CONTAINED notice is dropped when the REMEDIATED one that
+    announces the same finding is in the same digest (a redelivery met the notice left behind)."""
+    remediated = {n.finding.id for n in notices if n.decision == "remediate"}
+    seen: set[tuple[str, str]] = set()
+    result = []
+    for notice in notices:
+        key = (notice.finding.id, notice.headline)
+        if key in seen or (notice.decision == "skip" and notice.finding.id in remediated):
+            continue
+        seen.add(key)
+        result.append(notice)
+    return result
+
+
+def _failure(err: BaseException) -> str:
+    name = type(err).__name__
+    return {
+        "LockBusy": "lock_busy",
+        "LockLost": "lock_lost",
+        "OutOfTime": "out_of_time",
+        "StaleRead": "stale_read",
+        "AuditWriteFailed": "audit_failed",
+    }.get(name, "processing_failed")
 
 
 def sweep(
     remediator: Remediator,
     chunk: int = 50,
     progress: Callable[[int, list[Outcome]], None] | None = None,
+    announce: Callable[[list[Outcome], bool], None] | None = None,
 ) -> list[Outcome]:
-    """Process every ACTIVE IAM role finding in chunks (the backfill for lost or pre-existing findings)."""
+    """Process every ACTIVE IAM role finding here, in chunks (the CLI's sweep; the Lambda's enqueues instead).
+    `announce(outcomes, first)` is called per chunk, so a sweep that stops half way has announced what it did."""
     outcomes: list[Outcome] = []
     batch: list[FindingRef] = []
+
+    def run() -> None:
+        done = remediator.process(batch)
+        if announce:
+            announce(done, not outcomes)
+        outcomes.extend(done)
+        if progress:
+            progress(len(outcomes), outcomes)
+
     for ref in remediator.active_role_findings():
         batch.append(ref)
         if len(batch) >= chunk:
-            outcomes += remediator.process(batch)
+            run()
             batch = []
-            if progress:
-                progress(len(outcomes), outcomes)
     if batch:
-        outcomes += remediator.process(batch)
-        if progress:
-            progress(len(outcomes), outcomes)
+        run()
     return outcomes
-
-
-def _json(value: object) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"))

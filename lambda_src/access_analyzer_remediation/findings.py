@@ -84,6 +84,11 @@ class Finding:
     def region(self) -> str:
         return self.analyzer_arn.split(":")[3]
 
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Finding:
+        """The inverse of `to_json` (a finding kept in an intent or an outbox notice)."""
+        return finding_from_api(data, _text(data, "analyzerArn"))
+
     def to_json(self) -> dict[str, Any]:
         return {
             "id": self.id,
@@ -118,6 +123,23 @@ class Ignored:
 
     reason: str
     finding_id: str | None = None
+
+
+VERIFY_ACTION = "verify"
+
+
+def finding_reference(analyzer_arn: str, finding_id: str) -> dict[str, str]:
+    """The body the sweep puts on the queue: a finding to verify, no claim."""
+    return {"aar_action": VERIFY_ACTION, "analyzer_arn": analyzer_arn, "finding_id": finding_id}
+
+
+def parse_message(body: object) -> FindingRef | Ignored:
+    """An SQS message body: an EventBridge event, or a finding reference put on the queue by the sweep."""
+    if isinstance(body, Mapping) and body.get("aar_action") == VERIFY_ACTION:
+        if set(body) != {"aar_action", "analyzer_arn", "finding_id"}:
+            raise MalformedEvent("a finding reference holds exactly aar_action, analyzer_arn and finding_id")
+        return FindingRef(_analyzer_arn([body.get("analyzer_arn")]), _finding_id(body.get("finding_id")))
+    return parse_event(body)
 
 
 def parse_event(event: object) -> FindingRef | Ignored:
@@ -156,7 +178,8 @@ def parse_event(event: object) -> FindingRef | Ignored:
 
 def finding_from_api(data: Mapping[str, Any], analyzer_arn: str) -> Finding:
     """Parse a finding from an event `detail` or a GetFinding `finding`; raise MalformedEvent when invalid."""
-    resource_arn = _text(data, "resource")
+    # IAM names and ARNs hold no whitespace: the AWS blog's sample event reads "role/ Audit_CrossAccountRole".
+    resource_arn = re.sub(r"\s+", "", _text(data, "resource"))
     RoleRef.parse(resource_arn)
     return Finding(
         id=_finding_id(data.get("id")),

@@ -1,21 +1,24 @@
-"""Lambda entry point: EventBridge event, SQS batch (partial failures) or scheduled sweep.
+"""Lambda entry point: an SQS batch (partial failures), an EventBridge event, or the scheduled sweep.
 
-Kept thin: parsing lives in findings, decisions in planner, AWS work in engine. Settings are read at import, so a
-bad configuration fails the cold start with a clear message. boto3 is imported on the first invocation only.
+Kept thin: parsing lives in findings, decisions in planner, AWS work in engine and cycle. Settings are read at import,
+so a bad configuration fails the cold start with a clear message. boto3 is imported on the first invocation only.
 """
 
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.metrics import MetricUnit
 
-from .engine import Outcome, Remediator, sweep
-from .findings import FindingRef, Ignored, MalformedEvent, parse_event
+from .engine import NotificationFailed, Remediator
+from .findings import FindingRef, Ignored, MalformedEvent, parse_message
+from .notify import HELD_BACK_REASONS, INTENDED_REASONS
+from .outcomes import Outcome
 from .settings import Settings
 
 SETTINGS = Settings.from_env(os.environ)
@@ -47,29 +50,37 @@ def remediator() -> Remediator:
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     account = _account(context)
+    remaining = _remaining(context)
     if isinstance(event, dict) and "Records" in event:
-        return _handle_batch(event, context, account)
+        return _handle_batch(event, context, account, remaining)
     if isinstance(event, dict) and event.get("aar_action") == "sweep":
-        outcomes = sweep(remediator())
-        return {"processed": len(outcomes), "failed": sum(_finish(outcomes, account))}
+        # Raises when it cannot list or enqueue: the Errors alarm and the scheduler's retries see it.
+        enqueued = remediator().enqueue_sweep()
+        logger.info("sweep enqueued", enqueued=enqueued)
+        _finish([], account, flush=True)
+        return {"enqueued": enqueued}
     ref = _parse(event)
     if ref is None:
         return {"processed": 0, "failed": 0}
-    [outcome] = remediator().process([ref])
-    if any(_finish([outcome], account)):
+    [outcome] = remediator().process([ref], remaining)
+    if any(_finish([outcome], account, flush=False)):
         # Direct EventBridge -> Lambda invocations are asynchronous: raising makes Lambda retry the event.
         raise RecordFailed(f"finding {ref.finding_id}: {outcome.decision} ({outcome.reason})")
     return {"processed": 1, "failed": 0}
 
 
-def _handle_batch(event: dict[str, Any], context: Any, account: str) -> dict[str, Any]:
+def _handle_batch(
+    event: dict[str, Any], context: Any, account: str, remaining: Callable[[], float] | None
+) -> dict[str, Any]:
     from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
     from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
     records = event["Records"]
     refs: list[tuple[str, FindingRef]] = []
+    redelivered = False
     for record in records:
         message_id = record.get("messageId", "")
+        redelivered |= str(record.get("attributes", {}).get("ApproximateReceiveCount", "1")) not in ("", "1")
         try:
             body = json.loads(record.get("body") or "")
         except (TypeError, ValueError):
@@ -78,8 +89,9 @@ def _handle_batch(event: dict[str, Any], context: Any, account: str) -> dict[str
         ref = _parse(body, message_id)
         if ref is not None:
             refs.append((message_id, ref))
-    outcomes = remediator().process([ref for _, ref in refs])
-    retry = _finish(outcomes, account)
+    outcomes = remediator().process([ref for _, ref in refs], remaining)
+    # A redelivery may be the first to meet a notice an earlier invocation could not send: send those too.
+    retry = _finish(outcomes, account, flush=redelivered)
     failed_messages = {message_id for (message_id, _), again in zip(refs, retry, strict=True) if again}
 
     def record_handler(record: SQSRecord) -> None:
@@ -96,7 +108,7 @@ def _handle_batch(event: dict[str, Any], context: Any, account: str) -> dict[str
 def _parse(event: object, message_id: str = "") -> FindingRef | None:
     """A FindingRef to verify, or None for events that are acknowledged without action."""
     try:
-        parsed = parse_event(event)
+        parsed = parse_message(event)
     except MalformedEvent as err:
         _malformed(str(err), message_id)
         return None
@@ -113,18 +125,29 @@ def _malformed(reason: str, message_id: str) -> None:
     _count("Malformed", "malformed_event")
 
 
-def _finish(outcomes: list[Outcome], account: str) -> list[bool]:
-    """Metrics, then the digest. Returns, per outcome, whether to retry it (failed; notified ones if SNS failed)."""
+def _finish(outcomes: Sequence[Outcome], account: str, flush: bool) -> list[bool]:
+    """Metrics, then the notices. Returns, per outcome, whether to retry it: failed ones, and those whose notice
+    could not be published (it waits in the outbox; the redelivery sends it)."""
     names = {"remediate": "Remediated", "notify": "NotifiedOnly", "skip": "Skipped", "failed": "Failed"}
-    for outcome in outcomes:
+    engine = remediator()
+    for outcome in (each for o in outcomes for each in o.all()):
         _count(names[outcome.decision], outcome.reason)
+        if outcome.decision == "notify" and outcome.reason not in HELD_BACK_REASONS | INTENDED_REASONS:
+            metrics.add_metric(name="NotContained", unit=MetricUnit.Count, value=1)
+        if outcome.reason == "no_confirmed_subscription":
+            metrics.add_metric(name="HeldBackNoSubscription", unit=MetricUnit.Count, value=1)
+    for name, value in (("StaleRead", engine.counters.stale_reads), ("LedgerRepaired", engine.counters.repaired)):
+        if value:
+            metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+    engine.counters.stale_reads = engine.counters.repaired = 0
     try:
-        remediator().notify(outcomes, account)
-    except Exception as err:
-        # The audit records are already written; retrying the findings re-sends their notice (as already contained).
+        engine.announce(outcomes, account, flush=flush)
+    except NotificationFailed as err:
         logger.exception("notification failed", extra={"error": repr(err)})
         metrics.add_metric(name="NotificationFailed", unit=MetricUnit.Count, value=1)
-        return [o.failed or o.notifies for o in outcomes]
+        if not outcomes:
+            raise  # the sweep's flush: fail loudly
+        return [o.failed or any(each.notifies for each in o.all()) for o in outcomes]
     return [o.failed for o in outcomes]
 
 
@@ -137,3 +160,11 @@ def _account(context: Any) -> str:
     arn = getattr(context, "invoked_function_arn", "") or ""
     parts = arn.split(":")
     return parts[4] if len(parts) > 4 else "this account"
+
+
+def _remaining(context: Any) -> Callable[[], float] | None:
+    """Seconds left in this invocation (None outside Lambda: no limit)."""
+    method = getattr(context, "get_remaining_time_in_millis", None)
+    if not callable(method):
+        return None
+    return lambda: float(method()) / 1000.0

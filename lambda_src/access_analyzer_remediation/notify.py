@@ -1,101 +1,188 @@
-"""The e-mail digest: one SNS message per batch, saying what was found, what was done and how to keep or undo it."""
+"""The e-mail digest: what was found, what was done and how to keep or undo it, in as many SNS messages as it takes.
+
+Everything taken from a policy, a finding or an event is escaped before it is rendered (a newline in a condition
+value must not be able to forge a "[REMEDIATED] ... run this command" block), and sizes are counted in UTF-8 bytes,
+as SNS counts them.
+"""
 
 from __future__ import annotations
 
 import json
 import re
 import shlex
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .findings import Finding, RoleRef
-from .policy import Policy, compact
+from .policy import DenyEntry
 
 if TYPE_CHECKING:
     from mypy_boto3_sns import SNSClient
 
 SUBJECT_MAX = 99  # SNS e-mail subjects must be ASCII and under 100 characters
-MESSAGE_MAX = 240_000  # SNS allows 256 KB; keep room for the footer
+MESSAGE_MAX_BYTES = 240_000  # SNS takes 262,144 bytes per message; room for the header and SNS's e-mail footer
+NOTICE_MAX_BYTES = 60_000  # one finding's block; the statements it shows are cut beyond this (the audit has them)
 _CONSOLE = {
     "aws": "console.aws.amazon.com",
     "aws-cn": "console.amazonaws.cn",
     "aws-us-gov": "console.amazonaws-us-gov.com",
 }
-_HEADLINES = {"remediate": "REMEDIATED", "notify": "NOTIFY ONLY", "skip": "ALREADY CONTAINED"}
+# Access stays open although nobody said it is intended: these notices are loud.
+INTENDED_REASONS = frozenset({"exempt_tag", "allowlisted_principal", "intended_by_operator"})
+HELD_BACK_REASONS = frozenset({"notify_mode", "no_confirmed_subscription"})
 
 
 @dataclass(frozen=True)
 class Notice:
-    """One finding's part of the digest."""
+    """One finding's part of the digest. `entries`: the tool's Deny entries that contain it (added now, or already
+    in place), so the notice can say how to undo exactly them."""
 
     decision: str
     reason: str
     summary: str
     finding: Finding
     mode: str
-    statements: Sequence[dict[str, Any]] = ()
-    revert_policy: Policy | None = None
+    statements: Sequence[Mapping[str, Any]] = ()
     notes: Sequence[str] = ()
+    entries: Sequence[DenyEntry] = ()
+    completed: bool = False  # an interrupted invocation's change, finished and announced by a later one
+
+    @property
+    def headline(self) -> str:
+        if self.decision == "remediate":
+            return "REMEDIATED"
+        if self.decision == "skip":
+            return "ALREADY CONTAINED"
+        if self.reason in HELD_BACK_REASONS:
+            return "NOTIFY ONLY"
+        if self.reason in INTENDED_REASONS:
+            return "INTENDED"
+        return "NOT CONTAINED"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "decision": self.decision,
+            "reason": self.reason,
+            "summary": self.summary,
+            "finding": self.finding.to_json(),
+            "mode": self.mode,
+            "statements": [dict(s) for s in self.statements],
+            "notes": list(self.notes),
+            "entries": [e.to_json() for e in self.entries],
+            "completed": self.completed,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Notice:
+        return cls(
+            str(data["decision"]),
+            str(data["reason"]),
+            str(data["summary"]),
+            Finding.from_json(data["finding"]),
+            str(data["mode"]),
+            [dict(s) for s in data.get("statements", [])],
+            [str(n) for n in data.get("notes", [])],
+            [DenyEntry.from_json(e) for e in data.get("entries", [])],
+            bool(data.get("completed", False)),
+        )
 
 
-def subject(notices: Sequence[Notice], account: str) -> str:
+# ==================================================================================================== escaping
+def clean(text: object) -> str:
+    """Printable text only: control, format and line-separator characters become visible escapes."""
+    return "".join(ch if ch.isprintable() else _escape(ch) for ch in str(text))
+
+
+def _escape(ch: str) -> str:
+    code = ord(ch)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
+
+def _json(value: object) -> str:
+    # ensure_ascii escapes every control and non-ASCII character: nothing in it can break a line.
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=True)
+
+
+# ==================================================================================================== rendering
+def subject(notices: Sequence[Notice], account: str, part: int = 1, parts: int = 1) -> str:
     if len(notices) == 1:
         notice = notices[0]
-        role = notice.finding.role.name
-        verb = {"remediate": "Denied external access to", "notify": "External access to"}.get(
-            notice.decision, "Already contained:"
-        )
-        text = f"[Access Analyzer] {verb} role {role}"
+        verb = {
+            "REMEDIATED": "Denied external access to",
+            "ALREADY CONTAINED": "Already contained:",
+            "NOT CONTAINED": "NOT CONTAINED: external access to",
+            "INTENDED": "Intended external access to",
+        }.get(notice.headline, "External access to")
+        text = f"[Access Analyzer] {verb} role {notice.finding.role.name}"
     else:
-        counts = _counts(notices)
-        text = f"[Access Analyzer] {len(notices)} findings in {account}: " + ", ".join(
-            f"{n} {label.lower()}" for label, n in counts
-        )
+        counts = ", ".join(f"{n} {label.lower()}" for label, n in _counts(notices))
+        text = f"[Access Analyzer] {len(notices)} findings in {account}: {counts}"
+    if parts > 1:
+        text += f" ({part}/{parts})"
     ascii_text = re.sub(r"[^\x20-\x7e]", "?", text)
     return ascii_text if len(ascii_text) <= SUBJECT_MAX else ascii_text[: SUBJECT_MAX - 3] + "..."
 
 
-def digest(notices: Sequence[Notice]) -> str:
+def digests(notices: Sequence[Notice], prologue: str = "") -> list[str]:
+    """The messages for `notices`: every notice whole, none bigger than MESSAGE_MAX_BYTES."""
     counts = ", ".join(f"{n} {label.lower()}" for label, n in _counts(notices))
-    parts = [f"IAM Access Analyzer reported external access to IAM roles ({counts}).\n"]
-    size = len(parts[0])
-    for index, notice in enumerate(notices):
+    header = f"IAM Access Analyzer reported external access to IAM roles ({counts}).\n"
+    if prologue:
+        header += "\n" + clean(prologue) + "\n"
+    messages: list[list[str]] = [[header]]
+    size = _bytes(header)
+    for notice in notices:
         block = render(notice)
-        if size + len(block) > MESSAGE_MAX:
-            rest = len(notices) - index
-            parts.append(f"... and {rest} more finding(s): see the audit table or `aa-remediate status`.\n")
-            break
-        parts.append(block)
-        size += len(block)
-    return "\n".join(parts)
+        length = _bytes(block) + 1
+        if size + length > MESSAGE_MAX_BYTES and len(messages[-1]) > 1:
+            messages.append([f"IAM Access Analyzer findings, continued ({counts}).\n"])
+            size = _bytes(messages[-1][0])
+        messages[-1].append(block)
+        size += length
+    return ["\n".join(parts) for parts in messages]
+
+
+def digest(notices: Sequence[Notice], prologue: str = "") -> str:
+    """All of it as one text (the CLI and tests); publish() sends `digests`."""
+    return "\n".join(digests(notices, prologue))
 
 
 def render(notice: Notice) -> str:
     finding = notice.finding
     role = finding.role
-    principal = ", ".join(f"{k}: {v}" for k, v in sorted(finding.principal.items()))
-    condition = ", ".join(f"{k}={v}" for k, v in sorted(finding.condition.items())) or "none"
+    principal = ", ".join(f"{clean(k)}: {clean(v)}" for k, v in sorted(finding.principal.items()))
+    condition = ", ".join(f"{clean(k)}={clean(v)}" for k, v in sorted(finding.condition.items())) or "none"
+    actions = ", ".join(clean(a) for a in finding.actions)
     lines = [
         "=" * 78,
-        f"[{_HEADLINES.get(notice.decision, notice.decision.upper())}] role {role.name} ({notice.reason})",
-        f"  Role:       {role.arn}",
-        f"  Finding:    {finding.id} (analyzer {finding.analyzer_arn})",
-        f"  Found:      {principal} can {', '.join(finding.actions)} (public: {'yes' if finding.is_public else 'no'};"
+        f"[{notice.headline}] role {clean(role.name)} ({clean(notice.reason)})",
+        f"  Role:       {clean(role.arn)}",
+        f"  Finding:    {clean(finding.id)} (analyzer {clean(finding.analyzer_arn)})",
+        f"  Found:      {principal} can {actions} (public: {'yes' if finding.is_public else 'no'};"
         f" conditions: {condition})",
-        f"  {'Done:' if notice.decision == 'remediate' else 'Decision:':<11} {notice.summary}",
+        f"  {'Done:' if notice.decision == 'remediate' else 'Decision:':<11} {clean(notice.summary)}",
     ]
-    lines += [f"  Note:       {note}" for note in notice.notes]
+    if notice.completed:
+        lines.append("  Note:       written by an invocation that was interrupted; completed and announced now")
+    lines += [f"  Note:       {clean(note)}" for note in notice.notes]
     if notice.statements:
         label = "Added" if notice.decision == "remediate" else "Would add"
         lines.append(f"  {label} to the trust policy:")
-        lines += [f"    {json.dumps(s, separators=(',', ':'))}" for s in notice.statements]
-    if notice.decision == "remediate":
-        lines += _keep_or_undo(finding, role, notice.revert_policy)
+        shown = 0
+        for statement in notice.statements:
+            text = f"    {_json(statement)}"
+            if shown + len(text) > NOTICE_MAX_BYTES:
+                lines.append("    ... (cut here: `aa-remediate status` shows the whole change)")
+                break
+            lines.append(text)
+            shown += len(text)
+    if notice.entries and notice.decision in ("remediate", "skip"):
+        lines += _keep_or_undo(finding, role, notice.entries)
     elif notice.reason == "notify_mode":
         lines.append(
-            f"  To apply:   aa-remediate remediate --analyzer-arn {finding.analyzer_arn} --finding-id {finding.id}"
-            " (with AAR_MODE=remediate), or set the module's mode to remediate"
+            f"  To apply:   aa-remediate remediate --analyzer-arn {clean(finding.analyzer_arn)} --finding-id"
+            f" {clean(finding.id)} (with AAR_MODE=remediate), or set the module's mode to remediate"
         )
         lines += _intended(finding)
     elif notice.decision == "notify":
@@ -104,15 +191,18 @@ def render(notice: Notice) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _keep_or_undo(finding: Finding, role: RoleRef, revert_policy: Policy | None) -> list[str]:
+def _keep_or_undo(finding: Finding, role: RoleRef, entries: Sequence[DenyEntry]) -> list[str]:
+    # No "aws iam update-assume-role-policy" with a whole document: run later, it would undo every change made to
+    # the role since. Revert removes exactly this finding's entries from the policy as it is when it runs.
     lines = [
         "  Keep it:    nothing to do. If the role is unused, delete it and the finding resolves.",
-        f"  Undo:       aa-remediate revert --finding-id {finding.id} --archive",
+        f"  Undo:       aa-remediate revert --finding-id {clean(finding.id)} --archive   (the access is intended)",
+        f"              aa-remediate revert --finding-id {clean(finding.id)}   (remove the Deny only)",
     ]
-    if revert_policy is not None:
-        document = shlex.quote(compact(revert_policy))
+    for entry in entries:
         lines.append(
-            f"  or AWS CLI: aws iam update-assume-role-policy --role-name {role.name} --policy-document {document}"
+            f"  By hand:    in the trust policy of {clean(role.name)}, remove {_json(entry.value)} from statement"
+            f" {clean(entry.sid)} (the whole statement if nothing else is left in it)"
         )
     return lines + _intended(finding)
 
@@ -123,12 +213,12 @@ def _intended(finding: Finding) -> list[str]:
     criteria = {"resource": {"eq": [finding.role.arn]}} | {
         f"principal.{key}": {"eq": [value]} for key, value in sorted(finding.principal.items())
     }
-    rule_filter = shlex.quote(json.dumps(criteria, separators=(",", ":")))
+    rule_filter = shlex.quote(_json(criteria))
     return [
         f"  Intended?   aws accessanalyzer update-findings --region {region} --analyzer-arn {finding.analyzer_arn}"
-        f" --ids {finding.id} --status ARCHIVED",
+        f" --ids {clean(finding.id)} --status ARCHIVED",
         f"  and/or an archive rule: aws accessanalyzer create-archive-rule --region {region} --analyzer-name"
-        f" {analyzer_name} --rule-name allow-{_rule_suffix(finding.role.name)} --filter {rule_filter}",
+        f" {analyzer_name} --rule-name allow-{_rule_suffix(finding.role.name)} --filter {clean(rule_filter)}",
     ]
 
 
@@ -141,15 +231,24 @@ def console_link(role: RoleRef) -> str:
     return f"https://{host}/iam/home#/roles/details/{role.name}?section=trust_relationships"
 
 
-def publish(client: SNSClient, topic_arn: str, notices: Sequence[Notice], account: str) -> str:
-    """Publish one digest; botocore retries throttling. Raises when SNS still refuses (the caller retries)."""
-    response = client.publish(TopicArn=topic_arn, Subject=subject(notices, account), Message=digest(notices))
-    return response["MessageId"]
+def publish(
+    client: SNSClient, topic_arn: str, notices: Sequence[Notice], account: str, prologue: str = ""
+) -> list[str]:
+    """Publish the digest (one message per part); botocore retries throttling. Raises when SNS still refuses."""
+    messages = digests(notices, prologue)
+    ids = []
+    for number, message in enumerate(messages, 1):
+        subject_line = subject(notices, account, number, len(messages)) if notices else "[Access Analyzer] Notice"
+        ids.append(client.publish(TopicArn=topic_arn, Subject=subject_line, Message=message)["MessageId"])
+    return ids
+
+
+def _bytes(text: str) -> int:
+    return len(text.encode("utf-8"))
 
 
 def _counts(notices: Sequence[Notice]) -> list[tuple[str, int]]:
     counts: dict[str, int] = {}
     for notice in notices:
-        label = _HEADLINES.get(notice.decision, notice.decision.upper())
-        counts[label] = counts.get(label, 0) + 1
+        counts[notice.headline] = counts.get(notice.headline, 0) + 1
     return sorted(counts.items())

@@ -1,7 +1,7 @@
 """Decide what to do with one verified finding. Pure: no AWS call, so `aa-remediate plan` and tests call it directly.
 
-Order matters: guardrails (protected roles, exemptions, zone of trust, allowlist) come before any change is computed,
-and the quota check comes before anything is written.
+Order matters: guardrails (protected roles, exemptions, kept access, zone of trust, allowlist) come before any
+change is computed, and the quota check comes before anything is written.
 """
 
 from __future__ import annotations
@@ -13,9 +13,7 @@ from typing import Any, Literal
 
 from .findings import Finding, RoleRef
 from .policy import (
-    ACCOUNT,
-    FEDERATED,
-    PRINCIPAL,
+    FEDERATED_ACTIONS,
     PUBLIC,
     DenyEntry,
     DenyTarget,
@@ -26,22 +24,29 @@ from .policy import (
     add_denies,
     classify_principal,
     compact,
-    covering_sids,
+    covering,
+    covering_entry,
+    deny_target,
+    lookalikes,
     statements,
 )
-from .settings import ACCOUNT_ID_RE, Settings
+from .settings import Settings
+from .state import Intended
 
 Decision = Literal["remediate", "notify", "skip"]
 
 # Reasons, by decision. They are metric dimensions and audit values: keep them stable.
 EXTERNAL_ACCESS_DENIED = "external_access_denied"
 NOTIFY_MODE = "notify_mode"
+NO_CONFIRMED_SUBSCRIPTION = "no_confirmed_subscription"
 OWN_ROLE = "own_role"
 SERVICE_LINKED_ROLE = "service_linked_role"
+RESERVED_ROLE = "reserved_role"
 PROTECTED_ROLE = "protected_role"
 ROLE_ARN_MISMATCH = "role_arn_mismatch"
 EXEMPT_TAG = "exempt_tag"
 ALLOWLISTED_PRINCIPAL = "allowlisted_principal"
+INTENDED_BY_OPERATOR = "intended_by_operator"
 TRUST_POLICY_QUOTA = "trust_policy_quota"
 UNREADABLE_POLICY = "unreadable_policy"
 ALREADY_CONTAINED = "already_contained"
@@ -68,6 +73,7 @@ class Plan:
     added: tuple[DenyEntry, ...] = ()
     policy_after: Policy | None = None
     notes: tuple[str, ...] = field(default_factory=tuple)
+    covered: tuple[DenyEntry, ...] = ()  # the tool's entries that already contain the finding
 
     @property
     def sids_added(self) -> list[str]:
@@ -80,7 +86,20 @@ class Plan:
 
 
 def zone_for(finding: Finding, settings: Settings) -> Zone:
-    return Zone(frozenset(settings.trusted_account_ids | {finding.resource_owner_account}), settings.trusted_org_id)
+    return Zone(
+        frozenset(settings.trusted_account_ids | {finding.resource_owner_account}),
+        settings.trusted_org_id,
+        settings.allowed_principals,
+    )
+
+
+def protected_pattern(role: RoleRef, patterns: Sequence[str]) -> str | None:
+    """The first pattern protecting `role`: on path + name when it starts with "/", else on the name."""
+    for pattern in patterns:
+        subject = f"{role.path}{role.name}" if pattern.startswith("/") else role.name
+        if fnmatchcase(subject, pattern):
+            return pattern
+    return None
 
 
 def guard_role(role: RoleRef, settings: Settings, analyzer_arn: str) -> Plan | None:
@@ -98,18 +117,31 @@ def guard_role(role: RoleRef, settings: Settings, analyzer_arn: str) -> Plan | N
         return Plan("notify", OWN_ROLE, f"{role.name} is one of this tool's own roles: never modified")
     if role.is_service_linked:
         return Plan("notify", SERVICE_LINKED_ROLE, f"{role.name} is a service-linked role: IAM forbids changes")
-    for pattern in settings.protected_role_patterns:
-        if fnmatchcase(role.name, pattern):
-            return Plan(
-                "notify",
-                PROTECTED_ROLE,
-                f"{role.name} matches protected pattern {pattern!r}: never modified (denying it could lock "
-                "the organization out)",
-            )
+    if role.path.startswith("/aws-reserved/"):
+        return Plan(
+            "notify",
+            RESERVED_ROLE,
+            f"{role.name} is an AWS reserved role (IAM Identity Center): IAM forbids changes; change its permission "
+            "set or the identity provider instead",
+        )
+    pattern = protected_pattern(role, settings.protected_role_patterns)
+    if pattern is not None:
+        return Plan(
+            "notify",
+            PROTECTED_ROLE,
+            f"{role.name} matches protected pattern {pattern!r}: never modified (denying it could lock the "
+            "organization out); review this access by hand",
+        )
     return None
 
 
-def plan_finding(finding: Finding, role: RoleState, settings: Settings) -> Plan:
+def plan_finding(
+    finding: Finding,
+    role: RoleState,
+    settings: Settings,
+    intended: Sequence[Intended] = (),
+    now: float = 0.0,
+) -> Plan:
     """The decision for `finding` given the role's current state (a new policy when it says remediate)."""
     ref = finding.role
     guarded = guard_role(ref, settings, finding.analyzer_arn)
@@ -120,24 +152,44 @@ def plan_finding(finding: Finding, role: RoleState, settings: Settings) -> Plan:
     tag = role.tags.get(settings.exemption_tag_key)
     if tag is not None and tag.strip().lower() != "false":
         return Plan("notify", EXEMPT_TAG, f"role is tagged {settings.exemption_tag_key}={tag}: access is intended")
-    targets, unsupported = classify_principal(finding.principal)
+    kept = next((i for i in intended if i.covers(finding.principal, finding.actions, now)), None)
+    if kept is not None:
+        return Plan(
+            "notify",
+            INTENDED_BY_OPERATOR,
+            f"kept by `aa-remediate revert --archive` of finding {kept.finding_id}: access is intended",
+        )
     zone = zone_for(finding, settings)
+    if _limited_to_zone(finding.condition, zone):
+        return Plan("skip", PRINCIPAL_IN_ZONE_OF_TRUST, "access is granted only inside the zone of trust")
+    targets, unsupported = classify_principal(finding.principal)
+    originals = {t: v for k, v in finding.principal.items() if (t := deny_target(k, v)) is not None}
     targets = [t for t in targets if t.account_id not in zone.account_ids]
-    allowed = [t for t in targets if is_allowlisted(t, settings.allowed_principals)]
+    allowed = [t for t in targets if zone.is_allowlisted(t, originals.get(t))]
     targets = [t for t in targets if t not in allowed]
-    notes = tuple(
-        [f"{t.value} is allowlisted: not denied" for t in allowed]
-        + [f"{u.key}:{u.value} cannot be denied ({u.reason})" for u in unsupported]
-    )
+    notes = [f"{t.value} is allowlisted: not denied" for t in allowed]
+    notes += [f"{u.key}:{u.value} cannot be denied ({u.reason})" for u in unsupported]
     if not targets:
-        return _nothing_to_deny(allowed, unsupported, notes)
+        return _nothing_to_deny(allowed, unsupported, tuple(notes))
     try:
-        after, added = add_denies(role.policy, [(t, finding.actions) for t in targets], zone)
+        requests = [(target, _deniable_actions(target, finding.actions, zone)) for target in targets]
+        notes += _request_notes(role.policy, requests, finding.actions, zone)
+        after, added = add_denies(role.policy, requests, zone)
     except PolicyError as err:
-        return Plan("notify", UNREADABLE_POLICY, str(err), notes=notes)
+        return Plan("notify", UNREADABLE_POLICY, str(err), notes=tuple(notes))
+    covered = tuple(
+        sorted(
+            {
+                entry
+                for target, actions in requests
+                for action in actions
+                if (entry := covering_entry(after, target, action, zone)) is not None
+            }
+        )
+    )
     if not added:
-        covered = sorted({s for t in targets for a in finding.actions for s in covering_sids(after, t, a)})
-        return Plan("skip", ALREADY_CONTAINED, f"already denied by {', '.join(covered)}", notes=notes)
+        sids = ", ".join(sorted({e.sid for e in covered}))
+        return Plan("skip", ALREADY_CONTAINED, f"already denied by {sids}", notes=tuple(notes), covered=covered)
     size = len(compact(after))
     if size > settings.trust_policy_max_chars:
         return Plan(
@@ -146,12 +198,51 @@ def plan_finding(finding: Finding, role: RoleState, settings: Settings) -> Plan:
             f"the Deny would make the trust policy {size} characters, over the {settings.trust_policy_max_chars}"
             "-character quota: nothing written",
             added=tuple(added),
-            notes=notes,
+            notes=tuple(notes),
         )
     denied = ", ".join(f"{e.value} ({'/'.join(e.actions)})" for e in added)
     if settings.mode == "notify":
-        return Plan("notify", NOTIFY_MODE, f"would deny {denied} (notify mode)", tuple(added), after, notes)
-    return Plan("remediate", EXTERNAL_ACCESS_DENIED, f"denied {denied}", tuple(added), after, notes)
+        return Plan("notify", NOTIFY_MODE, f"would deny {denied} (notify mode)", tuple(added), after, tuple(notes))
+    return Plan(
+        "remediate", EXTERNAL_ACCESS_DENIED, f"denied {denied}", tuple(added), after, tuple(notes), covered=covered
+    )
+
+
+def _request_notes(
+    policy: Policy, requests: Sequence[tuple[DenyTarget, Sequence[str]]], actions: Sequence[str], zone: Zone
+) -> list[str]:
+    notes = []
+    for target, deniable in requests:
+        if len(deniable) < len(actions):
+            notes.append(f"{target.value}: web-identity/SAML actions not denied (an allowlisted provider uses them)")
+        notes += [
+            f"statement {sid} looks like a Deny of {target.value} but is not in a form this tool writes for the "
+            "current zone of trust: not counted, contained with the tool's own statement"
+            for action in deniable
+            if covering(policy, target, action, zone) is None
+            for sid in lookalikes(policy, target, action)
+        ]
+    return list(dict.fromkeys(notes))
+
+
+def _deniable_actions(target: DenyTarget, actions: Sequence[str], zone: Zone) -> tuple[str, ...]:
+    # A public Deny covers federated callers too, and no condition key names their provider: when a provider is
+    # allowlisted, its web-identity/SAML actions stay out of the public Deny rather than deny intended access.
+    if target.kind == PUBLIC and zone.allowed_providers:
+        kept = tuple(a for a in actions if a.lower() not in FEDERATED_ACTIONS)
+        return kept or tuple(actions)
+    return tuple(actions)
+
+
+def _limited_to_zone(condition: Mapping[str, str], zone: Zone) -> bool:
+    """The finding says the access exists only for callers of the trusted organization or accounts (e.g. what an
+    ACCOUNT analyzer reports after the tool's Deny excluded the organization): inside the zone of trust."""
+    lowered = {k.lower(): v for k, v in condition.items()}
+    org = lowered.get("aws:principalorgid")
+    if org is not None and zone.org_id is not None and set(org.split(",")) <= {zone.org_id}:
+        return True
+    account = lowered.get("aws:principalaccount")
+    return account is not None and set(account.split(",")) <= set(zone.account_ids)
 
 
 def _nothing_to_deny(allowed: Sequence[DenyTarget], unsupported: Sequence[Unsupported], notes: tuple[str, ...]) -> Plan:
@@ -161,15 +252,3 @@ def _nothing_to_deny(allowed: Sequence[DenyTarget], unsupported: Sequence[Unsupp
         reason = unsupported[0].reason
         return Plan("notify", reason, f"{unsupported[0].key} principal cannot be denied ({reason})", notes=notes)
     return Plan("skip", PRINCIPAL_IN_ZONE_OF_TRUST, "principal is inside the zone of trust", notes=notes)
-
-
-def is_allowlisted(target: DenyTarget, allowed: Sequence[str]) -> bool:
-    for entry in allowed:
-        if ACCOUNT_ID_RE.match(entry):
-            if target.account_id == entry:
-                return True
-        elif (target.kind in (PRINCIPAL, FEDERATED, PUBLIC) and fnmatchcase(target.value, entry)) or (
-            target.kind == ACCOUNT and fnmatchcase(f"arn:aws:iam::{target.value}:root", entry)
-        ):
-            return True
-    return False

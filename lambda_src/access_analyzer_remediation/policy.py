@@ -1,7 +1,14 @@
-"""Trust-policy arithmetic: which Deny covers what, adding exact Denies, removing them again. Pure functions.
+"""Trust-policy arithmetic: the exact Deny statements the tool writes, what they cover, adding and removing them.
+Pure functions.
 
-The tool writes only Deny statements whose Sid starts with `SID_PREFIX`, one per (principal kind, action set), and
-grows/shrinks their principal lists. Statements it did not write are never changed, reordered or removed.
+The tool writes only Deny statements whose Sid starts with `SID_PREFIX`, one per (principal kind, action set,
+exclusions), and grows/shrinks their principal lists. Statements it did not write are never changed, reordered or
+removed. A statement counts as the tool's ("own") only in the exact shape `render` produces: a decoy that merely
+carries a Sid like ours, or a Deny with other principals or extra conditions, covers nothing and is never edited.
+
+Every Deny excludes, inside the statement itself, the principals it must never catch although its Principal
+covers them: the trusted organization (`aws:PrincipalOrgID`), allowlisted principals (`aws:PrincipalArn`) and, for
+the public Deny, the zone's and allowlisted accounts and AWS services acting for the account.
 """
 
 from __future__ import annotations
@@ -11,7 +18,7 @@ import hashlib
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from typing import Any
 
@@ -24,22 +31,34 @@ FEDERATED = "Federated"  # web identity / SAML provider
 PUBLIC = "Public"  # {"AWS": "*"}: everyone outside the zone of trust
 KINDS = (ACCOUNT, PRINCIPAL, FEDERATED, PUBLIC)
 
+ASSUME_ROLE = "sts:AssumeRole"
+FEDERATED_ACTIONS = frozenset({"sts:assumerolewithwebidentity", "sts:assumerolewithsaml"})
+
 _ACCOUNT_ID = re.compile(r"^\d{12}$")
 _ROOT_ARN = re.compile(r"^arn:aws[a-z-]*:iam::(\d{12}):root$")
 _IAM_PRINCIPAL_ARN = re.compile(r"^arn:aws[a-z-]*:iam::(\d{12}):(user|role)/[\w+=,.@/-]+$")
 _SESSION_ARN = re.compile(r"^arn:(aws[a-z-]*):sts::(\d{12}):assumed-role/([\w+=,.@-]+)/[\w+=,.@-]+$")
 _UNIQUE_ID = re.compile(r"^(AROA|AIDA)[A-Z0-9]{12,}$")
-_PATTERN_ACCOUNT = re.compile(r"^arn:aws[a-z-]*:iam::(\d{12}):")
+_PATTERN_ACCOUNT = re.compile(r"^arn:aws[a-z-]*:(?:iam|sts)::([0-9*?]{1,12}):")
+_PROVIDER_ARN = re.compile(r"^arn:aws[a-z-]*:iam::[0-9*?]{1,12}:(saml-provider|oidc-provider)/")
 _SID = re.compile(rf"^{SID_PREFIX}({'|'.join(KINDS)})[0-9A-F]{{8}}$")
+
+ORG_KEY = "aws:PrincipalOrgID"
+ACCOUNT_KEY = "aws:PrincipalAccount"
+ARN_KEY = "aws:PrincipalArn"
+SERVICE_KEY = "aws:PrincipalIsAWSService"
+NOT_IN_ORG = "StringNotEqualsIfExists"
+NOT_ALLOWLISTED = "ArnNotLike"
 
 Policy = dict[str, Any]
 Statement = dict[str, Any]
 
 
 class PolicyError(ValueError):
-    """The trust policy cannot be read or safely changed (e.g. a foreign statement holds one of our Sids)."""
+    """The trust policy cannot be read or safely changed."""
 
 
+# ==================================================================================================== principals
 @dataclass(frozen=True, order=True)
 class DenyTarget:
     """One principal to deny. `value` is an account id, principal ARN (pattern), provider name or `*`."""
@@ -62,9 +81,316 @@ class Unsupported:
     reason: str  # "principal_deleted" | "unsupported_principal"
 
 
+def classify_principal(principal: Mapping[str, str]) -> tuple[list[DenyTarget], list[Unsupported]]:
+    """Map a finding's principal map to deny targets; explain what cannot be denied."""
+    targets: list[DenyTarget] = []
+    unsupported: list[Unsupported] = []
+    for key, value in sorted(principal.items()):
+        target = deny_target(key, value)
+        if target is not None:
+            targets.append(target)
+        elif key == "AWS" and _UNIQUE_ID.match(value):
+            # IAM stores a deleted principal as its unique id; nobody can use that trust any more.
+            unsupported.append(Unsupported(key, value, "principal_deleted"))
+        else:
+            unsupported.append(Unsupported(key, value, "unsupported_principal"))
+    return targets, unsupported
+
+
+def deny_target(key: str, value: str) -> DenyTarget | None:
+    if key == "Federated":
+        return DenyTarget(FEDERATED, value) if value and value != "*" else None
+    if key != "AWS":
+        return None  # Service, CanonicalUser...: denying an AWS service would break the role's purpose
+    if value == "*":
+        return DenyTarget(PUBLIC, "*")
+    if _ACCOUNT_ID.match(value):
+        return DenyTarget(ACCOUNT, value)
+    if root := _ROOT_ARN.match(value):
+        return DenyTarget(ACCOUNT, root.group(1))
+    if _IAM_PRINCIPAL_ARN.match(value):
+        return DenyTarget(PRINCIPAL, value)
+    if session := _SESSION_ARN.match(value):
+        return DenyTarget(PRINCIPAL, session_role_pattern(*session.groups()))
+    return None
+
+
+def session_role_pattern(partition: str, account: str, role: str) -> str:
+    """aws:PrincipalArn of a role session is the role ARN, whose path the session ARN does not show."""
+    return f"arn:{partition}:iam::{account}:role*/{role}"
+
+
+def canonical_value(kind: str, value: str) -> str:
+    """An account's root ARN (as IAM may store it back) and its id are one principal."""
+    root = _ROOT_ARN.match(value) if kind == ACCOUNT else None
+    return root.group(1) if root else value
+
+
+# ==================================================================================================== zone of trust
+@dataclass(frozen=True)
+class Zone:
+    """Who is never denied: the zone of trust (always the resource owner's account) and allowlisted principals.
+
+    `allowed` holds account ids, principal ARN patterns (`*`/`?`) and federated provider names (or patterns)."""
+
+    account_ids: frozenset[str]
+    org_id: str | None = None
+    allowed: tuple[str, ...] = ()
+
+    @property
+    def allowed_accounts(self) -> frozenset[str]:
+        return frozenset(entry for entry in self.allowed if _ACCOUNT_ID.match(entry))
+
+    @property
+    def allowed_principal_patterns(self) -> tuple[str, ...]:
+        """Allowlisted ARN patterns that can match aws:PrincipalArn (not provider ARNs), session patterns as the
+        role pattern a session presents."""
+        patterns: list[str] = []
+        for entry in self.allowed:
+            if not entry.startswith("arn:") or _PROVIDER_ARN.match(entry):
+                continue
+            session = re.match(r"^arn:(aws[a-z-]*):sts::([0-9*?]{1,12}):assumed-role/([^/]+)/", entry)
+            patterns.append(session_role_pattern(*session.groups()) if session else entry)
+        return tuple(sorted(set(patterns)))
+
+    @property
+    def allowed_providers(self) -> tuple[str, ...]:
+        """Allowlisted federated providers (names such as cognito-identity.amazonaws.com, or provider ARNs)."""
+        return tuple(
+            e for e in self.allowed if not _ACCOUNT_ID.match(e) and (not e.startswith("arn:") or _PROVIDER_ARN.match(e))
+        )
+
+    def is_allowlisted(self, target: DenyTarget, original: str | None = None) -> bool:
+        """The target itself is intended access: nothing is written for it."""
+        for entry in self.allowed:
+            if _ACCOUNT_ID.match(entry):
+                if target.kind in (ACCOUNT, PRINCIPAL) and target.account_id == entry:
+                    return True
+                continue
+            candidates = {target.value, original or target.value}
+            if target.kind == ACCOUNT:
+                candidates = {f"arn:aws:iam::{target.value}:root", target.value}
+            elif target.kind == PRINCIPAL and "role*/" in target.value:
+                candidates.add(target.value.replace("role*/", "role/"))
+            if target.kind == PUBLIC:
+                candidates = {"*"}
+            if any(fnmatchcase(candidate, entry) for candidate in candidates):
+                return True
+        return False
+
+    def exclusions(self, target: DenyTarget) -> Exclusions:
+        """What the Deny for `target` must exclude inside itself (its statement shape depends on it)."""
+        if target.kind == FEDERATED:
+            return Exclusions()  # federated callers carry neither an org id nor a principal ARN
+        patterns = self.allowed_principal_patterns
+        if target.kind == PUBLIC:
+            accounts = tuple(sorted(self.account_ids | self.allowed_accounts))
+            return Exclusions(self.org_id, accounts, patterns)
+        account = target.account_id or ""
+        relevant = tuple(p for p in patterns if _pattern_may_match_account(p, account))
+        return Exclusions(self.org_id, (), relevant)
+
+
+def _pattern_may_match_account(pattern: str, account: str) -> bool:
+    match = _PATTERN_ACCOUNT.match(pattern)
+    return match is None or fnmatchcase(account, match.group(1))
+
+
+@dataclass(frozen=True)
+class Exclusions:
+    """The conditions that keep a Deny off principals it must never catch. `accounts` is used by the public Deny
+    only (its perimeter); `principal_arns` become `ArnNotLike aws:PrincipalArn`."""
+
+    org_id: str | None = None
+    accounts: tuple[str, ...] = ()
+    principal_arns: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {"org_id": self.org_id, "accounts": list(self.accounts), "principal_arns": list(self.principal_arns)}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Exclusions:
+        org = data.get("org_id")
+        return cls(
+            str(org) if org else None,
+            tuple(map(str, data.get("accounts", []))),
+            tuple(map(str, data.get("principal_arns", []))),
+        )
+
+
+# ==================================================================================================== own statements
+@dataclass(frozen=True)
+class OwnStatement:
+    """A Deny statement in the exact shape the tool writes: `render` and `parse_own` are inverses."""
+
+    sid: str
+    kind: str
+    actions: tuple[str, ...]
+    exclusions: Exclusions
+    values: tuple[str, ...]
+
+    def render(self) -> Statement:
+        statement: Statement = {"Sid": self.sid, "Effect": "Deny"}
+        values = list(self.values)
+        if self.kind == ACCOUNT:
+            statement["Principal"] = {"AWS": values}
+        elif self.kind == FEDERATED:
+            statement["Principal"] = {"Federated": values}
+        else:
+            statement["Principal"] = {"AWS": "*"}
+        statement["Action"] = list(self.actions)
+        condition = _conditions(self.kind, self.exclusions, values)
+        if condition:
+            statement["Condition"] = condition
+        return statement
+
+    def with_values(self, values: Iterable[str]) -> OwnStatement:
+        return OwnStatement(self.sid, self.kind, self.actions, self.exclusions, tuple(values))
+
+    @property
+    def template(self) -> tuple[str, tuple[str, ...], Exclusions]:
+        return (self.kind, self.actions, self.exclusions)
+
+
+def _conditions(kind: str, exclusions: Exclusions, values: list[str]) -> dict[str, Any]:
+    condition: dict[str, Any] = {}
+    if kind == PRINCIPAL:
+        condition["ArnLike"] = {ARN_KEY: values}
+    if kind == PUBLIC:
+        # Data-perimeter form: deny unless the caller is in the zone of trust or is an AWS service. With several keys
+        # in one operator all must hold, so "not our accounts AND not our org"; IfExists keeps callers without the key
+        # (federated users) denied, while BoolIfExists spares service principals the role trusts.
+        outside: dict[str, Any] = {ACCOUNT_KEY: list(exclusions.accounts)}
+        if exclusions.org_id:
+            outside[ORG_KEY] = exclusions.org_id
+        condition[NOT_IN_ORG] = outside
+        condition["BoolIfExists"] = {SERVICE_KEY: "false"}
+    elif kind in (ACCOUNT, PRINCIPAL) and exclusions.org_id:
+        # Principals of the trusted organization keep their access: with an ACCOUNT analyzer a sibling account is
+        # "external", but the organization is in the zone of trust. IfExists: a caller without an org is denied.
+        condition[NOT_IN_ORG] = {ORG_KEY: exclusions.org_id}
+    if kind != FEDERATED and exclusions.principal_arns:
+        condition[NOT_ALLOWLISTED] = {ARN_KEY: list(exclusions.principal_arns)}
+    return condition
+
+
+def parse_own(statement: Mapping[str, Any]) -> OwnStatement | None:
+    """The statement as an OwnStatement if it has exactly a shape `render` writes, else None."""
+    match = _SID.match(str(statement.get("Sid", "")))
+    if not match or statement.get("Effect") != "Deny":
+        return None
+    kind = match.group(1)
+    actions = _string_list(statement.get("Action"))
+    principal = statement.get("Principal")
+    if actions is None or not isinstance(principal, Mapping):
+        return None
+    condition = statement.get("Condition", {})
+    if not isinstance(condition, Mapping) or ("Condition" in statement and not condition):
+        return None
+    if set(statement) - {"Sid", "Effect", "Principal", "Action", "Condition"}:
+        return None
+    values: list[str] | None
+    if kind in (ACCOUNT, FEDERATED):
+        key = "AWS" if kind == ACCOUNT else "Federated"
+        values = _string_list(principal.get(key)) if set(principal) == {key} else None
+        if values is not None and kind == ACCOUNT:
+            values = [canonical_value(ACCOUNT, v) for v in values]
+    else:
+        values = _string_list(_block(condition, "ArnLike").get(ARN_KEY)) if kind == PRINCIPAL else ["*"]
+        if dict(principal) != {"AWS": "*"}:
+            return None
+    exclusions = _parse_exclusions(kind, condition)
+    if values is None or exclusions is None:
+        return None
+    own = OwnStatement(str(statement["Sid"]), kind, tuple(sorted(set(actions))), exclusions, tuple(values))
+    return own if _same_statement(own.render(), statement) else None
+
+
+def _parse_exclusions(kind: str, condition: Mapping[str, Any]) -> Exclusions | None:
+    arns = _string_list(_block(condition, NOT_ALLOWLISTED).get(ARN_KEY)) or []
+    outside = _block(condition, NOT_IN_ORG)
+    org = outside.get(ORG_KEY)
+    if org is not None and not isinstance(org, str):
+        return None
+    accounts = _string_list(outside.get(ACCOUNT_KEY)) if kind == PUBLIC else []
+    if accounts is None:
+        return None
+    return Exclusions(org or None, tuple(accounts), tuple(arns))
+
+
+def _block(condition: Mapping[str, Any], operator: str) -> Mapping[str, Any]:
+    block = condition.get(operator)
+    return block if isinstance(block, Mapping) else {}
+
+
+def _same_statement(expected: Mapping[str, Any], actual: Mapping[str, Any]) -> bool:
+    """Equal up to what IAM may do to a stored document: a one-item list stored as a string, list order, and an
+    account id stored back as its root ARN."""
+    return bool(_normalised(expected) == _normalised(actual))
+
+
+def _normalised(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {key: _normalised(item) for key, item in value.items()}
+    if isinstance(value, list | str):
+        items = [value] if isinstance(value, str) else value
+        if all(isinstance(item, str) for item in items):
+            return tuple(sorted({canonical_value(ACCOUNT, item) for item in items}))
+        return [_normalised(item) for item in items]
+    return value
+
+
+def _string_list(value: object) -> list[str] | None:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list) and value and all(isinstance(item, str) for item in value):
+        return list(value)
+    return None
+
+
+# ==================================================================================================== sids
+def sid_for(kind: str, actions: Sequence[str], exclusions: Exclusions | None = None, generation: int = 0) -> str:
+    """Deterministic: every worker computes the same Sid for the same statement. The plain shapes (no organization,
+    no allowlist) keep the Sids of earlier releases; `generation` moves off a Sid a foreign statement holds."""
+    text = "|".join(sorted(actions))
+    extra = _sid_exclusions(kind, exclusions or Exclusions())
+    if extra:
+        text += "#" + json.dumps(extra, sort_keys=True, separators=(",", ":"))
+    if generation:
+        text += f"#g{generation}"
+    digest = hashlib.sha256(text.encode()).hexdigest()[:8].upper()
+    return f"{SID_PREFIX}{kind}{digest}"
+
+
+def _sid_exclusions(kind: str, exclusions: Exclusions) -> dict[str, Any]:
+    # The public perimeter's accounts and org are not hashed (earlier releases wrote them without a hash, and the
+    # accounts hold the role's own account): a changed zone shows as a different shape under the same Sid, which
+    # moves the new statement to the next generation.
+    extra: dict[str, Any] = {}
+    if exclusions.principal_arns:
+        extra["arns"] = list(exclusions.principal_arns)
+    if kind in (ACCOUNT, PRINCIPAL) and exclusions.org_id:
+        extra["org"] = exclusions.org_id
+    return extra
+
+
+# ==================================================================================================== documents
+def compact(policy: Policy) -> str:
+    """The policy as sent to IAM; its length is what the trust-policy quota counts."""
+    return json.dumps(policy, separators=(",", ":"), ensure_ascii=False)
+
+
+def statements(policy: Mapping[str, Any]) -> list[Statement]:
+    raw = policy.get("Statement")
+    items = [raw] if isinstance(raw, Mapping) else raw
+    if not isinstance(items, list) or not all(isinstance(item, Mapping) for item in items):
+        raise PolicyError("trust policy has no readable Statement")
+    return [dict(item) for item in items]
+
+
 @dataclass(frozen=True, order=True)
 class DenyEntry:
-    """What one change added to (or a revert removes from) the statement `sid`."""
+    """One principal in one of the tool's statements: what a change added (or a revert removes)."""
 
     sid: str
     kind: str
@@ -81,133 +407,199 @@ class DenyEntry:
             raise PolicyError(f"not a statement this tool writes: {entry.sid!r}")
         return entry
 
-
-@dataclass(frozen=True)
-class Zone:
-    """The zone of trust: never denied. Always holds the account that owns the role."""
-
-    account_ids: frozenset[str]
-    org_id: str | None = None
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.sid, canonical_value(self.kind, self.value))
 
 
-def classify_principal(principal: Mapping[str, str]) -> tuple[list[DenyTarget], list[Unsupported]]:
-    """Map a finding's principal map to deny targets; explain what cannot be denied."""
-    targets: list[DenyTarget] = []
-    unsupported: list[Unsupported] = []
-    for key, value in sorted(principal.items()):
-        target = _target(key, value)
-        if target is not None:
-            targets.append(target)
-        elif key == "AWS" and _UNIQUE_ID.match(value):
-            # IAM stores a deleted principal as its unique id; nobody can use that trust any more.
-            unsupported.append(Unsupported(key, value, "principal_deleted"))
-        else:
-            unsupported.append(Unsupported(key, value, "unsupported_principal"))
-    return targets, unsupported
+def own_statements(policy: Mapping[str, Any]) -> list[OwnStatement]:
+    return [own for s in statements(policy) if (own := parse_own(s)) is not None]
 
 
-def _target(key: str, value: str) -> DenyTarget | None:
-    if key == "Federated":
-        return DenyTarget(FEDERATED, value) if value and value != "*" else None
-    if key != "AWS":
-        return None  # Service, CanonicalUser...: denying an AWS service would break the role's purpose
-    if value == "*":
-        return DenyTarget(PUBLIC, "*")
-    if _ACCOUNT_ID.match(value):
-        return DenyTarget(ACCOUNT, value)
-    if root := _ROOT_ARN.match(value):
-        return DenyTarget(ACCOUNT, root.group(1))
-    if _IAM_PRINCIPAL_ARN.match(value):
-        return DenyTarget(PRINCIPAL, value)
-    if session := _SESSION_ARN.match(value):
-        # aws:PrincipalArn of a role session is the role ARN, whose path the session ARN does not show.
-        partition, account, role = session.groups()
-        return DenyTarget(PRINCIPAL, f"arn:{partition}:iam::{account}:role*/{role}")
+def tool_entries(policy: Mapping[str, Any]) -> list[DenyEntry]:
+    """Every (principal, actions) the tool's own statements currently deny."""
+    return [DenyEntry(own.sid, own.kind, value, own.actions) for own in own_statements(policy) for value in own.values]
+
+
+def covering(policy: Mapping[str, Any], target: DenyTarget, action: str, zone: Zone) -> OwnStatement | None:
+    """The tool's statement that denies `target` doing `action` for the current zone, if any.
+
+    Only the exact shape counts: the kind (or, for a principal, the Deny of its whole account), the exclusions the
+    current zone and allowlist ask for, the principal among its values and the action among its actions. A foreign
+    Deny (or one of ours written for another zone) is not coverage: the finding is contained anew and the
+    unrecognised statement reported."""
+    candidates = [(target, zone.exclusions(target))]
+    if target.kind == PRINCIPAL and target.account_id and _ACCOUNT_ID.match(target.account_id):
+        account = DenyTarget(ACCOUNT, target.account_id)
+        candidates.append((account, zone.exclusions(account)))
+    for own in own_statements(policy):
+        if action.lower() not in {a.lower() for a in own.actions}:
+            continue
+        for candidate, wanted in candidates:
+            value = canonical_value(candidate.kind, candidate.value)
+            if own.kind == candidate.kind and own.exclusions == wanted and value in own.values:
+                return own
     return None
 
 
-def canonical_value(kind: str, value: str) -> str:
-    """An account's root ARN (as IAM may store it back) and its id are one principal."""
-    root = _ROOT_ARN.match(value) if kind == ACCOUNT else None
-    return root.group(1) if root else value
+def covering_entry(policy: Mapping[str, Any], target: DenyTarget, action: str, zone: Zone) -> DenyEntry | None:
+    """The entry of the tool's that denies `target` doing `action` (see `covering`), as revert would remove it."""
+    own = covering(policy, target, action, zone)
+    if own is None:
+        return None
+    value = target.account_id if own.kind == ACCOUNT and target.kind == PRINCIPAL else target.value
+    return DenyEntry(own.sid, own.kind, canonical_value(own.kind, str(value)), own.actions)
 
 
-def sid_for(kind: str, actions: Sequence[str]) -> str:
-    digest = hashlib.sha256("|".join(sorted(actions)).encode()).hexdigest()[:8].upper()
-    return f"{SID_PREFIX}{kind}{digest}"
+def lookalikes(policy: Mapping[str, Any], target: DenyTarget, action: str) -> list[str]:
+    """Deny statements that mention `target` (or carry a Sid like the tool's) but are not coverage: reported."""
+    found = []
+    for index, statement in enumerate(statements(policy)):
+        if statement.get("Effect") != "Deny" or parse_own(statement) is not None:
+            continue
+        sid = str(statement.get("Sid", ""))
+        mentions = target.value in json.dumps(statement) or sid.startswith(SID_PREFIX)
+        if mentions and _action_listed(statement, action):
+            found.append(sid or f"#{index}")
+    return found
 
 
-def compact(policy: Policy) -> str:
-    """The policy as sent to IAM; its length is what the trust-policy quota counts."""
-    return json.dumps(policy, separators=(",", ":"), ensure_ascii=False)
+def _action_listed(statement: Mapping[str, Any], action: str) -> bool:
+    patterns = _string_list(statement.get("Action")) or []
+    return not patterns or any(fnmatchcase(action.lower(), p.lower()) for p in patterns)
 
 
-def statements(policy: Mapping[str, Any]) -> list[Statement]:
-    raw = policy.get("Statement")
-    items = [raw] if isinstance(raw, Mapping) else raw
-    if not isinstance(items, list) or not all(isinstance(item, Mapping) for item in items):
-        raise PolicyError("trust policy has no readable Statement")
-    return [dict(item) for item in items]
+@dataclass
+class _Body:
+    """A working copy of a document's statements, with the tool's statements indexed by Sid."""
 
+    policy: Policy
+    items: list[Statement] = field(default_factory=list)
+    changed: bool = False
 
-def covering_sids(policy: Mapping[str, Any], target: DenyTarget, action: str) -> list[str]:
-    """Sids (or `#<index>` for unnamed ones) of Deny statements that already block `target` doing `action`."""
-    return [
-        str(statement.get("Sid") or f"#{index}")
-        for index, statement in enumerate(statements(policy))
-        if _covers(statement, target, action)
-    ]
+    def __post_init__(self) -> None:
+        self.items = statements(self.policy)
+
+    def find(self, sid: str) -> tuple[int, Statement] | None:
+        return next(((i, s) for i, s in enumerate(self.items) if s.get("Sid") == sid), None)
+
+    def free_sid(self, kind: str, actions: Sequence[str], exclusions: Exclusions) -> tuple[str, OwnStatement | None]:
+        """The Sid for this template: ours if it already holds this template, else the first one nobody uses."""
+        for generation in range(100):
+            sid = sid_for(kind, actions, exclusions, generation)
+            found = self.find(sid)
+            if found is None:
+                return sid, None
+            own = parse_own(found[1])
+            if own is not None and own.template == (kind, tuple(actions), exclusions):
+                return sid, own
+        raise PolicyError("no free Sid for a new statement")
+
+    def put(self, own: OwnStatement) -> None:
+        self.changed = True
+        found = self.find(own.sid)
+        if found is None:
+            self.items.append(own.render())
+        else:
+            self.items[found[0]] = own.render()
+
+    def drop(self, sid: str) -> None:
+        self.changed = True
+        self.items = [s for s in self.items if s.get("Sid") != sid]
+
+    def result(self) -> Policy:
+        if not self.changed:  # unchanged: the document as it was, Statement form included
+            return copy.deepcopy(dict(self.policy))
+        result = copy.deepcopy(dict(self.policy))
+        result["Statement"] = self.items
+        return result
 
 
 def add_denies(
     policy: Mapping[str, Any], requests: Iterable[tuple[DenyTarget, Sequence[str]]], zone: Zone
 ) -> tuple[Policy, list[DenyEntry]]:
-    """Return a copy of `policy` that denies each (target, actions) not already denied, and what was added."""
-    result = copy.deepcopy(dict(policy))
-    body = statements(result)
+    """Return a copy of `policy` that denies each (target, actions) not already covered, and what was added."""
+    body = _Body(copy.deepcopy(dict(policy)))
     added: list[DenyEntry] = []
     for target, actions in requests:
-        missing = tuple(sorted(a for a in set(actions) if not any(_covers(s, target, a) for s in body)))
+        current = body.result()
+        missing = tuple(sorted({a for a in actions if covering(current, target, a, zone) is None}))
         if not missing:
             continue
-        sid = sid_for(target.kind, missing)
-        existing = next((s for s in body if s.get("Sid") == sid), None)
+        exclusions = zone.exclusions(target)
+        sid, existing = body.free_sid(target.kind, missing, exclusions)
+        value = canonical_value(target.kind, target.value)
         if existing is None:
-            body.append(_new_statement(sid, target, missing, zone))
-        else:
-            values = _own_values(existing, target.kind, missing)
-            if target.kind != PUBLIC:
-                _set_values(existing, target.kind, [*values, target.value])
-        added.append(DenyEntry(sid, target.kind, target.value, missing))
-    result["Statement"] = body
-    return result, added
+            body.put(OwnStatement(sid, target.kind, missing, exclusions, (value,)))
+        elif value not in existing.values and target.kind != PUBLIC:
+            body.put(existing.with_values([*existing.values, value]))
+        added.append(DenyEntry(sid, target.kind, value, missing))
+    return body.result(), added
 
 
 def remove_denies(policy: Mapping[str, Any], entries: Iterable[DenyEntry]) -> tuple[Policy, list[DenyEntry]]:
     """Remove exactly `entries` from the tool's statements; leave every other statement and value as it is."""
-    result = copy.deepcopy(dict(policy))
-    body = statements(result)
+    body = _Body(copy.deepcopy(dict(policy)))
     removed: list[DenyEntry] = []
     for entry in entries:
-        statement = next((s for s in body if s.get("Sid") == entry.sid), None)
-        if statement is None:
-            continue
-        values = _own_values(statement, entry.kind, entry.actions)
-        if entry.kind == PUBLIC:
-            body.remove(statement)
-            removed.append(entry)
-            continue
-        equivalent = _equivalent_values(entry)
-        remaining = [value for value in values if value not in equivalent]
-        if len(remaining) == len(values):
+        found = body.find(entry.sid)
+        own = parse_own(found[1]) if found else None
+        if own is None or own.kind != entry.kind:
+            continue  # gone, or a statement in a shape we did not write: never edited
+        value = canonical_value(entry.kind, entry.value)
+        if value not in own.values:
             continue
         removed.append(entry)
-        if remaining:
-            _set_values(statement, entry.kind, remaining)
+        remaining = [v for v in own.values if v != value]
+        if remaining and entry.kind != PUBLIC:
+            body.put(own.with_values(remaining))
         else:
-            body.remove(statement)
-    result["Statement"] = body
-    return result, removed
+            body.drop(entry.sid)
+    return body.result(), removed
+
+
+def restore_entries(
+    policy: Mapping[str, Any], statements_in_place: Iterable[OwnStatement]
+) -> tuple[Policy, list[DenyEntry]]:
+    """Put back every value of `statements_in_place` (the ledger) that `policy` lacks; return what was put back.
+
+    A stale read (IAM is eventually consistent) or a hand edit can lack an entry the tool has in place: writing
+    that document back as read would silently drop a Deny."""
+    body = _Body(copy.deepcopy(dict(policy)))
+    restored: list[DenyEntry] = []
+    for ledger_statement in statements_in_place:
+        wanted = ledger_statement
+        found = body.find(wanted.sid)
+        own = parse_own(found[1]) if found else None
+        if found is not None and (own is None or own.template != wanted.template):
+            # A foreign statement took the Sid: re-create ours under a fresh one rather than edit theirs.
+            sid, own = body.free_sid(wanted.kind, wanted.actions, wanted.exclusions)
+            wanted = OwnStatement(sid, wanted.kind, wanted.actions, wanted.exclusions, wanted.values)
+        held = {v for o in own_statements(body.result()) if o.template == wanted.template for v in o.values}
+        missing = [v for v in wanted.values if v not in held]
+        if not missing:
+            continue
+        values = [*(own.values if own else ()), *missing]
+        body.put(wanted.with_values(values))
+        restored += [DenyEntry(wanted.sid, wanted.kind, v, wanted.actions) for v in missing]
+    return body.result(), restored
+
+
+def missing_entries(policy: Mapping[str, Any], statements_in_place: Iterable[OwnStatement]) -> list[DenyEntry]:
+    """Entries the ledger holds that `policy` does not show (in one of the tool's statements of the same shape)."""
+    present = {(own.template, v) for own in own_statements(policy) for v in own.values}
+    return [
+        DenyEntry(own.sid, own.kind, v, own.actions)
+        for own in statements_in_place
+        for v in own.values
+        if (own.template, v) not in present
+    ]
+
+
+def present_entries(policy: Mapping[str, Any], entries: Iterable[DenyEntry]) -> list[DenyEntry]:
+    """Those of `entries` that `policy`'s own statements hold."""
+    present = {entry.key for entry in tool_entries(policy)}
+    return [entry for entry in entries if entry.key in present]
 
 
 def match_statement_form(policy: Policy, reference: Mapping[str, Any]) -> Policy:
@@ -219,150 +611,24 @@ def match_statement_form(policy: Policy, reference: Mapping[str, Any]) -> Policy
     return policy
 
 
-def tool_entries(policy: Mapping[str, Any]) -> list[DenyEntry]:
-    """Every (principal, actions) the tool's statements currently deny."""
-    entries: list[DenyEntry] = []
+def grants(policy: Mapping[str, Any], principal: Mapping[str, str], actions: Sequence[str]) -> bool:
+    """Does some Allow statement of `policy` name this principal (or everyone) for one of `actions`? A cheap check
+    for a policy given by hand (`aa-remediate plan`), not a policy evaluation."""
     for statement in statements(policy):
-        match = _SID.match(str(statement.get("Sid", "")))
-        if not match:
+        if statement.get("Effect") != "Allow":
             continue
-        kind = match.group(1)
-        actions = tuple(sorted(_as_list(statement.get("Action"))))
-        values = _values_if_own_shape(statement, kind)
-        if values is None:
-            continue  # our Sid in a shape we did not write: not ours to list or remove
-        entries.extend(DenyEntry(statement["Sid"], kind, value, actions) for value in values)
-    return entries
-
-
-def _new_statement(sid: str, target: DenyTarget, actions: Sequence[str], zone: Zone) -> Statement:
-    statement: Statement = {"Sid": sid, "Effect": "Deny"}
-    if target.kind == ACCOUNT:
-        statement["Principal"] = {"AWS": [target.value]}
-    elif target.kind == FEDERATED:
-        statement["Principal"] = {"Federated": [target.value]}
-    else:
-        statement["Principal"] = {"AWS": "*"}
-    statement["Action"] = list(actions)
-    if target.kind == PRINCIPAL:
-        statement["Condition"] = {"ArnLike": {"aws:PrincipalArn": [target.value]}}
-    elif target.kind == PUBLIC:
-        statement["Condition"] = _perimeter(zone)
-    return statement
-
-
-def _perimeter(zone: Zone) -> dict[str, Any]:
-    # Data-perimeter form: deny unless the caller is in the zone of trust or is an AWS service. With several keys
-    # in one operator all must hold, so "not our account AND not our org"; IfExists keeps callers without the key
-    # (federated users) denied, while BoolIfExists spares service principals the role trusts.
-    outside: dict[str, Any] = {"aws:PrincipalAccount": sorted(zone.account_ids)}
-    if zone.org_id:
-        outside["aws:PrincipalOrgID"] = zone.org_id
-    return {"StringNotEqualsIfExists": outside, "BoolIfExists": {"aws:PrincipalIsAWSService": "false"}}
-
-
-def _own_values(statement: Statement, kind: str, actions: Sequence[str]) -> list[str]:
-    """The principal list of one of our statements. A statement holding our Sid in any other shape (copied, or
-    edited by a person) is refused, so the tool never rewrites a statement it did not write exactly so."""
-    values = _values_if_own_shape(statement, kind)
-    if values is None or sorted(_as_list(statement.get("Action"))) != sorted(actions):
-        raise PolicyError(f"statement {statement.get('Sid')!r} is not in the form this tool writes")
-    return values
-
-
-def _values_if_own_shape(statement: Statement, kind: str) -> list[str] | None:
-    if not str(statement.get("Sid", "")).startswith(f"{SID_PREFIX}{kind}") or statement.get("Effect") != "Deny":
-        return None
-    keys = set(statement) - {"Sid", "Effect", "Principal", "Action"}
-    principal, condition = statement.get("Principal"), statement.get("Condition")
-    if not isinstance(principal, Mapping) or not _is_string_list(statement.get("Action")):
-        return None
-    if kind in (ACCOUNT, FEDERATED):
-        key = "AWS" if kind == ACCOUNT else "Federated"
-        values = principal.get(key)
-        return _as_list(values) if not keys and set(principal) == {key} and _is_string_list(values) else None
-    if keys != {"Condition"} or dict(principal) != {"AWS": "*"} or not isinstance(condition, Mapping):
-        return None
-    if kind == PRINCIPAL:
-        arn_like = condition.get("ArnLike")
-        values = arn_like.get("aws:PrincipalArn") if isinstance(arn_like, Mapping) else None
-        shape_ok = (
-            set(condition) == {"ArnLike"} and isinstance(arn_like, Mapping) and set(arn_like) == {"aws:PrincipalArn"}
-        )
-        return _as_list(values) if shape_ok and _is_string_list(values) else None
-    outside = condition.get("StringNotEqualsIfExists")
-    perimeter_ok = (
-        set(condition) == {"StringNotEqualsIfExists", "BoolIfExists"}
-        and condition.get("BoolIfExists") == {"aws:PrincipalIsAWSService": "false"}
-        and isinstance(outside, Mapping)
-        and set(outside) <= {"aws:PrincipalAccount", "aws:PrincipalOrgID"}
-    )
-    return ["*"] if perimeter_ok else None
-
-
-def _is_string_list(value: object) -> bool:
-    return isinstance(value, str) or (
-        isinstance(value, list) and bool(value) and all(isinstance(v, str) for v in value)
-    )
-
-
-def _set_values(statement: Statement, kind: str, values: list[str]) -> None:
-    if kind == ACCOUNT:
-        statement["Principal"] = {"AWS": values}
-    elif kind == FEDERATED:
-        statement["Principal"] = {"Federated": values}
-    else:
-        statement["Condition"] = {"ArnLike": {"aws:PrincipalArn": values}}
-
-
-def _equivalent_values(entry: DenyEntry) -> set[str]:
-    if entry.kind != ACCOUNT:
-        return {entry.value}
-    # IAM may store {"AWS": "<id>"} back as the account's root ARN.
-    return {entry.value} | {f"arn:{p}:iam::{entry.value}:root" for p in ("aws", "aws-cn", "aws-us-gov")}
-
-
-def _covers(statement: Mapping[str, Any], target: DenyTarget, action: str) -> bool:
-    if statement.get("Effect") != "Deny" or "NotPrincipal" in statement or "NotAction" in statement:
-        return False
-    if not any(fnmatchcase(action.lower(), pattern.lower()) for pattern in _as_list(statement.get("Action"))):
-        return False
-    condition = statement.get("Condition")
-    if not condition:
-        return _principal_covers(statement.get("Principal"), target)
-    # A conditional Deny covers only in the exact forms this tool writes.
-    sid_match = _SID.match(str(statement.get("Sid", "")))
-    if sid_match is None or sid_match.group(1) != target.kind:
-        return False
-    if target.kind == PUBLIC:
-        return True
-    if target.kind == PRINCIPAL and isinstance(condition, Mapping):
-        arn_like = condition.get("ArnLike")
-        return isinstance(arn_like, Mapping) and target.value in _as_list(arn_like.get("aws:PrincipalArn"))
+        patterns = _string_list(statement.get("Action")) or []
+        if "NotAction" not in statement and not any(
+            fnmatchcase(a.lower(), p.lower()) for a in actions for p in patterns
+        ):
+            continue
+        named = statement.get("Principal")
+        if named == "*":
+            return True
+        if not isinstance(named, Mapping):
+            continue
+        for key, value in principal.items():
+            listed = {canonical_value(ACCOUNT, v) for v in _string_list(named.get(key)) or []}
+            if "*" in listed or canonical_value(ACCOUNT, value) in listed:
+                return True
     return False
-
-
-def _principal_covers(principal: object, target: DenyTarget) -> bool:
-    if principal == "*":
-        return True
-    if not isinstance(principal, Mapping):
-        return False
-    if target.kind == FEDERATED:
-        return target.value in _as_list(principal.get("Federated"))
-    aws = _as_list(principal.get("AWS"))
-    if "*" in aws:
-        return True
-    if target.kind == PUBLIC:
-        return False
-    account = target.account_id
-    accounts = {value for value in aws if _ACCOUNT_ID.match(value)}
-    accounts |= {root.group(1) for value in aws if (root := _ROOT_ARN.match(value))}
-    return account in accounts or target.value in aws
-
-
-def _as_list(value: object) -> list[str]:
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, list):
-        return [item for item in value if isinstance(item, str)]
-    return []

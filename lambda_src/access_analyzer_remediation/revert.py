@@ -1,111 +1,151 @@
-"""Undo a remediation: remove exactly the Deny entries the tool added for one finding, keep everything else."""
+"""Undo a remediation: remove exactly the Deny entries the tool added for one finding, keep everything else.
+
+Trust nothing here either: only verified decision records count (never an event's claim), they must agree on the
+role and the principal, and GetFinding must still know the finding with that role and principal. The archive step
+(`--archive`: the access is intended) comes only after the revert succeeded, in every configured analyzer, so the
+finding does not come back from the analyzer of another Region.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import re
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .audit import AuditRecord, Lock, denied_entries
+from .audit import DECISION, REVERT, AuditRecord, denied_entries
 from .clients import error_code
+from .cycle import Budget, RoleCycle
 from .engine import Remediator
-from .findings import RoleRef
-from .policy import (
-    DenyEntry,
-    canonical_value,
-    classify_principal,
-    compact,
-    match_statement_form,
-    remove_denies,
-    tool_entries,
-)
+from .findings import IAM_ROLE, RoleRef
+from .policy import DenyEntry
+from .state import INTENDED_SECONDS, Intended
 
 
 class NothingToRevert(LookupError):
     """The audit trail shows no Deny of this tool for the finding that is still in place."""
 
 
+class RevertRefused(ValueError):
+    """The records or the finding do not allow a safe revert (they disagree, or the finding is unknown)."""
+
+
 def revert(remediator: Remediator, finding_id: str, archive: bool = False) -> dict[str, Any]:
     history = remediator.audit.history(finding_id)
-    decisions = [r for r in history if r.get("record_type") == "DECISION"]
+    decisions = [r for r in history if r.get("record_type") == DECISION]
     if not decisions:
-        raise NothingToRevert(f"no decision recorded for finding {finding_id}")
-    latest = decisions[-1]
-    role = RoleRef.parse(str(latest["resource_arn"]))
-    analyzer_arn = str(latest["analyzer_arn"])
-    principal = json.loads(str(latest.get("principal", "{}")))
-    recorded = [DenyEntry.from_json(entry) for entry in denied_entries(history)]
-    rule = None
-    if archive:
-        # Before the Deny goes: once access is back the analyzer opens a NEW finding (the old one may be RESOLVED
-        # by now and cannot be archived), which only an archive rule keeps from being contained again.
-        rule = _archive_rule(remediator, analyzer_arn, role, principal)
-    lock: Lock | None = remediator.audit.acquire(
-        role.arn, remediator.settings.lock_lease_seconds, remediator.lock_wait_seconds
+        raise NothingToRevert(f"no verified decision is recorded for finding {finding_id}")
+    resource_arn, analyzer_arn, principal = _agreed(decisions)
+    finding = _confirmed(remediator, analyzer_arn, finding_id, resource_arn, principal)
+    role = RoleRef.parse(resource_arn)
+    entries = [DenyEntry.from_json(entry) for entry in denied_entries(history)]
+    if not entries:
+        raise NothingToRevert(f"no Deny of this tool is recorded for finding {finding_id}")
+    actions = tuple(sorted({a for d in decisions for a in d.get("actions") or []}))
+    keep = Intended(principal, actions, remediator.clock() + INTENDED_SECONDS, finding_id) if archive else None
+    original = next((str(r["policy_before"]) for r in decisions if r.get("policy_before")), None)
+    record = AuditRecord(
+        finding_id=finding_id,
+        kind=REVERT,
+        decision="revert",
+        reason="reverted_by_operator",
+        summary="",
+        mode=remediator.settings.mode,
+        analyzer_arn=analyzer_arn,
+        resource_arn=role.arn,
+        principal=principal,
+        actions=actions,
+        policy_before=original,
+        extra={"archive": "true" if archive else "false", "caller": _caller(remediator)},
+    )
+    settings = remediator.settings
+    cycle = RoleCycle(
+        settings,
+        remediator.clients.iam(),
+        remediator.audit,
+        remediator.state,
+        Budget(),
+        clock=remediator.clock,
+        sleep=remediator.sleep,
+        lock_wait_seconds=remediator.lock_wait_seconds,
     )
     try:
-        state = remediator._get_role(role)
-        if state is None:
-            raise NothingToRevert(f"role {role.arn} no longer exists")
-        entries = recorded or _entries_for(latest, state.policy)
-        after, removed = remove_denies(state.policy, entries)
-        original = next((r["policy_before"] for r in decisions if r.get("policy_before")), None)
-        if original:
-            after = match_statement_form(after, json.loads(str(original)))
-        if not removed:
-            raise NothingToRevert(f"the Deny added for finding {finding_id} is no longer in the trust policy")
-        remediator.clients.iam().update_assume_role_policy(RoleName=role.name, PolicyDocument=compact(after))
-        record = AuditRecord(
-            finding_id=finding_id,
-            kind="REVERT",
-            decision="revert",
-            reason="reverted_by_operator",
-            summary=f"removed {len(removed)} Deny entr{'y' if len(removed) == 1 else 'ies'}",
-            mode=remediator.settings.mode,
-            analyzer_arn=analyzer_arn,
-            resource_arn=role.arn,
-            policy_before=compact(state.policy),
-            policy_after=compact(after),
-            extra={
-                "removed": json.dumps([e.to_json() for e in removed], sort_keys=True),
-                "archive_rule": rule or "",
-            },
-        )
-        remediator.audit.record([record], release=lock)
-        lock = None
-    finally:
-        if lock is not None:
-            remediator._release_quietly(lock)
-    finding_status = _archive_finding(remediator, analyzer_arn, finding_id) if archive else None
+        before, after, removed, _done = cycle.revert(role, entries, record, keep)
+    except LookupError as err:
+        raise NothingToRevert(str(err)) from None
+    if not removed:
+        raise NothingToRevert(f"the Deny added for finding {finding_id} is no longer in the trust policy")
+    rules: list[str] = []
+    finding_status = None
+    if archive:
+        rules = [_archive_rule(remediator, arn, role, principal) for arn in settings.analyzer_arns]
+        finding_status = _archive_finding(remediator, analyzer_arn, finding_id)
     return {
         "reverted": True,
         "finding_id": finding_id,
+        "finding_status_before": finding["status"],
         "role_arn": role.arn,
         "removed": [e.to_json() for e in removed],
         "archived": archive,
-        "archive_rule": rule,
+        "archive_rules": rules,
+        "archive_rule": rules[0] if rules else None,
         "finding_status": finding_status,
-        "policy_before": state.policy,
+        "policy_before": before,
         "policy_after": after,
     }
 
 
-def _archive_rule(remediator: Remediator, analyzer_arn: str, role: RoleRef, principal: dict[str, str]) -> str:
-    """An archive rule for this role and principal (idempotent: the name is derived from both)."""
+def _agreed(decisions: Sequence[Mapping[str, Any]]) -> tuple[str, str, dict[str, str]]:
+    """The one role, analyzer and principal every verified decision names: any disagreement refuses the revert."""
+    resources = {str(d["resource_arn"]) for d in decisions}
+    analyzers = {str(d["analyzer_arn"]) for d in decisions}
+    principals = {str(d.get("principal", "{}")) for d in decisions}
+    if len(resources) != 1 or len(analyzers) != 1 or len(principals) != 1:
+        raise RevertRefused(
+            "the records of this finding disagree on the role, analyzer or principal: not reverted "
+            f"(roles {sorted(resources)}, principals {sorted(principals)})"
+        )
+    principal = json.loads(principals.pop())
+    return resources.pop(), analyzers.pop(), {str(k): str(v) for k, v in principal.items()}
+
+
+def _confirmed(
+    remediator: Remediator, analyzer_arn: str, finding_id: str, resource_arn: str, principal: Mapping[str, str]
+) -> dict[str, Any]:
+    """GetFinding must still know the finding, for the same role and principal as the records."""
+    if analyzer_arn not in remediator.settings.analyzer_arns:
+        raise RevertRefused(f"the finding's analyzer {analyzer_arn} is not one of AAR_ANALYZER_ARNS: not reverted")
+    client = remediator.clients.access_analyzer(analyzer_arn.split(":")[3])
+    try:
+        finding = dict(client.get_finding(analyzerArn=analyzer_arn, id=finding_id)["finding"])
+    except Exception as err:
+        if error_code(err) == "ResourceNotFoundException":
+            raise RevertRefused(f"Access Analyzer does not know finding {finding_id}: not reverted") from None
+        raise
+    resource = re.sub(r"\s+", "", str(finding.get("resource", "")))
+    if str(finding.get("resourceType", "")).strip() != IAM_ROLE or resource != resource_arn:
+        raise RevertRefused(f"finding {finding_id} is not about {resource_arn} any more: not reverted")
+    named = finding.get("principal")
+    if not isinstance(named, dict) or {str(k): str(v) for k, v in named.items()} != dict(principal):
+        raise RevertRefused(f"finding {finding_id} names another principal than its records: not reverted")
+    return finding
+
+
+def _archive_rule(remediator: Remediator, analyzer_arn: str, role: RoleRef, principal: Mapping[str, str]) -> str:
+    """An archive rule for this role and principal (idempotent: the name is derived from both), applied at once to
+    the analyzer's existing findings (those of the other Regions included)."""
     criteria = {"resource": {"eq": [role.arn]}} | {f"principal.{k}": {"eq": [v]} for k, v in sorted(principal.items())}
     digest = hashlib.sha256(json.dumps(criteria, sort_keys=True).encode()).hexdigest()[:10]
     name = f"aar-intended-{re.sub(r'[^A-Za-z0-9_.-]', '-', role.name)[:200]}-{digest}"
+    analyzer_name = analyzer_arn.rsplit("/", 1)[-1]
     client = remediator.clients.access_analyzer(analyzer_arn.split(":")[3])
     try:
-        client.create_archive_rule(
-            analyzerName=analyzer_arn.rsplit("/", 1)[-1],
-            ruleName=name,
-            filter=criteria,  # type: ignore[arg-type]
-        )
+        client.create_archive_rule(analyzerName=analyzer_name, ruleName=name, filter=criteria)  # type: ignore[arg-type]
     except Exception as err:
         if error_code(err) != "ConflictException":  # the rule already exists
             raise
+    client.apply_archive_rule(analyzerArn=analyzer_arn, ruleName=name)
     return name
 
 
@@ -116,14 +156,10 @@ def _archive_finding(remediator: Remediator, analyzer_arn: str, finding_id: str)
     return str(client.get_finding(analyzerArn=analyzer_arn, id=finding_id)["finding"]["status"])
 
 
-def _entries_for(decision: dict[str, Any], policy: dict[str, Any]) -> list[DenyEntry]:
-    """Fallback when no entries were recorded (e.g. a redelivered finding found its Deny already in place): the
-    tool's entries for exactly this finding's principal whose actions are all among the finding's actions."""
-    targets, _ = classify_principal(json.loads(str(decision.get("principal", "{}"))))
-    wanted = {(t.kind, t.value) for t in targets}
-    actions = set(decision.get("actions") or [])
-    return [
-        e
-        for e in tool_entries(policy)
-        if (e.kind, canonical_value(e.kind, e.value)) in wanted and set(e.actions) <= actions
-    ]
+def _caller(remediator: Remediator) -> str:
+    """Who reverted (recorded with the revert); unknown when STS cannot say."""
+    try:
+        sts = remediator.clients.sts()
+        return str(sts.get_caller_identity()["Arn"])
+    except Exception:  # the revert must not depend on STS; the record says it could not tell
+        return "unknown"

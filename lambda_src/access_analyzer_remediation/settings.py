@@ -14,10 +14,16 @@ from typing import Literal
 
 Mode = Literal["remediate", "notify"]
 
+# Roles an account analyzer flags because the organization's management or automation reaches them: denying that
+# access would lock the organization out. A pattern starting with "/" matches path + name, any other the role name.
 DEFAULT_PROTECTED_ROLE_PATTERNS: tuple[str, ...] = (
     "OrganizationAccountAccessRole",
     "AWSControlTowerExecution",
+    "aws-controltower-*",
+    "AWSAFT*",
+    "/aws-reserved/*",  # IAM Identity Center's AWSReservedSSO_* roles: IAM refuses every change (UnmodifiableEntity)
     "AWSCloudFormationStackSetExecutionRole",
+    "AWSCloudFormationStackSetAdministrationRole",
     "stacksets-exec-*",
 )
 DEFAULT_EXEMPTION_TAG_KEY = "access-analyzer-remediation:exempt"
@@ -29,6 +35,10 @@ ANALYZER_ARN_RE = re.compile(r"^arn:aws[a-z-]*:access-analyzer:[a-z0-9-]+:\d{12}
 ROLE_ARN_RE = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")
 TOPIC_ARN_RE = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$")
 TABLE_NAME_RE = re.compile(r"^[A-Za-z0-9_.-]{3,255}$")
+QUEUE_URL_RE = re.compile(r"^https?://\S+/\d{12}/[A-Za-z0-9_-]{1,80}(\.fifo)?$")
+# IAM wildcards are `*` and `?` only; a pattern is also an IAM resource ARN in the role's explicit Deny.
+PROTECTED_PATTERN_RE = re.compile(r"^(/[\w+=,.@*?/-]*|[\w+=,.@*?-]+)$")
+ALLOWED_PRINCIPAL_RE = re.compile(r"^[^\s\[\]]{1,2048}$")
 
 
 class SettingsError(ValueError):
@@ -47,6 +57,8 @@ class Settings:
     own_role_arns: frozenset[str] = frozenset()
     exemption_tag_key: str = DEFAULT_EXEMPTION_TAG_KEY
     allowed_principals: tuple[str, ...] = ()
+    queue_url: str | None = None
+    require_confirmed_subscription: bool = False
     trust_policy_max_chars: int = DEFAULT_TRUST_POLICY_MAX_CHARS
     audit_retention_days: int = 365
     lock_lease_seconds: int = 60
@@ -66,11 +78,16 @@ class Settings:
             trusted_account_ids=frozenset(_arn_list(env, "AAR_TRUSTED_ACCOUNT_IDS", ACCOUNT_ID_RE)),
             trusted_org_id=_optional_matching(env, "AAR_TRUSTED_ORG_ID", ORG_ID_RE),
             protected_role_patterns=tuple(
-                _string_list(env, "AAR_PROTECTED_ROLE_PATTERNS", DEFAULT_PROTECTED_ROLE_PATTERNS)
+                _matching_list(
+                    env, "AAR_PROTECTED_ROLE_PATTERNS", PROTECTED_PATTERN_RE, DEFAULT_PROTECTED_ROLE_PATTERNS
+                )
             ),
             own_role_arns=frozenset(_arn_list(env, "AAR_OWN_ROLE_ARNS", ROLE_ARN_RE)),
             exemption_tag_key=_tag_key(env),
-            allowed_principals=tuple(_string_list(env, "AAR_ALLOWED_PRINCIPALS", ())),
+            allowed_principals=tuple(_matching_list(env, "AAR_ALLOWED_PRINCIPALS", ALLOWED_PRINCIPAL_RE, ())),
+            queue_url=_optional_matching(env, "AAR_QUEUE_URL", QUEUE_URL_RE),
+            # Default on for the Lambda (the module sets it); the dataclass default is off for the CLI and tests.
+            require_confirmed_subscription=_bool(env, "AAR_REQUIRE_CONFIRMED_SUBSCRIPTION", "true"),
             trust_policy_max_chars=_int(env, "AAR_TRUST_POLICY_MAX_CHARS", DEFAULT_TRUST_POLICY_MAX_CHARS, 2048, 10240),
             audit_retention_days=_int(env, "AAR_AUDIT_RETENTION_DAYS", 365, 0, 36500),
             lock_lease_seconds=_int(env, "AAR_LOCK_LEASE_SECONDS", 60, 5, 900),
@@ -98,6 +115,14 @@ def _string_list(env: Mapping[str, str], name: str, default: tuple[str, ...]) ->
     if not isinstance(value, list) or not all(isinstance(item, str) and item.strip() for item in value):
         raise SettingsError(f"{name} must be a JSON list of non-empty strings")
     return [item.strip() for item in value]
+
+
+def _matching_list(env: Mapping[str, str], name: str, pattern: re.Pattern[str], default: tuple[str, ...]) -> list[str]:
+    values = _string_list(env, name, default)
+    for value in values:
+        if len(value) > 2048 or not pattern.match(value):
+            raise SettingsError(f"{name}: {value[:80]!r} is not valid (wildcards are * and ? only)")
+    return values
 
 
 def _arn_list(env: Mapping[str, str], name: str, pattern: re.Pattern[str], required: bool = False) -> list[str]:
@@ -143,8 +168,8 @@ def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -
     return value
 
 
-def _bool(env: Mapping[str, str], name: str) -> bool:
-    raw = env.get(name, "false").strip().lower()
+def _bool(env: Mapping[str, str], name: str, default: str = "false") -> bool:
+    raw = (env.get(name, "").strip() or default).lower()
     if raw not in {"true", "false"}:
         raise SettingsError(f"{name} must be 'true' or 'false', got {raw!r}")
     return raw == "true"

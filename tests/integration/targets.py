@@ -221,10 +221,19 @@ class IntendedCase:
     reason: str
     name_prefix: str
     tags: Mapping[str, str]
+    headline: str  # a protected role is loud (its access stays open); an exempt one is intended
+    subject: str
 
 
 INTENDED_CASES = [
     # examples/complete protects break-glass-* besides the defaults.
-    IntendedCase("protected", "protected_role", "break-glass-", {}),
-    IntendedCase("exempt-tag", "exempt_tag", "aar-e2e-exempt-", {"access-analyzer-remediation:exempt": "true"}),
+    IntendedCase("protected", "protected_role", "break-glass-", {}, "NOT CONTAINED", "NOT CONTAINED: external access"),
+    IntendedCase(
+        "exempt-tag",
+        "exempt_tag",
+        "aar-e2e-exempt-",
+        {"access-analyzer-remediation:exempt": "true"},
+        "INTENDED",
+        "Intended external access",
+    ),
 ]

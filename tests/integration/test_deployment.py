@@ -79,9 +79,10 @@ def test_authorization_is_enforced_per_resource(sandbox: SandboxTarget) -> None:
     role = local.function.role_session
     item = {"pk": {"S": "sandbox-probe"}, "sk": {"S": "probe"}}
     with aws.authorization():
-        role.client("dynamodb").put_item(TableName=local.deployment.audit_table, Item=item)
-        with pytest.raises(ClientError, match="not authorized to perform: dynamodb:PutItem"):
-            role.client("dynamodb").put_item(TableName=other_table, Item={"pk": {"S": "x"}})
+        probe = {"UpdateExpression": "SET probe = :p", "ExpressionAttributeValues": {":p": {"S": "x"}}}
+        role.client("dynamodb").update_item(TableName=local.deployment.audit_table, Key=item, **probe)
+        with pytest.raises(ClientError, match="not authorized to perform: dynamodb:UpdateItem"):
+            role.client("dynamodb").update_item(TableName=other_table, Key={"pk": {"S": "x"}}, **probe)
         with pytest.raises(ClientError, match="ResourceNotFoundException"):  # allowed, and then not found
             role.client("accessanalyzer").get_finding(analyzerArn=aws.standin.analyzer_arn, id="no-such-finding")
         with pytest.raises(ClientError, match="AccessDeniedException"):

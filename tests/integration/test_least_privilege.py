@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -28,7 +29,13 @@ pytestmark = [pytest.mark.integration, pytest.mark.terraform]
 
 # IAM action of an API call, where it is not "<service prefix>:<operation>" (Service Authorization Reference).
 _PREFIX = {"accessanalyzer": "access-analyzer"}
-_ACTION_OF = {"ListFindingsV2": "ListFindings", "GetFindingV2": "GetFinding"}
+_ACTION_OF = {
+    "ListFindingsV2": "ListFindings",
+    "GetFindingV2": "GetFinding",
+    # SQS authorizes a batch call under the single call's action.
+    "SendMessageBatch": "SendMessage",
+    "DeleteMessageBatch": "DeleteMessage",
+}
 NOT_EMULATED = ("kms:", "xray:")
 
 
@@ -79,12 +86,15 @@ def new_role(sandbox: SandboxTarget, prefix: str) -> tuple[str, str]:
 
 
 # (action withheld, does the Deny land before the failure, decision when the record is retried with the permission)
+# BatchWriteItem: the Deny is written but its record is not; the retry completes the interrupted change and records
+# it as what it was (remediate). Publish: the record is written and the notice waits in the outbox; the retry finds
+# the Deny in place (skip) and sends the waiting notice.
 MISSING = [
     ("access-analyzer:GetFinding", False, "remediate"),
     ("iam:GetRole", False, "remediate"),
     ("iam:UpdateAssumeRolePolicy", False, "remediate"),
-    ("dynamodb:PutItem", False, "remediate"),
-    ("dynamodb:BatchWriteItem", True, "skip"),
+    ("dynamodb:UpdateItem", False, "remediate"),
+    ("dynamodb:BatchWriteItem", True, "remediate"),
     ("sns:Publish", True, "skip"),
 ]
 
@@ -123,14 +133,20 @@ def test_a_missing_permission_fails_the_record_until_it_is_granted(
 def test_the_sweep_needs_list_findings(sandbox: SandboxTarget) -> None:
     local = sandbox.local
     standin = local.aws.standin
+    _, arn = new_role(sandbox, "aar-e2e-sweep-")
     with local.aws.authorization():
+        local.rescan(arn)
+        local.run_function(local.receive_findings(1))  # the rule's own event first: the sweep finds it contained
         with withheld(local, "access-analyzer:ListFindings"):
             denied = local.function.invoke({"aar_action": "sweep"})
         assert denied.error is not None and "AccessDeniedException" in repr(denied.error)
         active = [f for f in standin.findings(status="ACTIVE") if f["resourceType"] == "AWS::IAM::Role"]
         swept = local.function.invoke({"aar_action": "sweep"})
         assert swept.error is None, swept.logs
-        assert swept.result == {"processed": len(active), "failed": 0}
+        assert active and swept.result == {"enqueued": len(active)}  # references: the normal path does the work
+        references = [m for m in local.receive_findings(len(active)) if m.event().get("aar_action") == "verify"]
+        assert sorted(m.event()["finding_id"] for m in references) == sorted(f["id"] for f in active), references
+        assert local.run_function(references).invocation.result == {"batchItemFailures": []}
 
 
 @pytest.mark.parametrize("action", ["sqs:GetQueueAttributes", "sqs:ReceiveMessage", "sqs:DeleteMessage"])
@@ -176,23 +192,34 @@ def test_every_granted_action_is_used(sandbox: SandboxTarget) -> None:
     with local.aws.authorization():
         function.cold_start()  # -> logs:CreateLogStream, logs:PutLogEvents
         mapping = EventSourceMapping(function.role_session.client("sqs"), local.queue_url, "us-east-1")
-        # The remediation path: GetFinding, lock, GetRole, UpdateAssumeRolePolicy, records + unlock, Publish.
+        # The remediation path: ListSubscriptionsByTopic (once per instance), GetFinding, GetRole, UpdateItem (lease
+        # and intent), UpdateAssumeRolePolicy, BatchWriteItem (record, outbox), UpdateItem (ledger, release), Publish,
+        # BatchWriteItem (notified, outbox cleared).
         _, arn = new_role(sandbox, "aar-e2e-all-")
         local.rescan(arn)
         messages = mapping.receive(1)  # -> sqs:GetQueueAttributes, sqs:ReceiveMessage
         invocation = function.invoke(sqs_event(messages, mapping.queue_arn, "us-east-1"))
         assert invocation.result == {"batchItemFailures": []}, invocation.logs
         assert mapping.delete_succeeded(messages, invocation.result) == []  # -> sqs:DeleteMessage
-        # The sweep: ListFindingsV2.
-        assert function.invoke({"aar_action": "sweep"}).error is None
-        # The error path: the lock is released with DeleteItem when the write fails.
-        _, failing = new_role(sandbox, "aar-e2e-unlock-")
+        # The sweep: ListFindingsV2, then SendMessage(Batch) of a reference to each ACTIVE finding. The one just
+        # contained is still ACTIVE (no re-scan yet): its reference finds the Deny in place and reads the role's
+        # state (GetItem) for a change an interrupted invocation may have left.
+        swept = function.invoke({"aar_action": "sweep"})
+        assert swept.error is None and swept.result is not None, swept.logs
+        references = mapping.receive(int(swept.result["enqueued"]))
+        assert function.invoke(sqs_event(references, mapping.queue_arn, "us-east-1")).result == {
+            "batchItemFailures": []
+        }
+        assert mapping.delete_succeeded(references, {"batchItemFailures": []}) == []
+        # The error path: Publish refused, the notice waits in the outbox; the redelivery sends it (Query).
+        _, failing = new_role(sandbox, "aar-e2e-outbox-")
         local.rescan(failing)
         retry = mapping.receive(1)
-        with withheld(local, "iam:UpdateAssumeRolePolicy"):
+        with withheld(local, "sns:Publish"):
             failed = function.invoke(sqs_event(retry, mapping.queue_arn, "us-east-1"))
         assert failed.result == {"batchItemFailures": [{"itemIdentifier": retry[0].message_id}]}
-        assert function.deliver(retry).invocation.result == {"batchItemFailures": []}
+        redelivered = [replace(m, attributes={**m.attributes, "ApproximateReceiveCount": "2"}) for m in retry]
+        assert function.deliver(redelivered).invocation.result == {"batchItemFailures": []}
 
     used = {iam_action(call) for call in function.calls[first_call:]}
     _, _, document = role_policy(local)

@@ -141,15 +141,15 @@ def test_protected_or_exempt_role_is_reported_and_never_changed(target: Target, 
         assert decision.get("sids_added", []) == [] and "policy_after" not in decision
 
         [email] = mailbox.receive(1, target.mail_timeout)
-        assert email.subject == f"[Access Analyzer] External access to role {role_name}"
-        assert f"[NOTIFY ONLY] role {role_name} ({case.reason})" in email.message
+        assert email.subject == f"[Access Analyzer] {case.subject} to role {role_name}"
+        assert f"[{case.headline}] role {role_name} ({case.reason})" in email.message
         assert "aa-remediate revert" not in email.message and "Added to the trust policy" not in email.message
 
         [again] = target.redeliver(contained)
         assert (again["decision"], again["reason"]) == ("notify", case.reason)
         assert target.trust_policy(role_name) == original
         [notice] = mailbox.receive(1, target.mail_timeout)
-        assert f"[NOTIFY ONLY] role {role_name}" in notice.message
+        assert f"[{case.headline}] role {role_name}" in notice.message
 
         # Nothing changed, so the access is still there and no new event is sent.
         findings = target.rescan(role_arn, finding["id"], "ACTIVE")

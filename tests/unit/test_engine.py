@@ -26,27 +26,38 @@ def _denies(policy: dict[str, Any]) -> list[dict[str, Any]]:
     return [s for s in policy["Statement"] if s.get("Effect") == "Deny"]
 
 
-def test_external_account_is_denied_audited_and_notified_in_five_calls(aws: Aws) -> None:
+def test_external_account_is_denied_audited_and_notified_in_six_calls_and_two_for_the_notice(aws: Aws) -> None:
     original = trust_policy({"AWS": f"arn:aws:iam::{EXTERNAL}:root"})
     aws.create_role("Audit_CrossAccountRole", original)
     [finding] = aws.analyze()
     remediator = aws.remediator()
     aws.calls.clear()
     [outcome] = remediator.process([_ref(aws, finding)])
-    calls = sum(aws.calls.values())
     assert (outcome.decision, outcome.reason) == ("remediate", "external_access_denied")
-    assert calls == 5, aws.calls
+    # GetFinding, GetRole, UpdateItem (lease + intent), UpdateAssumeRolePolicy, BatchWriteItem (record + outbox),
+    # UpdateItem (ledger + release).
+    assert aws.calls == {
+        "GetFinding": 1,
+        "GetRole": 1,
+        "UpdateItem": 2,
+        "UpdateAssumeRolePolicy": 1,
+        "BatchWriteItem": 1,
+    }
     policy = aws.policy("Audit_CrossAccountRole")
     assert policy["Statement"][0] == original["Statement"][0]
     [deny] = _denies(policy)
     assert deny["Principal"] == {"AWS": [EXTERNAL]} and deny["Action"] == ["sts:AssumeRole"]
     [record] = aws.audit_items()
-    assert record["decision"]["S"] == "remediate"
+    assert record["decision"]["S"] == "remediate" and record["notified"]["BOOL"] is False
     assert record["finding_id"]["S"] == finding["id"]
     assert json.loads(record["policy_before"]["S"]) == original
     assert json.loads(record["policy_after"]["S"]) == policy
     assert [s["S"] for s in record["sids_added"]["L"]] == [deny["Sid"]]
-    remediator.notify([outcome], "123456789012")
+    aws.calls.clear()
+    remediator.announce([outcome], "123456789012")
+    assert aws.calls == {"Publish": 1, "BatchWriteItem": 1}  # the notice, then: notified, outbox cleared
+    [record] = aws.audit_items()
+    assert record["notified"]["BOOL"] is True
     [email] = aws.emails()
     assert "Audit_CrossAccountRole" in email["Subject"]
     assert f"aa-remediate revert --finding-id {finding['id']}" in email["Message"]
@@ -108,7 +119,7 @@ def test_several_findings_on_one_role_are_coalesced_into_one_read_and_one_write(
     outcomes = aws.remediator().process([_ref(aws, f) for f in findings])
     assert [o.decision for o in outcomes] == ["remediate"] * 3
     assert aws.calls["GetRole"] == 1 and aws.calls["UpdateAssumeRolePolicy"] == 1
-    assert sum(aws.calls.values()) == 3 + 4
+    assert sum(aws.calls.values()) == 3 + 5
     [deny] = _denies(aws.policy("Busy"))
     assert sorted(deny["Principal"]["AWS"]) == sorted([EXTERNAL, "222233334444", "444455556666"])
 
@@ -145,9 +156,10 @@ def test_notify_mode_writes_nothing_but_audits_and_reports_the_change(aws: Aws) 
     aws.calls.clear()
     [outcome] = remediator.process([_ref(aws, finding)])
     assert (outcome.decision, outcome.reason) == ("notify", "notify_mode")
-    assert aws.calls["UpdateAssumeRolePolicy"] == 0 and aws.calls["PutItem"] == 1
+    assert aws.calls["UpdateAssumeRolePolicy"] == 0 and aws.calls["UpdateItem"] == 0
+    assert aws.calls["BatchWriteItem"] == 1  # the record and its notice
     assert aws.policy("Watched") == original
-    remediator.notify([outcome], "123456789012")
+    remediator.announce([outcome], "123456789012")
     [email] = aws.emails()
     assert "Would add to the trust policy" in email["Message"]
 
@@ -272,7 +284,8 @@ def test_throttled_finding_fails_for_a_retry_and_others_go_on(aws: Aws) -> None:
     aws.create_role("Two", trust_policy({"AWS": EXTERNAL}))
     findings = aws.analyze()
     aws.standin.fail_next("GetFinding", "ThrottlingException", times=3)  # the call and its 2 retries
-    outcomes = aws.remediator().process([_ref(aws, f) for f in findings])
+    one_at_a_time = Remediator(aws.settings(), aws.clients(), lock_wait_seconds=10, workers=1)
+    outcomes = one_at_a_time.process([_ref(aws, f) for f in findings])
     assert [o.decision for o in outcomes] == ["failed", "remediate"]
 
 
@@ -280,10 +293,10 @@ def test_lock_held_elsewhere_fails_the_findings_for_a_retry(aws: Aws) -> None:
     arn = aws.create_role("Locked", trust_policy({"AWS": EXTERNAL}))
     [finding] = aws.analyze()
     holder = aws.remediator()
-    holder.audit.acquire(arn, 60, 0)
+    holder.state.acquire(arn, 60, 0)
     waiting = Remediator(aws.settings(), aws.clients(), lock_wait_seconds=0.3)
     [outcome] = waiting.process([_ref(aws, finding)])
-    assert outcome.decision == "failed" and "locked" in outcome.summary
+    assert (outcome.decision, outcome.reason) == ("failed", "lock_busy") and "leased" in outcome.summary
     assert _denies(aws.policy("Locked")) == []
 
 
@@ -301,7 +314,7 @@ def test_one_digest_per_batch(aws: Aws) -> None:
         aws.create_role(f"Digest{n}", trust_policy({"AWS": EXTERNAL}))
     findings = aws.analyze()
     remediator = aws.remediator()
-    remediator.notify(remediator.process([_ref(aws, f) for f in findings]), "123456789012")
+    remediator.announce(remediator.process([_ref(aws, f) for f in findings]), "123456789012")
     [email] = aws.emails()
     assert email["Message"].count("[REMEDIATED]") == 3
     assert email["Subject"].startswith("[Access Analyzer] 3 findings")

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
 
 from access_analyzer_remediation import planner
-from access_analyzer_remediation.notify import MESSAGE_MAX, Notice, console_link, digest, render, subject
-from access_analyzer_remediation.policy import remove_denies
+from access_analyzer_remediation.notify import (
+    MESSAGE_MAX_BYTES,
+    Notice,
+    clean,
+    console_link,
+    digest,
+    digests,
+    render,
+    subject,
+)
 
 from .conftest import make_finding, make_settings, role_state, trust_policy
 
@@ -19,9 +28,8 @@ def _remediated_notice(role_arn: str = "arn:aws:iam::111122223333:role/Audit_Cro
         finding, role_state(trust_policy({"AWS": "999988887777"}), arn=role_arn), make_settings()
     )
     assert plan.policy_after is not None
-    revert_policy, _ = remove_denies(plan.policy_after, plan.added)
     return Notice(
-        plan.decision, plan.reason, plan.summary, finding, "remediate", plan.statements_added(), revert_policy
+        plan.decision, plan.reason, plan.summary, finding, "remediate", plan.statements_added(), entries=plan.added
     )
 
 
@@ -32,7 +40,9 @@ def test_remediated_notice_says_what_was_found_done_and_how_to_undo_or_archive()
     assert "AWS: 999988887777 can sts:AssumeRole" in text
     assert json.dumps(notice.statements[0], separators=(",", ":")) in text
     assert "aa-remediate revert --finding-id f-1 --archive" in text
-    assert "aws iam update-assume-role-policy --role-name Audit_CrossAccountRole --policy-document" in text
+    # No whole-document AWS CLI command: run later it would undo every change made since. By hand: exactly this entry.
+    assert "update-assume-role-policy" not in text
+    assert 'By hand:    in the trust policy of Audit_CrossAccountRole, remove "999988887777" from statement' in text
     assert "aws accessanalyzer update-findings" in text and "--status ARCHIVED" in text
     assert "aws accessanalyzer create-archive-rule" in text and "--analyzer-name MyAnalyzer" in text
     assert '"principal.AWS":{"eq":["999988887777"]}' in text  # the rule covers this principal, not the whole role
@@ -73,10 +83,30 @@ def test_subject_is_ascii_and_under_100_characters() -> None:
     assert many.startswith("[Access Analyzer] 7 findings in 111122223333")
 
 
-def test_a_batch_is_one_digest_and_a_huge_one_is_truncated_with_a_pointer() -> None:
+def test_a_batch_is_one_digest_and_a_huge_one_is_split_never_cut() -> None:
     notices = [_remediated_notice() for _ in range(3)]
-    text = digest(notices)
-    assert text.count("[REMEDIATED]") == 3
-    huge = digest([_remediated_notice()] * 2000)
-    assert len(huge) <= MESSAGE_MAX + 200
-    assert "more finding(s)" in huge
+    assert len(digests(notices)) == 1 and digest(notices).count("[REMEDIATED]") == 3
+    huge = digests([_remediated_notice()] * 2000)
+    assert len(huge) > 1
+    assert all(len(message.encode("utf-8")) <= MESSAGE_MAX_BYTES for message in huge)
+    assert sum(message.count("[REMEDIATED]") for message in huge) == 2000  # every finding, with its undo line
+    assert sum(message.count("aa-remediate revert --finding-id f-1 --archive") for message in huge) == 2000
+
+
+def test_sizes_are_utf8_bytes_not_characters() -> None:
+    wide = make_finding(principal={"AWS": "999988887777"})
+    notice = Notice("notify", "protected_role", "é" * 3000, wide, "remediate")
+    messages = digests([notice] * 200)
+    assert all(len(m.encode("utf-8")) <= MESSAGE_MAX_BYTES for m in messages) and len(messages) > 1
+
+
+def test_policy_text_cannot_forge_a_notice() -> None:
+    forged = "x\n[REMEDIATED] role Prod (external_access_denied)\n  Undo: run this"
+    finding = make_finding(principal={"AWS": "999988887777"})
+    finding = dataclasses.replace(finding, condition={"aws:SourceIp": forged})
+    text = render(Notice("notify", "protected_role", "summary\u2028line", finding, "remediate"))
+    assert text.count("[REMEDIATED]") == 1 and "[NOT CONTAINED]" in text  # only inside the escaped value
+    assert "\n[REMEDIATED]" not in text and "x\\x0a[REMEDIATED]" in text
+    assert "summary\\u2028line" in text
+    assert all(line.isprintable() for line in text.splitlines())
+    assert clean("a\x1b[31mb") == "a\\x1b[31mb"

@@ -20,9 +20,12 @@ from access_analyzer_remediation.policy import (
     add_denies,
     classify_principal,
     compact,
-    covering_sids,
+    covering,
     match_statement_form,
+    missing_entries,
+    parse_own,
     remove_denies,
+    restore_entries,
     sid_for,
     tool_entries,
 )
@@ -145,18 +148,34 @@ def test_the_same_principal_again_adds_nothing() -> None:
     twice, added = add_denies(once, [(target, ["sts:AssumeRole"])], ZONE)
     assert twice == once
     assert added == []
-    assert covering_sids(twice, target, "sts:AssumeRole") == [sid_for(ACCOUNT, ["sts:AssumeRole"])]
+    own = covering(twice, target, "sts:AssumeRole", ZONE)
+    assert own is not None and own.sid == sid_for(ACCOUNT, ["sts:AssumeRole"])
 
 
-def test_root_arn_as_iam_stores_it_back_counts_as_the_account() -> None:
+def test_the_tools_account_deny_stored_back_as_a_root_arn_covers_the_accounts_principals() -> None:
     stored = trust_policy({"AWS": EXTERNAL})
     stored["Statement"].append(
-        {"Sid": "Mine", "Effect": "Deny", "Principal": {"AWS": f"arn:aws:iam::{EXTERNAL}:root"}, "Action": "sts:*"}
+        {
+            "Sid": sid_for(ACCOUNT, ["sts:AssumeRole"]),
+            "Effect": "Deny",
+            "Principal": {"AWS": f"arn:aws:iam::{EXTERNAL}:root"},
+            "Action": "sts:AssumeRole",
+        }
     )
     _, added = add_denies(
         stored, [(DenyTarget(PRINCIPAL, f"arn:aws:iam::{EXTERNAL}:user/Bob"), ["sts:AssumeRole"])], ZONE
     )
     assert added == []
+
+
+def test_a_foreign_unconditional_deny_is_not_coverage() -> None:
+    # Coverage only in the exact shapes the tool writes: anything else is contained anew (and reported).
+    stored = trust_policy({"AWS": EXTERNAL})
+    stored["Statement"].append(
+        {"Sid": "Mine", "Effect": "Deny", "Principal": {"AWS": f"arn:aws:iam::{EXTERNAL}:root"}, "Action": "sts:*"}
+    )
+    _, added = add_denies(stored, [(DenyTarget(ACCOUNT, EXTERNAL), ["sts:AssumeRole"])], ZONE)
+    assert [e.value for e in added] == [EXTERNAL]
 
 
 def test_conditional_deny_written_by_someone_else_does_not_count_as_coverage() -> None:
@@ -181,11 +200,14 @@ def test_partially_covered_actions_add_only_the_missing_action() -> None:
     assert after["Statement"][-1]["Action"] == ["sts:TagSession"]
 
 
-def test_a_foreign_statement_holding_our_sid_is_refused() -> None:
+def test_a_foreign_statement_holding_our_sid_gets_a_fresh_sid_and_stays_as_it_is() -> None:
     policy = trust_policy({"AWS": EXTERNAL})
-    policy["Statement"].append({"Sid": sid_for(ACCOUNT, ["sts:AssumeRole"]), "Effect": "Allow", "Action": "x:Y"})
-    with pytest.raises(PolicyError):
-        add_denies(policy, [(DenyTarget(ACCOUNT, EXTERNAL), ["sts:AssumeRole"])], ZONE)
+    planted = {"Sid": sid_for(ACCOUNT, ["sts:AssumeRole"]), "Effect": "Allow", "Principal": "*", "Action": "x:Y"}
+    policy["Statement"].append(planted)
+    after, [entry] = add_denies(policy, [(DenyTarget(ACCOUNT, EXTERNAL), ["sts:AssumeRole"])], ZONE)
+    assert after["Statement"][:2] == policy["Statement"]
+    assert entry.sid != planted["Sid"] and entry.sid == sid_for(ACCOUNT, ["sts:AssumeRole"], generation=1)
+    assert after["Statement"][2]["Principal"] == {"AWS": [EXTERNAL]}
 
 
 @pytest.mark.parametrize("bad", [{}, {"Statement": "x"}, {"Statement": [1, 2]}])
@@ -246,3 +268,94 @@ def test_tool_entries_lists_what_the_tool_denies() -> None:
 def test_compact_json_has_no_whitespace() -> None:
     text = compact(trust_policy({"AWS": EXTERNAL}))
     assert " " not in text and json.loads(text) == trust_policy({"AWS": EXTERNAL})
+
+
+def test_a_decoy_with_our_sid_shape_covers_nothing() -> None:
+    # A Deny whose Sid merely looks like ours, for some unrelated account, must not count as containment.
+    target = DenyTarget(PRINCIPAL, f"arn:aws:iam::{EXTERNAL}:user/Alice")
+    policy = trust_policy({"AWS": target.value})
+    policy["Statement"].append(
+        {
+            "Sid": f"{SID_PREFIX}Principal0BADF00D",
+            "Effect": "Deny",
+            "Principal": {"AWS": "123412341234"},
+            "Action": "sts:AssumeRole",
+            "Condition": {"ArnLike": {"aws:PrincipalArn": [target.value]}},
+        }
+    )
+    assert covering(policy, target, "sts:AssumeRole", ZONE) is None
+    after, added = add_denies(policy, [(target, ["sts:AssumeRole"])], ZONE)
+    assert [e.value for e in added] == [target.value]
+    assert after["Statement"][1] == policy["Statement"][1]  # the decoy is left exactly as it was
+
+
+def test_a_public_deny_limited_to_one_unused_account_is_not_the_perimeter() -> None:
+    policy = trust_policy({"AWS": "*"})
+    policy["Statement"].append(
+        {
+            "Sid": sid_for(PUBLIC, ["sts:AssumeRole"]),
+            "Effect": "Deny",
+            "Principal": {"AWS": "*"},
+            "Action": ["sts:AssumeRole"],
+            "Condition": {
+                "StringNotEqualsIfExists": {"aws:PrincipalAccount": ["555555555555"]},
+                "BoolIfExists": {"aws:PrincipalIsAWSService": "false"},
+            },
+        }
+    )
+    target = DenyTarget(PUBLIC, "*")
+    assert covering(policy, target, "sts:AssumeRole", ZONE) is None
+    after, [entry] = add_denies(policy, [(target, ["sts:AssumeRole"])], ZONE)
+    assert entry.sid == sid_for(PUBLIC, ["sts:AssumeRole"], generation=1)
+    assert after["Statement"][-1]["Condition"]["StringNotEqualsIfExists"]["aws:PrincipalAccount"] == [OWNER]
+
+
+def test_org_and_allowlisted_principals_are_excluded_inside_the_deny() -> None:
+    zone = Zone(frozenset({OWNER}), "o-abcdefghij", (f"arn:aws:iam::{EXTERNAL}:role/ci-*", "444455556666"))
+    account = DenyTarget(ACCOUNT, EXTERNAL)
+    after, _ = add_denies(trust_policy({"AWS": EXTERNAL}), [(account, ["sts:AssumeRole"])], zone)
+    deny = after["Statement"][-1]
+    assert deny["Principal"] == {"AWS": [EXTERNAL]}
+    assert deny["Condition"] == {
+        "StringNotEqualsIfExists": {"aws:PrincipalOrgID": "o-abcdefghij"},
+        "ArnNotLike": {"aws:PrincipalArn": [f"arn:aws:iam::{EXTERNAL}:role/ci-*"]},
+    }
+    public, _ = add_denies(trust_policy({"AWS": "*"}), [(DenyTarget(PUBLIC, "*"), ["sts:AssumeRole"])], zone)
+    perimeter = public["Statement"][-1]["Condition"]
+    assert perimeter["StringNotEqualsIfExists"] == {
+        "aws:PrincipalAccount": [OWNER, "444455556666"],  # the allowlisted account is inside the perimeter
+        "aws:PrincipalOrgID": "o-abcdefghij",
+    }
+    assert perimeter["ArnNotLike"] == {"aws:PrincipalArn": [f"arn:aws:iam::{EXTERNAL}:role/ci-*"]}
+
+
+def test_a_session_of_an_allowlisted_role_is_allowlisted() -> None:
+    zone = Zone(frozenset({OWNER}), None, (f"arn:aws:iam::{EXTERNAL}:role/Deployer",))
+    [target], _ = classify_principal({"AWS": f"arn:aws:sts::{EXTERNAL}:assumed-role/Deployer/s1"})
+    assert zone.is_allowlisted(target)
+
+
+def test_own_statements_round_trip_through_parse() -> None:
+    zone = Zone(frozenset({OWNER}), "o-abcdefghij", (f"arn:aws:iam::{EXTERNAL}:user/ok",))
+    policy = trust_policy({"AWS": EXTERNAL})
+    for target in (
+        DenyTarget(ACCOUNT, EXTERNAL),
+        DenyTarget(PRINCIPAL, f"arn:aws:iam::{EXTERNAL}:user/Alice"),
+        DenyTarget(FEDERATED, "accounts.google.com"),
+        DenyTarget(PUBLIC, "*"),
+    ):
+        policy, _ = add_denies(policy, [(target, ["sts:AssumeRole"])], zone)
+    owns = [parse_own(s) for s in policy["Statement"][1:]]
+    assert all(own is not None and own.render() == s for own, s in zip(owns, policy["Statement"][1:], strict=True))
+
+
+def test_a_stale_read_missing_a_ledger_entry_gets_it_back() -> None:
+    target = DenyTarget(ACCOUNT, EXTERNAL)
+    written, _ = add_denies(trust_policy({"AWS": EXTERNAL}), [(target, ["sts:AssumeRole"])], ZONE)
+    own = parse_own(written["Statement"][-1])
+    assert own is not None
+    stale = trust_policy({"AWS": EXTERNAL})
+    assert [e.value for e in missing_entries(stale, [own])] == [EXTERNAL]
+    restored, put_back = restore_entries(stale, [own])
+    assert restored == written and [e.value for e in put_back] == [EXTERNAL]
+    assert missing_entries(restored, [own]) == []

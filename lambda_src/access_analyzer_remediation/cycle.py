@@ -1,0 +1,514 @@
+"""One read-modify-write cycle on one role: lease and intent, a read the ledger vouches for, the plan, the write,
+the records and notices, then the ledger and the release. The engine runs one cycle per role and batch.
+
+The order of a cycle, and why:
+
+1. GetRole before the lease (optimistic): most of the time nothing else touches the role and this read is good.
+2. Lease + intent in one conditional UpdateItem, which also returns the ledger and any intent an interrupted holder
+   left behind.
+3. The read is checked against the ledger: every entry the ledger holds must show, no entry a revert removed may
+   show. If not (IAM's eventual consistency), re-read with backoff while the last commit is recent enough for a
+   stale read to explain it; otherwise the difference is real (a hand edit) and the ledger's entries are written
+   again. Out of time: hand the findings back for a retry, nothing written.
+4. Interrupted intents are completed (their entries written again, their records and notices written now).
+5. Our plans are made on top; nothing is written unless the invocation still has the time for the write, the
+   records and the notice, and the lease still has a margin.
+6. Records and outbox (notified = false) first, then the commit: the ledger and the release in one conditional
+   UpdateItem. A crash anywhere leaves an intent or an outbox item that the next holder or flush completes.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
+from urllib.parse import unquote
+
+from . import planner
+from .audit import AuditRecord, AuditStore, new_id
+from .clients import error_code
+from .findings import Finding, FindingRef, RoleRef
+from .outcomes import IAM_REJECTED, Outcome, audit_record, completed_outcomes, from_plan, payload
+from .planner import Plan, RoleState
+from .policy import (
+    DenyEntry,
+    Policy,
+    compact,
+    match_statement_form,
+    missing_entries,
+    present_entries,
+    remove_denies,
+    restore_entries,
+)
+from .settings import Settings
+from .state import Intended, Intent, Lease, Ledger, LockLost, ResourceState, StateStore, Tombstone
+
+if TYPE_CHECKING:
+    from mypy_boto3_iam import IAMClient
+
+logger = logging.getLogger(__name__)
+
+# A write is started only with this much of the lease left (or a quarter of the lease, if shorter), and only with
+# WRITE_RESERVE_SECONDS of the invocation left: the write, the records, the commit and the digest must fit.
+WRITE_MARGIN_SECONDS = 5.0
+WRITE_RESERVE_SECONDS = 10.0
+# How long after a commit a read that lacks a ledger entry is taken for IAM's eventual consistency (re-read) rather
+# than a change made by hand (the entry is written again). IAM documents "usually seconds".
+CONSISTENCY_WINDOW_SECONDS = 30.0
+_IAM_REJECTIONS: dict[str, tuple[planner.Decision, str]] = {
+    "MalformedPolicyDocument": ("notify", IAM_REJECTED),
+    "LimitExceeded": ("notify", planner.TRUST_POLICY_QUOTA),
+    "UnmodifiableEntity": ("notify", planner.RESERVED_ROLE),
+    "NoSuchEntity": ("skip", planner.ROLE_NOT_FOUND),
+}
+
+
+class OutOfTime(RuntimeError):
+    """Not enough of the invocation is left to write, record and announce: hand the findings back."""
+
+
+class StaleRead(RuntimeError):
+    """IAM kept returning a document older than the ledger until time ran out: hand the findings back."""
+
+
+class Budget:
+    """The invocation's remaining time (the Lambda context's), or unlimited (the CLI)."""
+
+    def __init__(self, remaining: Callable[[], float] | None = None) -> None:
+        self._remaining = remaining
+
+    def left(self) -> float:
+        return self._remaining() if self._remaining is not None else math.inf
+
+    def reserve(self, lease_seconds: float) -> float:
+        return min(WRITE_RESERVE_SECONDS, lease_seconds / 4)
+
+
+@dataclass
+class Counters:
+    stale_reads: int = 0
+    repaired: int = 0
+
+
+@dataclass
+class RoleCycle:
+    settings: Settings
+    iam: IAMClient
+    audit: AuditStore
+    state: StateStore
+    budget: Budget
+    counters: Counters = field(default_factory=Counters)
+    clock: Callable[[], float] = time.time
+    sleep: Callable[[float], None] = time.sleep
+    lock_wait_seconds: float = 20.0
+    consistency_window: float = CONSISTENCY_WINDOW_SECONDS
+
+    # -- entry ---------------------------------------------------------------------------------------------------
+    def run(self, role: RoleRef, items: Sequence[tuple[FindingRef, Finding]]) -> list[Outcome]:
+        """Outcomes for `items` (in order). Outcomes of a write carry their record (already stored); the others are
+        recorded by the caller, with the rest of the batch."""
+        guarded = planner.guard_role(role, self.settings, items[0][1].analyzer_arn) if items else None
+        if guarded is not None:
+            return [from_plan(ref, finding, guarded) for ref, finding in items]
+        pre = self.read(role)
+        if pre is None:
+            gone = Plan("skip", planner.ROLE_NOT_FOUND, "the role no longer exists")
+            return [from_plan(ref, finding, gone) for ref, finding in items]
+        outcomes, _ = self._plan(items, pre, ResourceState(role.arn))
+        if self.settings.mode != "remediate":
+            return outcomes
+        if not any(o.decision == "remediate" for o in outcomes):
+            # Nothing to write for these findings; but an invocation that died mid-write may have left an intent
+            # on this role (its notice not yet sent): complete it now, whatever these findings need.
+            peeked = self.state.peek(role.arn)
+            if not peeked.intents or peeked.leased(self.clock()):
+                return outcomes
+        return self._locked(role, items, pre, outcomes)
+
+    def complete_interrupted(self, role: RoleRef) -> list[Outcome]:
+        """For a role whose finding is no longer ACTIVE: finish an intent an interrupted holder left behind."""
+        if self.settings.mode != "remediate":
+            return []
+        peeked = self.state.peek(role.arn)
+        if not peeked.intents or peeked.leased(self.clock()):
+            return []
+        pre = self.read(role)
+        if pre is None:
+            return []
+        return self._locked(role, [], pre, [])
+
+    # -- the locked path -----------------------------------------------------------------------------------------
+    def _locked(
+        self, role: RoleRef, items: Sequence[tuple[FindingRef, Finding]], pre: RoleState, planned: list[Outcome]
+    ) -> list[Outcome]:
+        intent = self._intent(planned, new_id(), new_id())
+        lease = self._acquire(role, intent)
+        progress = _Progress()
+        try:
+            return self._contain(
+                role, items=items, pre=pre, planned=planned, lease=lease, intent=intent, progress=progress
+            )
+        except Exception:
+            self._let_go(lease, progress)
+            raise
+
+    def _let_go(self, lease: Lease, progress: _Progress) -> None:
+        """After a failure: nothing written, drop our intent with the lease; a write that may have happened keeps
+        its intent, so the next holder (this finding's retry, say) completes it at once instead of waiting out the
+        lease."""
+        try:
+            if progress.written:
+                self.state.release(lease)
+            else:
+                self.state.abort(lease)
+        except Exception as err:  # the lease expires on its own; the original error matters more
+            logger.warning("could not release the lease", extra={"role": lease.resource_arn, "error": repr(err)})
+
+    def _acquire(self, role: RoleRef, intent: Intent) -> Lease:
+        reserve = self.budget.reserve(self.settings.lock_lease_seconds)
+        wait = min(self.lock_wait_seconds, self.budget.left() - reserve)
+        if wait < 0:
+            raise OutOfTime(f"{self.budget.left():.1f} s left: not starting a write on {role.arn}")
+        return self.state.acquire(role.arn, self.settings.lock_lease_seconds, wait, intent)
+
+    def _prepare(self, role: RoleRef, pre: RoleState, lease: Lease) -> _Prepared:
+        """A read the ledger vouches for, and the document that must hold before any new change: the ledger's
+        entries (never written back without them), no entry a revert removed, every interrupted change completed."""
+        state = lease.state
+        interrupted = [i for i in state.intents if i.id != lease.intent_id]
+        read = pre if self._consistent(pre.policy, state) else self._await_consistent(role, state)
+        now = self.clock()
+        base, repaired = restore_entries(read.policy, state.ledger.in_place())
+        if repaired:
+            self.counters.repaired += len(repaired)
+            logger.warning("ledger entries missing from the trust policy: written again", extra={"role": role.arn})
+        base, _ = remove_denies(base, [e for e in state.recent_tombstones(now) if e.key not in _keys(state.ledger)])
+        completed: list[Outcome] = []
+        for other in interrupted:
+            base, _ = restore_entries(base, other.adds.in_place())
+            base, _ = remove_denies(base, other.removes)
+            completed += self._completed(other)
+        return _Prepared(read, base, interrupted, completed, _ledger_after(state, interrupted), now)
+
+    def _contain(
+        self,
+        role: RoleRef,
+        *,
+        items: Sequence[tuple[FindingRef, Finding]],
+        pre: RoleState,
+        planned: list[Outcome],
+        lease: Lease,
+        intent: Intent,
+        progress: _Progress,
+    ) -> list[Outcome]:
+        state = lease.state
+        ready = self._prepare(role, pre, lease)
+        done = {o.finding.id for o in ready.completed if o.finding is not None}
+        unchanged = ready.base == pre.policy and not state.intended and not ready.interrupted
+        if unchanged and not done:
+            mine, after = planned, _after(planned, pre.policy)  # the read before the lease was good: keep that plan
+        else:
+            stamps = {o.finding.id: o.record for o in planned if o.finding is not None and o.record is not None}
+            todo = [(r, f) for r, f in items if f.id not in done]
+            mine, after = self._plan(todo, replace(ready.read, policy=ready.base), state, stamps, ready.read.policy)
+            intent_now = self._intent(mine, intent.id, intent.owner)
+            if _promise(intent_now) != _promise(intent):
+                lease = self.state.record_intent(lease, intent_now)
+        if missing_entries(after, ready.ledger.in_place()):
+            raise RuntimeError(f"refusing to write a trust policy of {role.arn} that lacks a ledger entry")
+        if after != ready.read.policy:
+            rejection = self._write_under(role, lease, after, progress)
+            if rejection is not None:
+                return self._rejected(lease, mine, rejection, state)
+        ours = iter(mine)
+        by_id = {o.finding.id: o for o in ready.completed if o.finding is not None}
+        result = [by_id.pop(finding.id) if finding.id in by_id else next(ours) for _, finding in items]
+        extra = list(by_id.values())
+        ledger = ready.ledger
+        ledger.rebase(after)
+        for outcome in result + extra:
+            if outcome.decision in ("remediate", "skip") and outcome.finding is not None:
+                ledger.add(after, outcome.entries, outcome.finding.id)
+        stored = self._finish(
+            lease,
+            ready=ready,
+            ledger=ledger,
+            outcomes=result + extra,
+            removed=[],
+            intended=state.intended,
+            intent_id=intent.id,
+        )
+        result, extra = stored[: len(result)], stored[len(result) :]
+        if not result:
+            return extra  # no finding of ours (a completion only): the completed outcomes themselves
+        result[0] = replace(result[0], extra=tuple(extra))
+        return result
+
+    def revert(
+        self, role: RoleRef, entries: Sequence[DenyEntry], record: AuditRecord, keep: Intended | None
+    ) -> tuple[Policy, Policy, list[DenyEntry], AuditRecord]:
+        """Remove exactly `entries` (an operator's revert) with every rail of a containment: lease, intent, a read
+        the ledger vouches for, interrupted changes completed. Returns (before, after, removed, the REVERT record)."""
+        pre = self.read(role)
+        if pre is None:
+            raise LookupError(f"role {role.arn} no longer exists")
+        intent = Intent(new_id(), new_id(), self.clock(), Ledger(), tuple(entries), {"kind": "revert"})
+        lease = self._acquire(role, intent)
+        progress = _Progress()
+        try:
+            ready = self._prepare(role, pre, lease)
+            after, removed = remove_denies(ready.base, entries)
+            if not removed:
+                self.state.abort(lease)
+                return ready.read.policy, ready.read.policy, [], record
+            original = record.policy_before
+            if original:
+                after = match_statement_form(after, json.loads(original))
+            rejection = self._write_under(role, lease, after, progress)
+            if rejection is not None:
+                raise RuntimeError(rejection[2])
+            ledger = ready.ledger
+            ledger.remove(removed)
+            intended = [*lease.state.intended, *([keep] if keep else [])]
+            summary = f"removed {len(removed)} Deny entr{'y' if len(removed) == 1 else 'ies'}"
+            done = replace(
+                record,
+                summary=summary,
+                policy_before=compact(ready.read.policy),
+                policy_after=compact(after),
+                extra={**record.extra, "removed": json.dumps([e.to_json() for e in removed], sort_keys=True)},
+            )
+            self._finish(
+                lease,
+                ready=ready,
+                ledger=ledger,
+                outcomes=ready.completed,
+                removed=removed,
+                intended=intended,
+                intent_id=intent.id,
+                more_records=[self.audit.stamp(done)],
+            )
+            return ready.read.policy, after, removed, done
+        except Exception:
+            self._let_go(lease, progress)
+            raise
+
+    def _write_under(
+        self, role: RoleRef, lease: Lease, policy: Policy, progress: _Progress
+    ) -> tuple[planner.Decision, str, str] | None:
+        margin = min(WRITE_MARGIN_SECONDS, self.settings.lock_lease_seconds / 4)
+        if not self.state.still_held(lease, margin):
+            raise LockLost(f"lease on {role.arn} is nearly over: not writing a policy read under it")
+        if self.budget.left() < self.budget.reserve(self.settings.lock_lease_seconds):
+            raise OutOfTime(f"{self.budget.left():.1f} s left: not writing {role.arn}")
+        progress.written = True  # from here on the write may have happened: our intent stays until the commit
+        try:
+            rejection = self.write(role, policy)
+        except Exception as err:
+            # IAM answered with a client error (AccessDenied, Throttling...): it did not apply the change. A 5xx or
+            # no answer at all: it may have.
+            status = getattr(err, "response", {}).get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+            progress.written = not (error_code(err) and 400 <= int(status or 0) < 500)
+            raise
+        if rejection is not None:
+            progress.written = False
+        return rejection
+
+    def _finish(
+        self,
+        lease: Lease,
+        *,
+        ready: _Prepared,
+        ledger: Ledger,
+        outcomes: Sequence[Outcome],
+        removed: Sequence[DenyEntry],
+        intended: Sequence[Intended],
+        intent_id: str,
+        more_records: Sequence[AuditRecord] = (),
+    ) -> list[Outcome]:
+        """Records and notices first (notified = false), then the ledger and the release in one conditional write."""
+        records = [o.record for o in outcomes if o.record is not None] + list(more_records)
+        notices = [o.notice(self.settings.mode).to_json() for o in outcomes if o.notifies]
+        outbox = self.audit.outbox(notices, records, key_hint=intent_id)
+        self.audit.write(records, outbox)
+        tombstones = [t for t in lease.state.tombstones if t.entry.key not in _keys(ledger)]
+        tombstones += [Tombstone(e, ready.now) for other in ready.interrupted for e in other.removes]
+        tombstones += [Tombstone(e, ready.now) for e in removed]
+        try:
+            self.state.commit(lease, ledger, tombstones, intended, [i.id for i in ready.interrupted])
+        except LockLost:
+            # Records and notices are stored and our intent is in the item: the holder that took over completes it.
+            logger.warning("lease taken over before the commit", extra={"role": lease.resource_arn})
+        return [replace(o, outbox=tuple(outbox), stored=True) for o in outcomes]
+
+    def _rejected(
+        self, lease: Lease, outcomes: list[Outcome], rejection: tuple[planner.Decision, str, str], state: ResourceState
+    ) -> list[Outcome]:
+        """IAM refused the document: nothing was written. Our findings are reported; interrupted intents stay for
+        a later holder (the refused document would have completed them)."""
+        decision, reason, message = rejection
+        result = []
+        for planned in outcomes:
+            outcome = planned
+            if planned.decision == "remediate" and planned.plan is not None:
+                plan = replace(planned.plan, decision=decision, reason=reason, summary=message, policy_after=None)
+                outcome = replace(
+                    planned, decision=decision, reason=reason, summary=message, plan=plan, entries=(), policy_after=None
+                )
+                record_id = planned.record.record_id if planned.record else ""
+                outcome = replace(outcome, record=self._stamp(outcome, record_id))
+            result.append(outcome)
+        records = [o.record for o in result if o.record is not None]
+        outbox = self.audit.outbox([o.notice(self.settings.mode).to_json() for o in result if o.notifies], records)
+        self.audit.write(records, outbox)
+        self.state.commit(lease, state.ledger, state.tombstones, state.intended, [])
+        return [replace(o, outbox=tuple(outbox), stored=True) for o in result]
+
+    # -- reading -------------------------------------------------------------------------------------------------
+    def read(self, role: RoleRef) -> RoleState | None:
+        try:
+            response = self.iam.get_role(RoleName=role.name)
+        except Exception as err:
+            if error_code(err) == "NoSuchEntity":
+                return None
+            raise
+        data = response["Role"]
+        policy: object = data.get("AssumeRolePolicyDocument", {})
+        if isinstance(policy, str):  # boto3 decodes it to a dict; a raw string would be URL-encoded JSON
+            policy = json.loads(unquote(policy))
+        tags = {str(tag.get("Key")): str(tag.get("Value", "")) for tag in data.get("Tags", [])}
+        return RoleState(data["Arn"], data.get("Path", "/"), tags, dict(policy) if isinstance(policy, dict) else {})
+
+    def _consistent(self, policy: Policy, state: ResourceState) -> bool:
+        """The read shows everything the ledger holds and nothing a recent revert removed."""
+        if missing_entries(policy, state.ledger.in_place()):
+            return False
+        gone = [e for e in state.recent_tombstones(self.clock()) if e.key not in _keys(state.ledger)]
+        return not present_entries(policy, gone)
+
+    def _await_consistent(self, role: RoleRef, state: ResourceState) -> RoleState:
+        """Re-read until the read agrees with the ledger, while a stale read can explain the difference."""
+        delay = 0.2
+        reserve = self.budget.reserve(self.settings.lock_lease_seconds)
+        while True:
+            self.counters.stale_reads += 1
+            if self.clock() >= state.updated_at + self.consistency_window:
+                break  # the difference is real (a hand edit): the ledger's entries are written again
+            if self.budget.left() - reserve < delay:
+                raise StaleRead(f"IAM still returns an older trust policy of {role.arn}: retry later")
+            self.sleep(delay)
+            delay = min(delay * 2, 2.0)
+            read = self.read(role)
+            if read is None:
+                raise RuntimeError(f"{role.arn} disappeared while it was leased")
+            if self._consistent(read.policy, state):
+                return read
+        read = self.read(role)
+        if read is None:
+            raise RuntimeError(f"{role.arn} disappeared while it was leased")
+        return read
+
+    # -- planning ------------------------------------------------------------------------------------------------
+    def _plan(
+        self,
+        items: Sequence[tuple[FindingRef, Finding]],
+        role: RoleState,
+        state: ResourceState,
+        stamps: Mapping[str, AuditRecord] | None = None,
+        before: Policy | None = None,
+    ) -> tuple[list[Outcome], Policy]:
+        """Plan each finding on top of the previous ones; every outcome gets its (not yet stored) record, under
+        the record id it had in an earlier plan of this cycle (`stamps`), so the intent's promise stays valid."""
+        running = role.policy
+        planned = []
+        for ref, finding in items:
+            plan = planner.plan_finding(
+                finding, replace(role, policy=running), self.settings, state.intended, self.clock()
+            )
+            if plan.decision == "remediate" and plan.policy_after is not None:
+                running = plan.policy_after
+            planned.append((ref, finding, plan))
+        result = []
+        for ref, finding, plan in planned:
+            outcome = from_plan(
+                ref, finding, plan, before or role.policy, running if plan.decision == "remediate" else None
+            )
+            earlier = (stamps or {}).get(finding.id)
+            record = self._stamp(outcome, earlier.record_id if earlier else "", earlier.decided_at if earlier else "")
+            result.append(replace(outcome, record=record))
+        return result, running
+
+    def _stamp(self, outcome: Outcome, record_id: str = "", decided_at: str = "") -> AuditRecord:
+        return self.audit.stamp(audit_record(outcome, self.settings.mode, record_id, decided_at))
+
+    def _intent(self, outcomes: Sequence[Outcome], intent_id: str, owner: str) -> Intent:
+        adds = Ledger()
+        mine = [o for o in outcomes if o.decision == "remediate" and o.finding is not None]
+        for outcome in mine:
+            assert outcome.policy_after is not None and outcome.finding is not None
+            adds.add(outcome.policy_after, outcome.entries, outcome.finding.id)
+        records = [o.record for o in mine if o.record is not None]
+        return Intent(intent_id, owner, self.clock(), adds, (), payload(mine, records, self.settings.mode))
+
+    def _completed(self, intent: Intent) -> list[Outcome]:
+        logger.warning("completing a change an interrupted invocation left", extra={"intent": intent.id})
+        mode = str(intent.payload.get("mode", "remediate"))
+        return [
+            replace(o, record=self.audit.stamp(audit_record(o, mode, record_id, decided_at, intent.id)))
+            for o, record_id, decided_at in completed_outcomes(intent.payload)
+        ]
+
+    # -- writing -------------------------------------------------------------------------------------------------
+    def write(self, role: RoleRef, policy: Policy) -> tuple[planner.Decision, str, str] | None:
+        """UpdateAssumeRolePolicy; a permanent IAM refusal becomes (decision, reason, message) instead of a retry."""
+        try:
+            self.iam.update_assume_role_policy(RoleName=role.name, PolicyDocument=compact(policy))
+        except Exception as err:
+            code = error_code(err)
+            if code in _IAM_REJECTIONS:
+                decision, reason = _IAM_REJECTIONS[code]
+                return decision, reason, f"IAM refused the change ({code}): nothing written"
+            raise
+        return None
+
+
+@dataclass
+class _Progress:
+    written: bool = False
+
+
+@dataclass
+class _Prepared:
+    read: RoleState  # the read the ledger vouches for (or the real document, once a stale read cannot explain it)
+    base: Policy  # what must hold before any new change
+    interrupted: list[Intent]
+    completed: list[Outcome]  # the outcomes the interrupted intents promised
+    ledger: Ledger  # the ledger with the interrupted intents completed
+    now: float
+
+
+def _after(outcomes: Sequence[Outcome], policy: Policy) -> Policy:
+    written = [o.policy_after for o in outcomes if o.decision == "remediate" and o.policy_after is not None]
+    return written[-1] if written else policy
+
+
+def _promise(intent: Intent) -> dict[str, object]:
+    """What an intent commits to (its id and time aside)."""
+    return {"adds": intent.adds.to_json(), "removes": [e.to_json() for e in intent.removes], "payload": intent.payload}
+
+
+def _keys(ledger: Ledger) -> set[tuple[str, str]]:
+    return {entry.key for entry in ledger.entries()}
+
+
+def _ledger_after(state: ResourceState, interrupted: Sequence[Intent]) -> Ledger:
+    """The ledger once the interrupted intents are completed."""
+    ledger = Ledger.from_json(state.ledger.to_json())
+    for other in interrupted:
+        ledger.merge(other.adds)
+        ledger.remove(other.removes)
+    return ledger
