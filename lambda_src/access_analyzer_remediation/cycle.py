@@ -180,7 +180,7 @@ class RoleCycle:
         entries (never written back without them), no entry a revert removed, every interrupted change completed."""
         state = lease.state
         interrupted = [i for i in state.intents if i.id != lease.intent_id]
-        read = pre if self._consistent(pre.policy, state) else self._await_consistent(role, state)
+        read = pre if self._consistent(pre.policy, state) else self._await_consistent(role, lease)
         now = self.clock()
         base, repaired = restore_entries(read.policy, state.ledger.in_place())
         if repaired:
@@ -390,27 +390,27 @@ class RoleCycle:
         gone = [e for e in state.recent_tombstones(self.clock()) if e.key not in _keys(state.ledger)]
         return not present_entries(policy, gone)
 
-    def _await_consistent(self, role: RoleRef, state: ResourceState) -> RoleState:
-        """Re-read until the read agrees with the ledger, while a stale read can explain the difference."""
-        delay = 0.2
+    def _await_consistent(self, role: RoleRef, lease: Lease) -> RoleState:
+        """Re-read until the read agrees with the ledger, while a stale read can explain the difference. The read
+        before the lease usually lags only because another worker committed in between: the first re-read is at
+        once, later ones back off."""
+        state = lease.state
+        delay = 0.1
         reserve = self.budget.reserve(self.settings.lock_lease_seconds)
+        margin = min(WRITE_MARGIN_SECONDS, self.settings.lock_lease_seconds / 4)
         while True:
-            self.counters.stale_reads += 1
-            if self.clock() >= state.updated_at + self.consistency_window:
-                break  # the difference is real (a hand edit): the ledger's entries are written again
-            if self.budget.left() - reserve < delay:
-                raise StaleRead(f"IAM still returns an older trust policy of {role.arn}: retry later")
-            self.sleep(delay)
-            delay = min(delay * 2, 2.0)
             read = self.read(role)
             if read is None:
                 raise RuntimeError(f"{role.arn} disappeared while it was leased")
             if self._consistent(read.policy, state):
                 return read
-        read = self.read(role)
-        if read is None:
-            raise RuntimeError(f"{role.arn} disappeared while it was leased")
-        return read
+            self.counters.stale_reads += 1
+            if self.clock() >= state.updated_at + self.consistency_window:
+                return read  # no stale read explains it any more: a hand edit; the ledger's entries are written again
+            if self.budget.left() - reserve < delay or not self.state.still_held(lease, margin + delay):
+                raise StaleRead(f"IAM still returns an older trust policy of {role.arn}: retry later")
+            self.sleep(delay)
+            delay = min(delay * 2, 2.0)
 
     # -- planning ------------------------------------------------------------------------------------------------
     def _plan(

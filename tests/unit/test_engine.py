@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import threading
 from typing import Any
 
 import pytest
@@ -122,30 +121,6 @@ def test_several_findings_on_one_role_are_coalesced_into_one_read_and_one_write(
     assert sum(aws.calls.values()) == 3 + 5
     [deny] = _denies(aws.policy("Busy"))
     assert sorted(deny["Principal"]["AWS"]) == sorted([EXTERNAL, "222233334444", "444455556666"])
-
-
-def test_two_workers_on_one_role_at_once_lose_nothing(aws: Aws) -> None:
-    accounts = [f"{300000000000 + n}" for n in range(8)]
-    aws.create_role("Contended", trust_policy(*({"AWS": a} for a in accounts)))
-    findings = aws.analyze()
-    barrier = threading.Barrier(len(findings))
-    errors: list[BaseException] = []
-
-    def work(finding: dict[str, Any]) -> None:
-        remediator = aws.remediator()  # a worker of its own: own clients, like another Lambda instance
-        barrier.wait()
-        [outcome] = remediator.process([_ref(aws, finding)])
-        if outcome.decision != "remediate":
-            errors.append(AssertionError(outcome.summary))
-
-    threads = [threading.Thread(target=work, args=(f,)) for f in findings]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
-    denied = {v for s in _denies(aws.policy("Contended")) for v in s["Principal"]["AWS"]}
-    assert denied == set(accounts)
 
 
 def test_notify_mode_writes_nothing_but_audits_and_reports_the_change(aws: Aws) -> None:
