@@ -10,7 +10,7 @@ TF_PROVIDER_MIRROR ?= $(if $(wildcard /opt/tf-plugins/registry.terraform.io),/op
 export TF_PROVIDER_MIRROR
 export CHECKPOINT_DISABLE := 1
 
-.PHONY: install test lint package demo bench diagram clean
+.PHONY: install test lint package demo bench mutation diagram clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,9 @@ demo: install ## the whole flow against a local AWS
 
 bench: install ## benchmark figures (docs/benchmarks.md)
 	$(PY) -m tests.bench
+
+mutation: $(VENV)/.installed ## take out each rail of the engine in a copy and show the unit tests catch it
+	$(PY) scripts/mutation.py
 
 clean:
 	rm -rf $(VENV) $(CHECKOV_VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -182,14 +182,28 @@ class RealAwsTarget:
         return [r for r in self.audit_records(finding_id) if r.get("record_type") == "DECISION"]
 
     def redeliver(self, containment: Containment) -> list[dict[str, Any]]:
-        sqs = self.session.client("sqs")
+        # The queue takes messages from the rule and the Lambda role only (its policy denies everyone else), so the
+        # redelivery is handed to the function directly, as the event source mapping would hand it: an SQS batch
+        # whose record was received before.
+        functions = self.session.client("lambda")
         account = self.session.client("sts").get_caller_identity()["Account"]
         before = {f["id"]: len(self._decisions(f["id"])) for f in containment.findings}
         for finding in containment.findings:
             current = self.session.client("accessanalyzer").get_finding(analyzerArn=self.analyzer_arn, id=finding["id"])
             event = build_finding_event(current["finding"], self.analyzer_arn, self.deployment.region, account)
             event["detail"]["status"] = "ACTIVE"  # the event as first delivered
-            sqs.send_message(QueueUrl=self.queue_url, MessageBody=json.dumps(event, default=str))
+            record = {
+                "messageId": str(uuid.uuid4()),
+                "receiptHandle": "redelivery",
+                "body": json.dumps(event, default=str),
+                "attributes": {"ApproximateReceiveCount": "2"},
+                "messageAttributes": {},
+                "md5OfBody": "",
+                "eventSource": "aws:sqs",
+                "eventSourceARN": f"arn:aws:sqs:{self.deployment.region}:{account}:{self.deployment.function_name}",
+                "awsRegion": self.deployment.region,
+            }
+            functions.invoke(FunctionName=self.deployment.function_name, Payload=json.dumps({"Records": [record]}))
         return [r for f in containment.findings for r in self._wait_for_decisions(f["id"], before[f["id"]])]
 
     def trust_policy(self, role_name: str) -> dict[str, Any]:

@@ -1,0 +1,134 @@
+"""The rails under each cycle, one at a time: the lease margin, the commit that releases, conditional releases,
+UnprocessedItems, an audit write that fails. scripts/mutation.py removes each rail and expects a test here (or in
+test_promises.py) to fail."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from access_analyzer_remediation.audit import AuditRecord, AuditStore, AuditWriteFailed
+from access_analyzer_remediation.engine import Remediator
+from access_analyzer_remediation.findings import FindingRef
+from access_analyzer_remediation.state import LockLost, StateStore
+
+from .conftest import Aws, trust_policy
+
+EXTERNAL = "999988887777"
+
+
+class Clock:
+    """Real time plus an offset the test moves forward."""
+
+    def __init__(self) -> None:
+        import time
+
+        self._time = time.time
+        self.offset = 0.0
+
+    def __call__(self) -> float:
+        return self._time() + self.offset
+
+
+def _ref(aws: Aws, finding: dict[str, Any]) -> FindingRef:
+    return FindingRef(aws.standin.analyzer_arn, finding["id"])
+
+
+def test_no_write_starts_when_the_lease_is_nearly_over(aws: Aws) -> None:
+    original = trust_policy({"AWS": EXTERNAL})
+    aws.create_role("Margin", original)
+    [finding] = aws.analyze()
+    clock = Clock()
+    remediator = Remediator(aws.settings(lock_lease_seconds=8), aws.clients(), lock_wait_seconds=1, clock=clock)
+
+    def lease_runs_out(**_: Any) -> None:  # right after the lease is taken: 7.5 of its 8 seconds are gone
+        clock.offset += 7.5
+
+    remediator.clients.dynamodb().meta.events.register("after-call.dynamodb.UpdateItem", lease_runs_out)
+    [outcome] = remediator.process([_ref(aws, finding)])
+    assert (outcome.decision, outcome.reason) == ("failed", "lock_lost")
+    assert aws.policy("Margin") == original
+
+
+def test_a_remediation_commits_its_ledger_and_leaves_no_intent_behind(aws: Aws) -> None:
+    arn = aws.create_role("Committed", trust_policy({"AWS": EXTERNAL}))
+    [finding] = aws.analyze()
+    remediator = aws.remediator()
+    [outcome] = remediator.process([_ref(aws, finding)])
+    assert outcome.decision == "remediate"
+    state = remediator.state.peek(arn)
+    assert state.intents == () and state.owner is None
+    assert [(e.kind, e.value) for e in state.ledger.entries()] == [("Account", EXTERNAL)]
+    assert state.ledger.findings_of(state.ledger.entries()[0]) == [finding["id"]]
+
+
+def test_a_lease_taken_over_cannot_be_committed_or_released_by_its_old_holder(aws: Aws) -> None:
+    clock = Clock()
+    store = StateStore(aws.client("dynamodb"), aws.table, clock=clock)
+    arn = "arn:aws:iam::123456789012:role/TakenOver"
+    old = store.acquire(arn, 5, 0)
+    clock.offset += 6  # the old holder stalled past its lease
+    new = store.acquire(arn, 5, 0)
+    with pytest.raises(LockLost):
+        store.commit(old, old.state.ledger, [], [], [])
+    store.abort(old)  # quietly refused
+    store.release(old)
+    assert store.peek(arn).owner == new.owner
+
+
+class _Lossy:
+    """A DynamoDB client whose BatchWriteItem processes only the first `keep` requests of each call, the first
+    `times` times, answering the rest as UnprocessedItems (as DynamoDB does under load)."""
+
+    def __init__(self, client: Any, times: int, keep: int = 1) -> None:
+        self._client = client
+        self._times = times
+        self._keep = keep
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    def batch_write_item(self, RequestItems: dict[str, Any]) -> dict[str, Any]:
+        if self._times <= 0:
+            return dict(self._client.batch_write_item(RequestItems=RequestItems))
+        self._times -= 1
+        [(table, requests)] = RequestItems.items()
+        if requests[: self._keep]:
+            self._client.batch_write_item(RequestItems={table: requests[: self._keep]})
+        rest = requests[self._keep :]
+        return {"UnprocessedItems": {table: rest} if rest else {}}
+
+
+def _record(n: int) -> AuditRecord:
+    return AuditRecord(f"f-{n}", "DECISION", "skip", "already_contained", "-", "remediate", "a", "r")
+
+
+def test_unprocessed_items_are_written_again_until_none_is_left(aws: Aws) -> None:
+    store = AuditStore(_Lossy(aws.client("dynamodb"), times=5), aws.table, sleep=lambda _: None)  # type: ignore[arg-type]
+    store.write([store.stamp(_record(n)) for n in range(7)])
+    assert sorted(i["finding_id"]["S"] for i in aws.audit_items()) == [f"f-{n}" for n in range(7)]
+
+
+def test_items_dynamodb_never_takes_fail_the_write(aws: Aws) -> None:
+    store = AuditStore(_Lossy(aws.client("dynamodb"), times=100, keep=0), aws.table, sleep=lambda _: None)  # type: ignore[arg-type]
+    with pytest.raises(AuditWriteFailed):
+        store.write([store.stamp(_record(n)) for n in range(3)])
+
+
+def test_a_record_that_cannot_be_stored_hands_its_finding_back(aws: Aws) -> None:
+    aws.create_role("Unrecorded", trust_policy({"AWS": EXTERNAL}))
+    [finding] = aws.analyze()
+    remediator = aws.remediator(mode="notify")
+    iam_before = json.dumps(aws.policy("Unrecorded"))
+
+    def refuse(**_: Any) -> None:
+        from botocore.exceptions import ClientError
+
+        raise ClientError({"Error": {"Code": "AccessDeniedException", "Message": "no"}}, "BatchWriteItem")
+
+    remediator.clients.dynamodb().meta.events.register("before-call.dynamodb.BatchWriteItem", refuse)
+    [outcome] = remediator.process([_ref(aws, finding)])
+    assert (outcome.decision, outcome.reason) == ("failed", "audit_failed")  # retried, never silently lost
+    assert json.dumps(aws.policy("Unrecorded")) == iam_before and aws.audit_items() == []
