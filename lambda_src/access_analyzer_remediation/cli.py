@@ -102,9 +102,12 @@ def _parser() -> argparse.ArgumentParser:
     sweep.add_argument("--no-notify", action="store_true")
     sweep.set_defaults(command=cmd_sweep)
 
-    revert = sub.add_parser("revert", help="remove exactly what the tool added for a finding")
-    revert.add_argument("--finding-id", required=True)
+    revert = sub.add_parser("revert", help="remove exactly what the tool added for a finding (or --all of it)")
+    which = revert.add_mutually_exclusive_group(required=True)
+    which.add_argument("--finding-id")
+    which.add_argument("--all", action="store_true", help="every Deny the tool placed (uninstall; a dry run first)")
     revert.add_argument("--archive", action="store_true", help="also archive the finding (access is intended)")
+    revert.add_argument("--yes", action="store_true", help="with --all: really remove them (default: a dry run)")
     revert.set_defaults(command=cmd_revert)
 
     status = sub.add_parser("status", help="the audit trail of a finding")
@@ -242,14 +245,33 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def cmd_revert(args: argparse.Namespace) -> int:
-    from .revert import NothingToRevert, revert
+    from .revert import NothingToRevert, revert, revert_all
 
     remediator = _remediator(None, dry_run=False)
+    if args.all:
+        if args.archive:
+            raise UsageError("--archive is for one finding: revert --all removes the Denies and archives nothing")
+        rows = revert_all(remediator, dry_run=not args.yes)
+        return _emit(args, {"dry_run": not args.yes, "roles": rows}, _human_revert_all)
     try:
-        result = revert(remediator, _finding_id(args.finding_id), archive=args.archive)
+        result = revert(remediator, _finding_id(str(args.finding_id)), archive=args.archive)
     except NothingToRevert as err:
         return _emit(args, {"reverted": False, "reason": str(err)}, lambda r: f"nothing reverted: {r['reason']}", 1)
     return _emit(args, result, _human_revert)
+
+
+def _human_revert_all(result: dict[str, Any]) -> str:
+    verb = "would remove" if result["dry_run"] else "removed"
+    lines = []
+    for row in result["roles"]:
+        entries = row["entries"] if result["dry_run"] else row.get("removed", [])
+        lines.append(f"{row['role_arn']}: {verb} {len(entries)} Deny entr{'y' if len(entries) == 1 else 'ies'}")
+        lines += [f"  - {e['value']} ({'/'.join(e['actions'])}) from {e['sid']}" for e in entries]
+    total = sum(len(r["entries"] if result["dry_run"] else r.get("removed", [])) for r in result["roles"])
+    lines.append(f"{'dry run: ' if result['dry_run'] else ''}{verb} {total} entries on {len(result['roles'])} role(s)")
+    if result["dry_run"]:
+        lines.append("run again with --yes to remove them (each removal is audited)")
+    return "\n".join(lines)
 
 
 def _human_revert(result: dict[str, Any]) -> str:

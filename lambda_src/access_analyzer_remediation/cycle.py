@@ -249,10 +249,17 @@ class RoleCycle:
         return result
 
     def revert(
-        self, role: RoleRef, entries: Sequence[DenyEntry], record: AuditRecord, keep: Intended | None
-    ) -> tuple[Policy, Policy, list[DenyEntry], AuditRecord]:
+        self,
+        role: RoleRef,
+        entries: Sequence[DenyEntry],
+        records: Sequence[AuditRecord],
+        keep: Intended | None = None,
+        original: str | None = None,
+    ) -> tuple[Policy, Policy, list[DenyEntry], list[AuditRecord]]:
         """Remove exactly `entries` (an operator's revert) with every rail of a containment: lease, intent, a read
-        the ledger vouches for, interrupted changes completed. Returns (before, after, removed, the REVERT record)."""
+        the ledger vouches for, interrupted changes completed. `records`: one REVERT record per finding, each with
+        the entries it reverts in `extra["removed"]` (narrowed to what was really removed). `original`: the document
+        before the first Deny, whose Statement form a revert restores. Returns (before, after, removed, records)."""
         pre = self.read(role)
         if pre is None:
             raise LookupError(f"role {role.arn} no longer exists")
@@ -264,8 +271,7 @@ class RoleCycle:
             after, removed = remove_denies(ready.base, entries)
             if not removed:
                 self.state.abort(lease)
-                return ready.read.policy, ready.read.policy, [], record
-            original = record.policy_before
+                return ready.read.policy, ready.read.policy, [], []
             if original:
                 after = match_statement_form(after, json.loads(original))
             rejection = self._write_under(role, lease, after, progress)
@@ -274,14 +280,22 @@ class RoleCycle:
             ledger = ready.ledger
             ledger.remove(removed)
             intended = [*lease.state.intended, *([keep] if keep else [])]
-            summary = f"removed {len(removed)} Deny entr{'y' if len(removed) == 1 else 'ies'}"
-            done = replace(
-                record,
-                summary=summary,
-                policy_before=compact(ready.read.policy),
-                policy_after=compact(after),
-                extra={**record.extra, "removed": json.dumps([e.to_json() for e in removed], sort_keys=True)},
-            )
+            done = []
+            for record in records:
+                asked = [DenyEntry.from_json(e) for e in json.loads(record.extra.get("removed", "[]"))]
+                mine = [e for e in removed if e in asked] if asked else removed
+                summary = f"removed {len(mine)} Deny entr{'y' if len(mine) == 1 else 'ies'}"
+                done.append(
+                    self.audit.stamp(
+                        replace(
+                            record,
+                            summary=summary,
+                            policy_before=compact(ready.read.policy),
+                            policy_after=compact(after),
+                            extra={**record.extra, "removed": json.dumps([e.to_json() for e in mine], sort_keys=True)},
+                        )
+                    )
+                )
             self._finish(
                 lease,
                 ready=ready,
@@ -290,7 +304,7 @@ class RoleCycle:
                 removed=removed,
                 intended=intended,
                 intent_id=intent.id,
-                more_records=[self.audit.stamp(done)],
+                more_records=done,
             )
             return ready.read.policy, after, removed, done
         except Exception:

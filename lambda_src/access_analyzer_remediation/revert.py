@@ -56,22 +56,12 @@ def revert(remediator: Remediator, finding_id: str, archive: bool = False) -> di
         resource_arn=role.arn,
         principal=principal,
         actions=actions,
-        policy_before=original,
         extra={"archive": "true" if archive else "false", "caller": _caller(remediator)},
     )
     settings = remediator.settings
-    cycle = RoleCycle(
-        settings,
-        remediator.clients.iam(),
-        remediator.audit,
-        remediator.state,
-        Budget(),
-        clock=remediator.clock,
-        sleep=remediator.sleep,
-        lock_wait_seconds=remediator.lock_wait_seconds,
-    )
+    cycle = _cycle(remediator)
     try:
-        before, after, removed, _done = cycle.revert(role, entries, record, keep)
+        before, after, removed, _done = cycle.revert(role, entries, [record], keep, original)
     except LookupError as err:
         raise NothingToRevert(str(err)) from None
     if not removed:
@@ -94,6 +84,67 @@ def revert(remediator: Remediator, finding_id: str, archive: bool = False) -> di
         "policy_before": before,
         "policy_after": after,
     }
+
+
+def revert_all(remediator: Remediator, dry_run: bool = True) -> list[dict[str, Any]]:
+    """Every Deny the tool has in place (the ledgers), removed role by role with the rails of a revert, each removal
+    audited as a REVERT record of the finding it answered (reason `uninstall`). A dry run changes nothing and
+    lists what would be removed. The uninstall path: run this before `terraform destroy`."""
+    cycle = _cycle(remediator)
+    caller = "dry-run" if dry_run else _caller(remediator)
+    report = []
+    for state in remediator.state.all_states():
+        entries = state.ledger.entries()
+        if not entries:
+            continue
+        role = RoleRef.parse(state.resource_arn)
+        findings = sorted({f for e in entries for f in state.ledger.findings_of(e)}) or ["unknown"]
+        row: dict[str, Any] = {
+            "role_arn": role.arn,
+            "findings": findings,
+            "entries": [e.to_json() for e in entries],
+        }
+        if not dry_run:
+            records = [
+                AuditRecord(
+                    finding_id=finding_id,
+                    kind=REVERT,
+                    decision="revert",
+                    reason="uninstall",
+                    summary="",
+                    mode=remediator.settings.mode,
+                    analyzer_arn="",
+                    resource_arn=role.arn,
+                    extra={
+                        "caller": caller,
+                        "removed": json.dumps(
+                            [e.to_json() for e in entries if finding_id in state.ledger.findings_of(e)],
+                            sort_keys=True,
+                        ),
+                    },
+                )
+                for finding_id in findings
+            ]
+            try:
+                _, after, removed, _ = cycle.revert(role, entries, records)
+            except LookupError:  # the role is gone, and its Denies with it
+                after, removed = None, []
+            row |= {"removed": [e.to_json() for e in removed], "policy_after": after}
+        report.append(row)
+    return report
+
+
+def _cycle(remediator: Remediator) -> RoleCycle:
+    return RoleCycle(
+        remediator.settings,
+        remediator.clients.iam(),
+        remediator.audit,
+        remediator.state,
+        Budget(),
+        clock=remediator.clock,
+        sleep=remediator.sleep,
+        lock_wait_seconds=remediator.lock_wait_seconds,
+    )
 
 
 def _agreed(decisions: Sequence[Mapping[str, Any]]) -> tuple[str, str, dict[str, str]]:

@@ -278,6 +278,22 @@ class StateStore:
         response = self._client.get_item(TableName=self._table, Key=state_key(resource_arn), ConsistentRead=True)
         return _state(resource_arn, response.get("Item"))
 
+    def all_states(self) -> list[ResourceState]:
+        """Every resource's state (a Scan: the uninstall path and operators only, never the Lambda)."""
+        states = []
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "FilterExpression": "begins_with(pk, :resource) AND sk = :state",
+            "ExpressionAttributeValues": {":resource": {"S": "RESOURCE#"}, ":state": {"S": STATE_SK}},
+            "ConsistentRead": True,
+        }
+        while True:
+            response = self._client.scan(**kwargs)
+            states += [_state(item["pk"]["S"].removeprefix("RESOURCE#"), item) for item in response.get("Items", [])]
+            if "LastEvaluatedKey" not in response:
+                return states
+            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
     def acquire(
         self, resource_arn: str, lease_seconds: float, wait_seconds: float, intent: Intent | None = None
     ) -> Lease:

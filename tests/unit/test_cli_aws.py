@@ -98,3 +98,30 @@ def test_missing_table_setting_exits_2(monkeypatch: pytest.MonkeyPatch, capsys: 
     monkeypatch.delenv("AAR_AUDIT_TABLE_NAME", raising=False)
     assert main(["status", "--finding-id", "x"]) == 2
     assert "AAR_AUDIT_TABLE_NAME" in capsys.readouterr().err
+
+
+def test_revert_all_is_a_dry_run_first_then_removes_every_deny_audited(
+    cli_env: Aws, capsys: pytest.CaptureFixture[str]
+) -> None:
+    aws = cli_env
+    originals = {}
+    for name, principal in (("AllOne", {"AWS": EXTERNAL}), ("AllTwo", {"AWS": f"arn:aws:iam::{EXTERNAL}:user/Bob"})):
+        originals[name] = trust_policy(principal)
+        aws.create_role(name, originals[name])
+    findings = aws.analyze()
+    code, _ = _run(capsys, "sweep", "--analyzer-arn", aws.standin.analyzer_arn, "--no-notify")
+    assert code == 0 and all(aws.policy(n) != p for n, p in originals.items())
+
+    code, dry = _run(capsys, "revert", "--all")
+    assert code == 0 and dry["dry_run"] is True
+    assert sorted(r["role_arn"].rsplit("/", 1)[-1] for r in dry["roles"]) == ["AllOne", "AllTwo"]
+    assert all(aws.policy(n) != p for n, p in originals.items())  # a dry run changes nothing
+
+    code, done = _run(capsys, "revert", "--all", "--yes")
+    assert code == 0 and done["dry_run"] is False
+    assert {n: aws.policy(n) for n in originals} == originals
+    reverts = [i for i in aws.audit_items() if i["record_type"]["S"] == "REVERT"]
+    assert sorted(i["finding_id"]["S"] for i in reverts) == sorted(f["id"] for f in findings)
+    assert {i["reason"]["S"] for i in reverts} == {"uninstall"}
+    code, again = _run(capsys, "revert", "--all", "--yes")
+    assert code == 0 and again["roles"] == []
