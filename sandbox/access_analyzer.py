@@ -347,6 +347,33 @@ def _deny_condition_holds(operator: str, key: str, values: list[str], kind: str,
     return False
 
 
+def _deny_exclusion(operator: str, key: str, values: list[str], kind: str, value: str, zone: TrustZone) -> str | None:
+    """A Deny condition that holds for the principal's callers EXCEPT some: the condition those callers meet, as a
+    finding shows it ("key" -> "values"), or None when this is not such a condition for this principal.
+
+    Two forms, both written by the remediation inside its own Denies: ``StringNotEqualsIfExists aws:PrincipalOrgID``
+    (an account analyzer cannot tell whether another account belongs to the organization: the access that is left is
+    "if the caller's organization is o-...") and ``ArnNotLike aws:PrincipalArn`` (allowlisted principals of the
+    account keep their access)."""
+    base = operator.removesuffix("IfExists")
+    if kind != "AWS" or value == "*":
+        return None
+    account = _account_of(value)
+    if base == "StringNotEquals" and key == "aws:principalorgid":
+        if zone.organization_id is not None:
+            return None  # an organization analyzer knows its members: `_deny_condition_holds` decides
+        return ",".join(values) if account is not None else None
+    if base == "ArnNotLike" and key == "aws:principalarn":
+        representative = _principal_arn_representative(kind, value)
+        if representative is None:
+            return None
+        if _ACCOUNT_RE.match(value):  # some principals of the account may match: they keep their access
+            matching = [p for p in values if _account_of(p) in (account, None)]
+            return ",".join(matching) if matching else None
+        return ",".join(values) if any(fnmatch.fnmatchcase(representative, p) for p in values) else None
+    return None
+
+
 def _principal_value_matches(kind: str, value: str, deny_kind: str, deny_value: str) -> bool:
     if deny_kind == "AWS" and deny_value == "*":
         return True  # {"AWS": "*"} is the same as "*": every principal, federated ones included
@@ -364,30 +391,50 @@ def _principal_value_matches(kind: str, value: str, deny_kind: str, deny_value: 
 
 def _deny_covers(statement: Mapping[str, Any], kind: str, value: str, action: str, zone: TrustZone) -> bool:
     """Does this Deny statement remove `action` for the principal (kind, value) entirely?"""
+    covered, left = _deny_effect(statement, kind, value, action, zone)
+    return covered and not left
+
+
+def _deny_effect(
+    statement: Mapping[str, Any], kind: str, value: str, action: str, zone: TrustZone
+) -> tuple[bool, dict[str, str]]:
+    """(removes, left): whether the Deny removes `action` for the principal, and the conditions under which some
+    of its callers keep it (empty: removed for every caller)."""
     if "Principal" in statement:
         entries = _principal_entries(statement["Principal"])
         if not any(_principal_value_matches(kind, value, k, v) for k, v in entries):
-            return False
+            return False, {}
     elif "NotPrincipal" in statement:
         if value == "*":
-            return False
+            return False, {}
         entries = _principal_entries(statement["NotPrincipal"])
         if any(_principal_value_matches(kind, value, k, v) for k, v in entries):
-            return False
+            return False, {}
     else:
-        return False
+        return False, {}
     if "Action" in statement:
         if not _action_matches(action, _as_list(statement["Action"])):
-            return False
+            return False, {}
     elif "NotAction" in statement:
         if _action_matches(action, _as_list(statement["NotAction"])):
-            return False
+            return False, {}
     else:
-        return False
-    return all(
-        _deny_condition_holds(operator, key, values, kind, value, zone)
-        for operator, key, values in _condition_items(statement.get("Condition"))
-    )
+        return False, {}
+    left: dict[str, str] = {}
+    for operator, key, values in _condition_items(statement.get("Condition")):
+        excluded = _deny_exclusion(operator, key, values, kind, value, zone)
+        if excluded is not None:
+            original = next(k for k in _raw_condition_keys(statement.get("Condition")) if k.lower() == key)
+            left[original] = excluded
+        elif not _deny_condition_holds(operator, key, values, kind, value, zone):
+            return False, {}
+    return True, left
+
+
+def _raw_condition_keys(condition: Any) -> list[str]:
+    if not isinstance(condition, Mapping):
+        return []
+    return [str(key) for block in condition.values() if isinstance(block, Mapping) for key in block]
 
 
 def compute_role_access(policy: Mapping[str, Any] | str, zone: TrustZone) -> dict[tuple[str, str], RoleAccess]:
@@ -406,7 +453,9 @@ def compute_role_access(policy: Mapping[str, Any] | str, zone: TrustZone) -> dic
     - A Deny of the same policy removes an action when its Principal covers the principal (``*``, ``{"AWS": "*"}``,
       the same account id / root ARN / ARN / federated provider) and its Action covers the action, and each of its
       conditions holds for every caller of that principal (see `_deny_condition_holds`). Other conditions make the
-      Deny not count.
+      Deny not count. A Deny that excludes some callers (`_deny_exclusion`: the organization, allowlisted principal
+      ARNs) leaves the access to those callers: the finding stays, with their condition added (the signature
+      changes, so the old finding resolves and a new one opens, as the real analyzer does).
     - One entry per principal: the remaining actions (sorted) and the Allow conditions flattened to "key": "value".
     """
     document = json.loads(policy) if isinstance(policy, str) else policy
@@ -437,9 +486,19 @@ def compute_role_access(policy: Mapping[str, Any] | str, zone: TrustZone) -> dic
                 entry[1].setdefault(key, condition_value)
     result: dict[tuple[str, str], RoleAccess] = {}
     for (kind, value), (actions, condition) in granted.items():
-        remaining = sorted(a for a in actions if not any(_deny_covers(d, kind, value, a, zone) for d in denies))
+        remaining = []
+        left = dict(condition)
+        for action in sorted(actions):
+            effects = [_deny_effect(d, kind, value, action, zone) for d in denies]
+            if any(covered and not excluded for covered, excluded in effects):
+                continue  # removed for every caller
+            remaining.append(action)
+            for covered, excluded in effects:
+                if covered:  # removed except for the callers these conditions describe: only they keep it
+                    for key, values in excluded.items():
+                        left.setdefault(key, values)
         if remaining:
-            result[(kind, value)] = RoleAccess(kind, value, tuple(remaining), condition, value == "*")
+            result[(kind, value)] = RoleAccess(kind, value, tuple(remaining), left, value == "*")
     return result
 
 

@@ -107,6 +107,21 @@ MUTANTS = (
         ("tests/unit/test_promises.py::test_2_a_notice_lost_to_sns_goes_out_as_remediated_after_the_finding_resolved",),
     ),
     Mutant(
+        "a failed subscription check taken for no subscription",
+        f"{PACKAGE}/subscription.py",
+        '        paginator = self._sns.get_paginator("list_subscriptions_by_topic")\n',
+        "        self._checked_at = self._clock()\n"
+        '        paginator = self._sns.get_paginator("list_subscriptions_by_topic")\n',
+        ("tests/unit/test_rails.py::test_a_failed_subscription_check_retries_the_batch_and_is_not_taken_for_no",),
+    ),
+    Mutant(
+        "an intent left while its holder's lease runs",
+        f"{PACKAGE}/cycle.py",
+        '            raise LockBusy(f"{role.arn} has a change in progress: retry after its lease")\n',
+        "            return False\n",
+        ("tests/unit/test_rails.py::test_a_resolved_finding_waits_for_an_intent_under_a_running_lease",),
+    ),
+    Mutant(
         "coverage by Sid shape only",
         f"{PACKAGE}/policy.py",
         "    candidates = [(target, zone.exclusions(target))]\n",

@@ -111,12 +111,13 @@ class AuditRecord:
 
 @dataclass(frozen=True)
 class OutboxItem:
-    """Notices waiting to be published (JSON, rendered by notify.Notice.from_json), and the records they announce."""
+    """Notices waiting to be published (JSON, rendered by notify.Notice.from_json) with the records they announce
+    (whole, so that marking them notified needs no read: a flush is one Query, one Publish, one BatchWriteItem)."""
 
     key: str  # the sort key
     notices: Sequence[Mapping[str, Any]]
     created_at: float
-    records: Sequence[tuple[str, str]] = ()  # (pk, sk) of the records to mark notified
+    records: Sequence[AuditRecord] = ()
     abandoned: bool = False
 
 
@@ -150,31 +151,27 @@ class AuditStore:
             record, decided_at=record.decided_at or now_iso(self._clock), record_id=record.record_id or new_id()
         )
 
-    def outbox(
-        self, notices: Sequence[Mapping[str, Any]], records: Sequence[AuditRecord], key_hint: str = ""
-    ) -> list[OutboxItem]:
-        """Outbox items for `notices` (split so none exceeds DynamoDB's item size). `key_hint` (an intent id) makes
-        the keys deterministic, so a completed intent writes the same items again rather than new ones."""
+    def outbox(self, pairs: Sequence[tuple[Mapping[str, Any], AuditRecord]], key_hint: str = "") -> list[OutboxItem]:
+        """Outbox items for (notice, the record it announces) pairs, split so none exceeds DynamoDB's item size.
+        `key_hint` (an intent id) makes the keys deterministic, so a completed intent writes the same items again
+        rather than new ones. Records must be stamped (their key is final)."""
         items: list[OutboxItem] = []
-        chunk: list[Mapping[str, Any]] = []
+        chunk: list[tuple[Mapping[str, Any], AuditRecord]] = []
         size = 0
-        keys = [_record_key(r) for r in records if r.notified is False]
-        for notice in notices:
-            length = len(json.dumps(notice))
+        for notice, record in pairs:
+            length = len(json.dumps(notice)) + len(json.dumps(record.to_json()))
             if chunk and size + length > _OUTBOX_ITEM_BYTES:
-                items.append(self._outbox_item(chunk, [], key_hint, len(items)))
+                items.append(self._outbox_item(chunk, key_hint, len(items)))
                 chunk, size = [], 0
-            chunk.append(notice)
+            chunk.append((notice, record))
             size += length
         if chunk:
-            items.append(self._outbox_item(chunk, keys, key_hint, len(items)))
+            items.append(self._outbox_item(chunk, key_hint, len(items)))
         return items
 
-    def _outbox_item(
-        self, notices: list[Mapping[str, Any]], keys: list[tuple[str, str]], key_hint: str, index: int
-    ) -> OutboxItem:
+    def _outbox_item(self, pairs: list[tuple[Mapping[str, Any], AuditRecord]], key_hint: str, index: int) -> OutboxItem:
         suffix = f"{key_hint}-{index}" if key_hint else new_id()
-        return OutboxItem(f"{suffix}", list(notices), self._clock(), keys)
+        return OutboxItem(suffix, [n for n, _ in pairs], self._clock(), [r for _, r in pairs])
 
     def write(self, records: Sequence[AuditRecord], outbox: Sequence[OutboxItem] = ()) -> None:
         """Put every record and outbox item; raise AuditWriteFailed unless all of them are stored."""
@@ -182,16 +179,13 @@ class AuditStore:
         requests += [{"PutRequest": {"Item": self._outbox_attributes(o)}} for o in outbox]
         self._batch(requests)
 
-    def published(
-        self, outbox: Sequence[OutboxItem], records: Sequence[AuditRecord], message_ids: Sequence[str]
-    ) -> None:
+    def published(self, outbox: Sequence[OutboxItem], message_ids: Sequence[str]) -> None:
         """The digest is out: mark the records notified and delete their outbox items (one batch)."""
-        marked = {_record_key(r) for o in outbox for r in records if _record_key(r) in set(o.records)}
         note = ",".join(message_ids)
+        marked = {_record_key(r): r for o in outbox for r in o.records}
         requests = [
             {"PutRequest": {"Item": self._item(replace(r, notified=True, extra={**r.extra, "sns_message_ids": note}))}}
-            for r in records
-            if _record_key(r) in marked
+            for r in marked.values()
         ]
         requests += [{"DeleteRequest": {"Key": {"pk": {"S": OUTBOX_PK}, "sk": {"S": o.key}}}} for o in outbox]
         self._batch(requests)
@@ -224,7 +218,7 @@ class AuditStore:
                     raw["sk"]["S"],
                     json.loads(raw.get("notices", {}).get("S", "[]")),
                     float(raw.get("created_at", {}).get("N", "0")),
-                    [tuple(k) for k in json.loads(raw.get("records", {}).get("S", "[]"))],
+                    [AuditRecord.from_json(r) for r in json.loads(raw.get("records", {}).get("S", "[]"))],
                     bool(raw.get("abandoned", {}).get("BOOL", False)),
                 )
                 if item.abandoned or now - item.created_at >= grace_seconds:
@@ -232,15 +226,6 @@ class AuditStore:
             if "LastEvaluatedKey" not in response:
                 return items
             kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
-
-    def records(self, keys: Iterable[tuple[str, str]]) -> list[AuditRecord]:
-        """The records behind an outbox item (to mark them notified once it is published)."""
-        result = []
-        for pk, sk in keys:
-            item = self._client.get_item(TableName=self._table, Key={"pk": {"S": pk}, "sk": {"S": sk}}).get("Item")
-            if item and "record" in item:
-                result.append(AuditRecord.from_json(json.loads(item["record"]["S"])))
-        return result
 
     def _batch(self, requests: list[dict[str, Any]]) -> None:
         for start in range(0, len(requests), _BATCH_WRITE_LIMIT):
@@ -295,8 +280,6 @@ class AuditStore:
             "denied": {"S": json.dumps(list(record.denied), sort_keys=True)},
             "covered_by": {"S": json.dumps(list(record.covered_by), sort_keys=True)},
             "decided_at": {"S": record.decided_at},
-            # The whole record once more, so the outbox can mark it notified without knowing its shape.
-            "record": {"S": json.dumps(record.to_json(), sort_keys=True)},
         }
         if record.notified is not None:
             item["notified"] = {"BOOL": record.notified}
@@ -316,7 +299,7 @@ class AuditStore:
             "pk": {"S": OUTBOX_PK},
             "sk": {"S": item.key},
             "notices": {"S": json.dumps(list(item.notices), sort_keys=True)},
-            "records": {"S": json.dumps([list(k) for k in item.records])},
+            "records": {"S": json.dumps([r.to_json() for r in item.records], sort_keys=True)},
             "created_at": {"N": f"{item.created_at:.3f}"},
             "abandoned": {"BOOL": item.abandoned},
         }

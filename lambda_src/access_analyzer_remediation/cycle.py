@@ -45,7 +45,7 @@ from .policy import (
     restore_entries,
 )
 from .settings import Settings
-from .state import Intended, Intent, Lease, Ledger, LockLost, ResourceState, StateStore, Tombstone
+from .state import Intended, Intent, Lease, Ledger, LockBusy, LockLost, ResourceState, StateStore, Tombstone
 
 if TYPE_CHECKING:
     from mypy_boto3_iam import IAMClient
@@ -121,25 +121,31 @@ class RoleCycle:
         outcomes, _ = self._plan(items, pre, ResourceState(role.arn))
         if self.settings.mode != "remediate":
             return outcomes
-        if not any(o.decision == "remediate" for o in outcomes):
-            # Nothing to write for these findings; but an invocation that died mid-write may have left an intent
-            # on this role (its notice not yet sent): complete it now, whatever these findings need.
-            peeked = self.state.peek(role.arn)
-            if not peeked.intents or peeked.leased(self.clock()):
-                return outcomes
+        # Nothing to write for these findings? An invocation that died mid-write may still have left an intent on
+        # this role (its notice not yet sent): complete it now, whatever these findings need.
+        if not any(o.decision == "remediate" for o in outcomes) and not self._pending(role):
+            return outcomes
         return self._locked(role, items, pre, outcomes)
 
     def complete_interrupted(self, role: RoleRef) -> list[Outcome]:
         """For a role whose finding is no longer ACTIVE: finish an intent an interrupted holder left behind."""
-        if self.settings.mode != "remediate":
-            return []
-        peeked = self.state.peek(role.arn)
-        if not peeked.intents or peeked.leased(self.clock()):
+        if self.settings.mode != "remediate" or not self._pending(role):
             return []
         pre = self.read(role)
         if pre is None:
             return []
         return self._locked(role, [], pre, [])
+
+    def _pending(self, role: RoleRef) -> bool:
+        """Is an intent waiting on this role that this cycle must complete? While its holder's lease runs (the
+        holder may be alive and finish it, or dead), the finding is handed back: its retry comes after the lease,
+        so an intent never waits for a next event that may not come."""
+        peeked = self.state.peek(role.arn)
+        if not peeked.intents:
+            return False
+        if peeked.leased(self.clock()):
+            raise LockBusy(f"{role.arn} has a change in progress: retry after its lease")
+        return True
 
     # -- the locked path -----------------------------------------------------------------------------------------
     def _locked(
@@ -192,7 +198,7 @@ class RoleCycle:
             base, _ = restore_entries(base, other.adds.in_place())
             base, _ = remove_denies(base, other.removes)
             completed += self._completed(other)
-        return _Prepared(read, base, interrupted, completed, _ledger_after(state, interrupted), now)
+        return _Prepared(read, base, interrupted, completed, _ledger_after(state, interrupted), now, repaired)
 
     def _contain(
         self,
@@ -224,6 +230,7 @@ class RoleCycle:
             rejection = self._write_under(role, lease, after, progress)
             if rejection is not None:
                 return self._rejected(lease, mine, rejection, state)
+        mine = self._restored(mine, ready.repaired, after)
         ours = iter(mine)
         by_id = {o.finding.id: o for o in ready.completed if o.finding is not None}
         result = [by_id.pop(finding.id) if finding.id in by_id else next(ours) for _, finding in items]
@@ -346,8 +353,7 @@ class RoleCycle:
     ) -> list[Outcome]:
         """Records and notices first (notified = false), then the ledger and the release in one conditional write."""
         records = [o.record for o in outcomes if o.record is not None] + list(more_records)
-        notices = [o.notice(self.settings.mode).to_json() for o in outcomes if o.notifies]
-        outbox = self.audit.outbox(notices, records, key_hint=intent_id)
+        outbox = self.audit.outbox(_announced(outcomes, self.settings.mode), key_hint=intent_id)
         self.audit.write(records, outbox)
         tombstones = [t for t in lease.state.tombstones if t.entry.key not in _keys(ledger)]
         tombstones += [Tombstone(e, ready.now) for other in ready.interrupted for e in other.removes]
@@ -356,8 +362,47 @@ class RoleCycle:
             self.state.commit(lease, ledger, tombstones, intended, [i.id for i in ready.interrupted])
         except LockLost:
             # Records and notices are stored and our intent is in the item: the holder that took over completes it.
+            # But our write may have landed after its commit and dropped its entries: say so in the state item.
             logger.warning("lease taken over before the commit", extra={"role": lease.resource_arn})
+            self.state.mark_late_write(lease)
         return [replace(o, outbox=tuple(outbox), stored=True) for o in outcomes]
+
+    def _restored(self, outcomes: list[Outcome], repaired: Sequence[DenyEntry], after: Policy) -> list[Outcome]:
+        """A finding found "already contained" by an entry that had to be written again (missing from the trust
+        policy after the consistency window: a hand edit, or a write that outlived its lease) was contained by this
+        write: it is announced as remediated, with its undo."""
+        if not repaired:
+            return outcomes
+        keys = {e.key for e in repaired}
+        result = []
+        for outcome in outcomes:
+            again = [e for e in outcome.entries if e.key in keys] if outcome.reason == planner.ALREADY_CONTAINED else []
+            if not again or outcome.plan is None:
+                result.append(outcome)
+                continue
+            summary = "denied again " + ", ".join(f"{e.value} ({'/'.join(e.actions)})" for e in again)
+            summary += ": the Deny was missing from the trust policy"
+            plan = replace(
+                outcome.plan,
+                decision="remediate",
+                reason=planner.EXTERNAL_ACCESS_DENIED,
+                summary=summary,
+                added=tuple(again),
+                policy_after=after,
+            )
+            changed = replace(
+                outcome,
+                decision="remediate",
+                reason=planner.EXTERNAL_ACCESS_DENIED,
+                summary=summary,
+                plan=plan,
+                entries=tuple(again),
+                policy_after=after,
+            )
+            result.append(
+                replace(changed, record=self._stamp(changed, outcome.record.record_id if outcome.record else ""))
+            )
+        return result
 
     def _rejected(
         self, lease: Lease, outcomes: list[Outcome], rejection: tuple[planner.Decision, str, str], state: ResourceState
@@ -377,7 +422,7 @@ class RoleCycle:
                 outcome = replace(outcome, record=self._stamp(outcome, record_id))
             result.append(outcome)
         records = [o.record for o in result if o.record is not None]
-        outbox = self.audit.outbox([o.notice(self.settings.mode).to_json() for o in result if o.notifies], records)
+        outbox = self.audit.outbox(_announced(result, self.settings.mode))
         self.audit.write(records, outbox)
         self.state.commit(lease, state.ledger, state.tombstones, state.intended, [])
         return [replace(o, outbox=tuple(outbox), stored=True) for o in result]
@@ -419,8 +464,10 @@ class RoleCycle:
             if self._consistent(read.policy, state):
                 return read
             self.counters.stale_reads += 1
-            if self.clock() >= state.updated_at + self.consistency_window:
-                return read  # no stale read explains it any more: a hand edit; the ledger's entries are written again
+            if self.clock() >= state.updated_at + self.consistency_window or state.late_write_at >= state.updated_at:
+                # No stale read explains it any more (a hand edit), or a write that outlived its lease overwrote the
+                # last commit: the read is the truth, and the ledger's entries are written again.
+                return read
             if self.budget.left() - reserve < delay or not self.state.still_held(lease, margin + delay):
                 raise StaleRead(f"IAM still returns an older trust policy of {role.arn}: retry later")
             self.sleep(delay)
@@ -503,6 +550,7 @@ class _Prepared:
     completed: list[Outcome]  # the outcomes the interrupted intents promised
     ledger: Ledger  # the ledger with the interrupted intents completed
     now: float
+    repaired: list[DenyEntry] = field(default_factory=list)  # ledger entries the read lacked, written again
 
 
 def _after(outcomes: Sequence[Outcome], policy: Policy) -> Policy:
@@ -513,6 +561,11 @@ def _after(outcomes: Sequence[Outcome], policy: Policy) -> Policy:
 def _promise(intent: Intent) -> dict[str, object]:
     """What an intent commits to (its id and time aside)."""
     return {"adds": intent.adds.to_json(), "removes": [e.to_json() for e in intent.removes], "payload": intent.payload}
+
+
+def _announced(outcomes: Sequence[Outcome], mode: str) -> list[tuple[dict[str, object], AuditRecord]]:
+    """(notice, record) of every outcome worth a notice."""
+    return [(o.notice(mode).to_json(), o.record) for o in outcomes if o.notifies and o.record is not None]
 
 
 def _keys(ledger: Ledger) -> set[tuple[str, str]]:

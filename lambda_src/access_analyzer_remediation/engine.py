@@ -18,7 +18,7 @@ from dataclasses import replace
 from typing import Any, TypeVar
 
 from . import planner
-from .audit import AuditRecord, AuditStore, OutboxItem
+from .audit import AuditStore, OutboxItem
 from .clients import AwsClients, error_code
 from .cycle import Budget, Counters, RoleCycle
 from .findings import IAM_ROLE, Finding, FindingRef, MalformedEvent, RoleRef, finding_from_api, finding_reference
@@ -87,7 +87,11 @@ class Remediator:
         """Decide and act on every reference; one Outcome per reference, in order. Never raises for one finding:
         a finding that could not be handled is a `failed` outcome (hand it back for a retry)."""
         budget = Budget(remaining)
-        settings, gated = self._effective_settings()
+        try:
+            settings, gated = self._effective_settings()
+        except Exception as err:  # which mode applies is unknown: nothing is decided, everything is retried
+            logger.warning("could not read the topic's subscriptions", extra={"error": repr(err)})
+            return [Outcome(ref, "failed", "subscription_check_failed", repr(err), error=err) for ref in refs]
         verified = self._parallel(self._verify_safely, list(refs))
         groups: dict[str, list[int]] = {}
         resolved: dict[str, list[int]] = {}
@@ -151,20 +155,16 @@ class Remediator:
         """Publish the notices of `outcomes` (and, with `flush`, every notice left in the outbox by earlier
         invocations), then mark them sent. Returns the SNS message ids. Raises NotificationFailed."""
         items: dict[str, OutboxItem] = {}
-        records: dict[tuple[str, str], AuditRecord] = {}
         for outcome in (each for o in outcomes for each in o.all()):
             for item in outcome.outbox:
                 items.setdefault(item.key, item)
-            if outcome.record is not None and outcome.record.notified is False:
-                records[(outcome.record.finding_id, outcome.record.record_id)] = outcome.record
         own = list(items)
         if flush:
-            grace = float(self.settings.lock_lease_seconds)
-            for item in self.audit.waiting(grace):
-                if item.key not in items:
-                    items[item.key] = item
-                    for record in self.audit.records(item.records):
-                        records[(record.finding_id, record.record_id)] = record
+            try:
+                for item in self.audit.waiting(float(self.settings.lock_lease_seconds)):
+                    items.setdefault(item.key, item)
+            except Exception as err:  # they stay in the outbox for the next flush; this batch's go out now
+                logger.warning("could not read the outbox", extra={"error": repr(err)})
         notices = _dedupe([Notice.from_json(n) for item in items.values() for n in item.notices])
         prologue = self._gate_note()
         if not notices and not prologue:
@@ -180,31 +180,35 @@ class Remediator:
                 logger.warning("could not mark notices abandoned", extra={"error": repr(abandon_err)})
             raise NotificationFailed(f"SNS did not take {len(notices)} notice(s): {err!r}") from err
         try:
-            self.audit.published(list(items.values()), list(records.values()), ids)
+            self.audit.published(list(items.values()), ids)
         except Exception as err:  # they were sent: the worst case is that they are sent once more later
             logger.warning("could not clear the outbox after publishing", extra={"error": repr(err)})
         return ids
 
     def enqueue_sweep(self) -> int:
-        """Put a reference to every ACTIVE finding of the analyzers on the queue (the normal path does the work)."""
+        """Put a reference to every ACTIVE finding of the analyzers on the queue (the normal path does the work).
+        An analyzer that cannot be listed does not stop the others; the sweep raises at the end, naming it."""
         queue_url = self.settings.queue_url
         if not queue_url:
             raise SweepFailed("AAR_QUEUE_URL is not set: the sweep has no queue to put findings on")
         sqs = self.clients.sqs(self.settings.topic_arn.split(":")[3])
         sent = 0
-        batch: list[FindingRef] = []
-        try:
-            for ref in self.active_role_findings():
-                batch.append(ref)
-                if len(batch) == _SEND_BATCH:
+        problems: list[str] = []
+        for analyzer_arn in self.settings.analyzer_arns:
+            batch: list[FindingRef] = []
+            try:
+                for ref in self.active_role_findings([analyzer_arn]):
+                    batch.append(ref)
+                    if len(batch) == _SEND_BATCH:
+                        sent += self._send(sqs, queue_url, batch)
+                        batch = []
+                if batch:
                     sent += self._send(sqs, queue_url, batch)
-                    batch = []
-            if batch:
-                sent += self._send(sqs, queue_url, batch)
-        except SweepFailed:
-            raise
-        except Exception as err:
-            raise SweepFailed(f"sweep stopped after enqueueing {sent} finding(s): {err!r}") from err
+            except Exception as err:
+                logger.warning("sweep of an analyzer failed", extra={"analyzer": analyzer_arn, "error": repr(err)})
+                problems.append(f"{analyzer_arn}: {err!r}")
+        if problems:
+            raise SweepFailed(f"sweep enqueued {sent} finding(s) but failed for {'; '.join(problems)}")
         return sent
 
     def _send(self, sqs: Any, queue_url: str, refs: Sequence[FindingRef]) -> int:
@@ -298,8 +302,8 @@ class Remediator:
         if not pending:
             return outcomes
         records = [o.record if o.record is not None else self.audit.stamp(audit_record(o, mode)) for _, o in pending]
-        notices = [o.notice(mode).to_json() for _, o in pending if o.notifies]
-        outbox = self.audit.outbox(notices, records)
+        pairs = [(o.notice(mode).to_json(), r) for (_, o), r in zip(pending, records, strict=True) if o.notifies]
+        outbox = self.audit.outbox(pairs)
         try:
             self.audit.write(records, outbox)
         except Exception as err:

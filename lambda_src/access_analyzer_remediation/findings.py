@@ -23,10 +23,10 @@ IAM_ROLE = "AWS::IAM::Role"
 FINDING_STATUSES = frozenset({"ACTIVE", "ARCHIVED", "RESOLVED"})
 
 ROLE_ARN_RE = re.compile(
-    r"^arn:(?P<partition>aws[a-z-]*):iam::(?P<account>\d{12}):role/(?P<path_and_name>[\w+=,.@/-]+)$"
+    r"^arn:(?P<partition>aws[a-z-]*):iam::(?P<account>\d{12}):role/(?P<path_and_name>[\w+=,.@/-]+)$", re.ASCII
 )
-FINDING_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
-ACTION_RE = re.compile(r"^[a-z0-9-]{1,64}:[A-Za-z0-9*?]{1,128}$")
+FINDING_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$", re.ASCII)
+ACTION_RE = re.compile(r"^[a-z0-9-]{1,64}:[A-Za-z0-9*?]{1,128}$", re.ASCII)
 MAX_PRINCIPAL_ENTRIES = 20
 MAX_PRINCIPAL_VALUE = 2048
 MAX_ACTIONS = 50

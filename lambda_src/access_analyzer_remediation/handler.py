@@ -54,10 +54,13 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if isinstance(event, dict) and "Records" in event:
         return _handle_batch(event, context, account, remaining)
     if isinstance(event, dict) and event.get("aar_action") == "sweep":
-        # Raises when it cannot list or enqueue: the Errors alarm and the scheduler's retries see it.
-        enqueued = remediator().enqueue_sweep()
-        logger.info("sweep enqueued", enqueued=enqueued)
-        _finish([], account, flush=True)
+        # Raises when it cannot list or enqueue: the Errors alarm and the scheduler's retries see it. The notices
+        # waiting in the outbox go out either way.
+        try:
+            enqueued = remediator().enqueue_sweep()
+            logger.info("sweep enqueued", enqueued=enqueued)
+        finally:
+            _finish([], account, flush=True)
         return {"enqueued": enqueued}
     ref = _parse(event)
     if ref is None:

@@ -162,6 +162,8 @@ def plan_finding(
     zone = zone_for(finding, settings)
     if _limited_to_zone(finding.condition, zone):
         return Plan("skip", PRINCIPAL_IN_ZONE_OF_TRUST, "access is granted only inside the zone of trust")
+    if _limited_to_allowlist(finding.condition, zone):
+        return Plan("notify", ALLOWLISTED_PRINCIPAL, "access is granted only to allowlisted principals: intended")
     targets, unsupported = classify_principal(finding.principal)
     originals = {t: v for k, v in finding.principal.items() if (t := deny_target(k, v)) is not None}
     targets = [t for t in targets if t.account_id not in zone.account_ids]
@@ -243,6 +245,18 @@ def _limited_to_zone(condition: Mapping[str, str], zone: Zone) -> bool:
         return True
     account = lowered.get("aws:principalaccount")
     return account is not None and set(account.split(",")) <= set(zone.account_ids)
+
+
+def _limited_to_allowlist(condition: Mapping[str, str], zone: Zone) -> bool:
+    """The finding says the access exists only for allowlisted principal ARNs (what is left once the tool's Deny
+    excluded them from a broader one)."""
+    arns = {k.lower(): v for k, v in condition.items()}.get("aws:principalarn")
+    patterns = zone.allowed_principal_patterns
+    return (
+        bool(arns)
+        and bool(patterns)
+        and all(any(fnmatchcase(arn, p) or arn == p for p in patterns) for arn in (arns or "").split(","))
+    )
 
 
 def _nothing_to_deny(allowed: Sequence[DenyTarget], unsupported: Sequence[Unsupported], notes: tuple[str, ...]) -> Plan:

@@ -34,14 +34,14 @@ KINDS = (ACCOUNT, PRINCIPAL, FEDERATED, PUBLIC)
 ASSUME_ROLE = "sts:AssumeRole"
 FEDERATED_ACTIONS = frozenset({"sts:assumerolewithwebidentity", "sts:assumerolewithsaml"})
 
-_ACCOUNT_ID = re.compile(r"^\d{12}$")
-_ROOT_ARN = re.compile(r"^arn:aws[a-z-]*:iam::(\d{12}):root$")
-_IAM_PRINCIPAL_ARN = re.compile(r"^arn:aws[a-z-]*:iam::(\d{12}):(user|role)/[\w+=,.@/-]+$")
-_SESSION_ARN = re.compile(r"^arn:(aws[a-z-]*):sts::(\d{12}):assumed-role/([\w+=,.@-]+)/[\w+=,.@-]+$")
-_UNIQUE_ID = re.compile(r"^(AROA|AIDA)[A-Z0-9]{12,}$")
-_PATTERN_ACCOUNT = re.compile(r"^arn:aws[a-z-]*:(?:iam|sts)::([0-9*?]{1,12}):")
-_PROVIDER_ARN = re.compile(r"^arn:aws[a-z-]*:iam::[0-9*?]{1,12}:(saml-provider|oidc-provider)/")
-_SID = re.compile(rf"^{SID_PREFIX}({'|'.join(KINDS)})[0-9A-F]{{8}}$")
+_ACCOUNT_ID = re.compile(r"^\d{12}$", re.ASCII)
+_ROOT_ARN = re.compile(r"^arn:aws[a-z-]*:iam::(\d{12}):root$", re.ASCII)
+_IAM_PRINCIPAL_ARN = re.compile(r"^arn:aws[a-z-]*:iam::(\d{12}):(user|role)/[\w+=,.@/-]+$", re.ASCII)
+_SESSION_ARN = re.compile(r"^arn:(aws[a-z-]*):sts::(\d{12}):assumed-role/([\w+=,.@-]+)/[\w+=,.@-]+$", re.ASCII)
+_UNIQUE_ID = re.compile(r"^(AROA|AIDA)[A-Z0-9]{12,}$", re.ASCII)
+_PATTERN_ACCOUNT = re.compile(r"^arn:aws[a-z-]*:(?:iam|sts)::([0-9*?]{1,12}):", re.ASCII)
+_PROVIDER_ARN = re.compile(r"^arn:aws[a-z-]*:iam::[0-9*?]{1,12}:(saml-provider|oidc-provider)/", re.ASCII)
+_SID = re.compile(rf"^{SID_PREFIX}({'|'.join(KINDS)})[0-9A-F]{{8}}$", re.ASCII)
 
 ORG_KEY = "aws:PrincipalOrgID"
 ACCOUNT_KEY = "aws:PrincipalAccount"

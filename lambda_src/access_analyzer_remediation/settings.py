@@ -29,16 +29,18 @@ DEFAULT_PROTECTED_ROLE_PATTERNS: tuple[str, ...] = (
 DEFAULT_EXEMPTION_TAG_KEY = "access-analyzer-remediation:exempt"
 DEFAULT_TRUST_POLICY_MAX_CHARS = 2048
 
-ACCOUNT_ID_RE = re.compile(r"^\d{12}$")
-ORG_ID_RE = re.compile(r"^o-[a-z0-9]{10,32}$")
-ANALYZER_ARN_RE = re.compile(r"^arn:aws[a-z-]*:access-analyzer:[a-z0-9-]+:\d{12}:analyzer/[A-Za-z0-9_.-]{1,255}$")
-ROLE_ARN_RE = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")
-TOPIC_ARN_RE = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$")
-TABLE_NAME_RE = re.compile(r"^[A-Za-z0-9_.-]{3,255}$")
-QUEUE_URL_RE = re.compile(r"^https?://\S+/\d{12}/[A-Za-z0-9_-]{1,80}(\.fifo)?$")
+ACCOUNT_ID_RE = re.compile(r"^\d{12}$", re.ASCII)
+ORG_ID_RE = re.compile(r"^o-[a-z0-9]{10,32}$", re.ASCII)
+ANALYZER_ARN_RE = re.compile(
+    r"^arn:aws[a-z-]*:access-analyzer:[a-z0-9-]+:\d{12}:analyzer/[A-Za-z0-9_.-]{1,255}$", re.ASCII
+)
+ROLE_ARN_RE = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$", re.ASCII)
+TOPIC_ARN_RE = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$", re.ASCII)
+TABLE_NAME_RE = re.compile(r"^[A-Za-z0-9_.-]{3,255}$", re.ASCII)
+QUEUE_URL_RE = re.compile(r"^https?://\S+/\d{12}/[A-Za-z0-9_-]{1,80}(\.fifo)?$", re.ASCII)
 # IAM wildcards are `*` and `?` only; a pattern is also an IAM resource ARN in the role's explicit Deny.
-PROTECTED_PATTERN_RE = re.compile(r"^(/[\w+=,.@*?/-]*|[\w+=,.@*?-]+)$")
-ALLOWED_PRINCIPAL_RE = re.compile(r"^[^\s\[\]]{1,2048}$")
+PROTECTED_PATTERN_RE = re.compile(r"^(/[\w+=,.@*?/-]*|[\w+=,.@*?-]+)$", re.ASCII)
+ALLOWED_PRINCIPAL_RE = re.compile(r"^[^\s\[\]]{1,2048}$", re.ASCII)
 
 
 class SettingsError(ValueError):

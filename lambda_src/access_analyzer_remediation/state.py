@@ -242,6 +242,7 @@ class ResourceState:
     lease_until: float = 0.0
     updated_at: float = 0.0
     version: int = 0
+    late_write_at: float = 0.0  # a holder's write landed after its lease had passed on (see mark_late_write)
 
     def recent_tombstones(self, now: float) -> list[DenyEntry]:
         return [t.entry for t in self.tombstones if now - t.removed_at < TOMBSTONE_SECONDS]
@@ -411,6 +412,18 @@ class StateStore:
         except LockLost:
             return
 
+    def mark_late_write(self, lease: Lease) -> None:
+        """Our write may have landed after our lease passed to another worker: it can have overwritten that
+        worker's change. Unconditional on purpose (the lease is not ours any more): the next holder takes a read
+        that lacks a ledger entry for the truth at once, instead of for IAM's lag, and writes the entry again."""
+        self._client.update_item(
+            TableName=self._table,
+            Key=state_key(lease.resource_arn),
+            UpdateExpression="SET #late = :now",
+            ExpressionAttributeNames={"#late": "late_write_at"},
+            ExpressionAttributeValues={":now": {"N": f"{self._clock():.3f}"}},
+        )
+
     def still_held(self, lease: Lease, margin: float) -> bool:
         return self._clock() + margin < lease.lease_until
 
@@ -452,6 +465,7 @@ def _state(resource_arn: str, item: Mapping[str, Any] | None) -> ResourceState:
         float(item.get("lease_until", {}).get("N", "0")),
         float(item.get("updated_at", {}).get("N", "0")),
         int(float(item.get("version", {}).get("N", "0"))),
+        float(item.get("late_write_at", {}).get("N", "0")),
     )
 
 

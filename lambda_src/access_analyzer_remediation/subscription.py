@@ -43,12 +43,12 @@ class SubscriptionGate:
         """True once the topic has a confirmed subscription (pending e-mail subscriptions show no ARN)."""
         if self._confirmed or self._clock() - self._checked_at < RECHECK_SECONDS:
             return self._confirmed
-        self._checked_at = self._clock()
         paginator = self._sns.get_paginator("list_subscriptions_by_topic")
-        for page in paginator.paginate(TopicArn=self._topic):
+        for page in paginator.paginate(TopicArn=self._topic):  # raises when SNS cannot say: nothing is cached
             if any(str(s.get("SubscriptionArn", "")).startswith("arn:") for s in page.get("Subscriptions", [])):
                 self._confirmed = True
                 break
+        self._checked_at = self._clock()  # only a real answer is kept (for RECHECK_SECONDS when it is "no")
         return self._confirmed
 
     def held_back(self, count: int) -> None:

@@ -173,18 +173,29 @@ DENY_CASES: dict[str, tuple[Any, str, dict[str, Any]]] = {
         "sts:AssumeRoleWithWebIdentity",
         {"Effect": "Deny", "Principal": {"AWS": "*"}, "Action": "sts:*", "Condition": PERIMETER},
     ),
-    "org-perimeter": (
-        {"AWS": EXTERNAL},
-        "sts:AssumeRole",
-        {
-            "Effect": "Deny",
-            "Principal": "*",
-            "Action": "sts:AssumeRole",
-            "Condition": {"StringNotEqualsIfExists": {"aws:PrincipalOrgID": "o-ours"}},
-        },
-    ),
     "wildcard-everything": ({"AWS": EXTERNAL}, "sts:AssumeRole", {"Effect": "Deny", "Principal": "*", "Action": "*"}),
 }
+
+
+@pytest.mark.parametrize(
+    ("deny_condition", "left"),
+    [
+        # An account analyzer cannot tell whether another account belongs to the organization: the access left is
+        # "if the caller's organization is o-ours", which the remediation takes for the zone of trust.
+        ({"StringNotEqualsIfExists": {"aws:PrincipalOrgID": "o-ours"}}, {"aws:PrincipalOrgID": "o-ours"}),
+        # Allowlisted principals of the account keep their access.
+        (
+            {"ArnNotLike": {"aws:PrincipalArn": [f"arn:aws:iam::{EXTERNAL}:role/ci-*"]}},
+            {"aws:PrincipalArn": f"arn:aws:iam::{EXTERNAL}:role/ci-*"},
+        ),
+    ],
+)
+def test_a_deny_that_excludes_some_callers_leaves_their_access_with_its_condition(
+    deny_condition: dict[str, Any], left: dict[str, str]
+) -> None:
+    deny = {"Effect": "Deny", "Principal": {"AWS": [EXTERNAL]}, "Action": "sts:AssumeRole", "Condition": deny_condition}
+    access = compute_role_access(_policy(allow({"AWS": EXTERNAL}, "sts:AssumeRole"), deny), ZONE)
+    assert [(a.value, dict(a.condition)) for a in access.values()] == [(EXTERNAL, left)]
 
 
 @pytest.mark.parametrize("case", sorted(DENY_CASES))

@@ -333,3 +333,23 @@ def test_revert_archive_of_a_resolved_finding_keeps_the_access_intended(aws: Aws
     assert {f["status"] for f in aws.standin.findings()} == {"RESOLVED", "ARCHIVED"}
     rules = aws.client("accessanalyzer").list_archive_rules(analyzerName="sandbox-analyzer")["archiveRules"]
     assert [r["ruleName"] for r in rules] == [result["archive_rule"]]
+
+
+def test_organization_and_allowlisted_principals_keep_their_access_after_the_deny(aws: Aws) -> None:
+    allowed = f"arn:aws:iam::{EXTERNAL}:role/ci-deployer"
+    aws.create_role("Sibling", trust_policy({"AWS": EXTERNAL}))
+    [finding] = aws.analyze()
+    remediator = aws.remediator(trusted_org_id="o-abcdefghij", allowed_principals=(allowed,))
+    [outcome] = remediator.process([_ref(aws, finding)])
+    assert outcome.decision == "remediate"
+    [deny] = _denies(aws.policy("Sibling"))
+    assert deny["Condition"] == {
+        "StringNotEqualsIfExists": {"aws:PrincipalOrgID": "o-abcdefghij"},
+        "ArnNotLike": {"aws:PrincipalArn": [allowed]},
+    }
+    # The account analyzer reports what is left: the organization's callers and the allowlisted role.
+    [left] = aws.analyze()
+    assert left["condition"] == {"aws:PrincipalOrgID": "o-abcdefghij", "aws:PrincipalArn": allowed}
+    [again] = remediator.process([_ref(aws, left)])
+    assert (again.decision, again.reason) == ("skip", "principal_in_zone_of_trust")
+    assert len(_denies(aws.policy("Sibling"))) == 1  # nothing more written

@@ -132,3 +132,41 @@ def test_a_record_that_cannot_be_stored_hands_its_finding_back(aws: Aws) -> None
     [outcome] = remediator.process([_ref(aws, finding)])
     assert (outcome.decision, outcome.reason) == ("failed", "audit_failed")  # retried, never silently lost
     assert json.dumps(aws.policy("Unrecorded")) == iam_before and aws.audit_items() == []
+
+
+def test_a_failed_subscription_check_retries_the_batch_and_is_not_taken_for_no(aws: Aws) -> None:
+    aws.create_role("Gated", trust_policy({"AWS": EXTERNAL}))
+    [finding] = aws.analyze()
+    remediator = aws.remediator(require_confirmed_subscription=True)
+    failures = {"left": 1}
+
+    def throttled(**_: Any) -> None:
+        if failures["left"]:
+            failures["left"] -= 1
+            from botocore.exceptions import ClientError
+
+            raise ClientError({"Error": {"Code": "Throttled", "Message": "Rate exceeded"}}, "ListSubscriptionsByTopic")
+
+    sns = remediator.clients.sns("us-east-1")
+    sns.meta.events.register("before-call.sns.ListSubscriptionsByTopic", throttled)
+    [first] = remediator.process([_ref(aws, finding)])
+    assert (first.decision, first.reason) == ("failed", "subscription_check_failed")
+    [second] = remediator.process([_ref(aws, finding)])  # SNS answers now: the topic has a confirmed subscriber
+    assert (second.decision, second.reason) == ("remediate", "external_access_denied")
+
+
+def test_a_resolved_finding_waits_for_an_intent_under_a_running_lease(aws: Aws) -> None:
+    """A holder died after its write (its lease still runs): the finding, RESOLVED by that write, is handed back
+    instead of acknowledged, so the intent is completed (and announced) once the lease is over."""
+    arn = aws.create_role("Pending", trust_policy({"AWS": EXTERNAL}))
+    [finding] = aws.analyze()
+    remediator = aws.remediator()
+    from access_analyzer_remediation.state import Intent, Ledger
+
+    dead = Intent("deadbeefdeadbeef", "dead-holder", 0.0, Ledger())
+    remediator.state.acquire(arn, 60, 0, dead)  # the dead holder's lease and intent
+    aws.client("accessanalyzer").update_findings(
+        analyzerArn=aws.standin.analyzer_arn, ids=[finding["id"]], status="ARCHIVED"
+    )
+    [outcome] = remediator.process([_ref(aws, finding)])
+    assert (outcome.decision, outcome.reason) == ("failed", "lock_busy")
