@@ -7,7 +7,9 @@ tests such a moto race would look exactly like a lost deny. This server keeps mo
 (keep-alive connections, several clients at once) but runs the moto application under one lock, so every AWS call
 is atomic, as it is in AWS.
 
-It is the sandbox's `MotoServer` with a different child process: same lifecycle, reset, sessions and env.
+It is the sandbox's `MotoServer` with a different child process: same lifecycle, reset, sessions and env, and the
+same IAM read-lag switch (`MotoServer.set_iam_read_lag`): the middleware of `sandbox.iam_consistency` runs inside
+the lock, so the trust-policy versions it records are in exactly the order moto applied the writes.
 """
 
 from __future__ import annotations
@@ -73,10 +75,12 @@ def _one_at_a_time(app: Callable[..., Iterable[bytes]]) -> Callable[..., list[by
 def _serve(host: str, port: int) -> None:
     """Child entry point: serve until stdin reaches EOF (the parent closed it or died)."""
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+    from moto.moto_server.werkzeug_app import MotoRequestHandler
     from werkzeug.serving import make_server
 
-    app = _one_at_a_time(DomainDispatcherApplication(create_backend_app))
+    from sandbox.iam_consistency import moto_app
+
+    app = _one_at_a_time(moto_app())
     server = make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()

@@ -64,7 +64,7 @@ from access_analyzer_remediation.policy import (
     DenyTarget,
     classify_principal,
     compact,
-    covering_sids,
+    covering,
     sid_for,
     statements,
 )
@@ -462,9 +462,10 @@ def _plan_hostile(policy: dict[str, Any], finding: Finding, quota: int) -> None:
         added = after[len(before) :]
         assert all(s["Effect"] == "Deny" and str(s["Sid"]).startswith(SID_PREFIX) for s in added)
         assert len(compact(plan.policy_after)) <= quota
+        zone = planner.zone_for(finding, config)
         for entry in plan.added:
             target = DenyTarget(entry.kind, entry.value)
-            assert all(covering_sids(plan.policy_after, target, action) for action in entry.actions)
+            assert all(covering(plan.policy_after, target, action, zone) for action in entry.actions)
         again = planner.plan_finding(finding, planner.RoleState(role.arn, role.path, {}, plan.policy_after), config)
         assert again.decision != "remediate", "remediating twice added more"
     EXAMPLES["planner, hostile trust policies"] += 1
