@@ -29,7 +29,7 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check lambda_src tests sandbox scripts
 	$(VENV)/bin/ruff format --check lambda_src tests sandbox scripts
 	$(VENV)/bin/mypy
-	$(VENV)/bin/mypy sandbox tests/integration
+	$(VENV)/bin/mypy sandbox tests/integration tests/terraform tests/test_release.py tests/conftest.py
 
 test: install lint ## the whole suite: lint, types, unit, Terraform checks, integration
 	CHECKOV_BIN=$(abspath $(CHECKOV_VENV))/bin/checkov $(PY) -m pytest
@@ -37,7 +37,8 @@ test: install lint ## the whole suite: lint, types, unit, Terraform checks, inte
 package: $(VENV)/.installed ## rebuild lambda_dist/ from lambda_src/ (same sources, same bytes)
 	$(PY) scripts/build_lambda_zip.py
 
-demo: install ## the whole flow against a local AWS
+# The demo needs the package, moto and Terraform, not checkov's 290 MB venv (make test installs that).
+demo: $(VENV)/.installed ## the whole flow against a local AWS
 	$(PY) -m sandbox.demo
 
 bench: install ## benchmark figures (docs/benchmarks.md)

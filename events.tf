@@ -81,8 +81,8 @@ resource "aws_sqs_queue" "events_dlq" {
 # deliveries); the main queue also takes the sweep's finding references from the Lambda role.
 data "aws_iam_policy_document" "queue" {
   for_each = {
-    queue      = aws_sqs_queue.this.arn
-    events_dlq = aws_sqs_queue.events_dlq.arn
+    queue      = local.queue_arn
+    events_dlq = local.events_dlq_arn
   }
 
   statement {

@@ -64,7 +64,7 @@ data "aws_iam_policy_document" "lambda" {
       "dynamodb:BatchWriteItem",
       "dynamodb:Query",
     ]
-    resources = [aws_dynamodb_table.audit.arn]
+    resources = [local.table_arn]
   }
 
   # The digest e-mails.
@@ -86,7 +86,7 @@ data "aws_iam_policy_document" "lambda" {
   statement {
     sid       = "ConsumeQueue"
     actions   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"]
-    resources = [aws_sqs_queue.this.arn]
+    resources = [local.queue_arn]
   }
 
   # The sweep puts a reference to each ACTIVE finding on the same queue (SendMessageBatch needs sqs:SendMessage);
@@ -94,7 +94,7 @@ data "aws_iam_policy_document" "lambda" {
   statement {
     sid       = "EnqueueSweptFindings"
     actions   = ["sqs:SendMessage"]
-    resources = [aws_sqs_queue.this.arn]
+    resources = [local.queue_arn]
   }
 
   statement {

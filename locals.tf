@@ -25,6 +25,19 @@ locals {
   powertools_layer_arn = "arn:${local.partition}:lambda:${local.region}:017000801446:layer:AWSLambdaPowertoolsPythonV3-python313-${var.architecture}:${var.powertools_layer_version}"
   lambda_layers        = var.lambda_layers == null ? [local.powertools_layer_arn] : var.lambda_layers
 
+  # ARNs of the module's queues, table and function as AWS forms them, for the policy documents. Built from the names
+  # instead of read from the resources: a data source that references a resource with a pending in-place change is
+  # read only at apply time, so every policy built from it would show as "(known after apply)" in the plan although
+  # nothing in it changes: the role policy on every change of the queue (a redrive policy returned reformatted, the
+  # visibility timeout) or of the table (deletion protection off, the first step of an uninstall), the scheduler's
+  # policy on every change of the function (a new zip, `mode`). These ARN formats are fixed; the integration tests
+  # run the function and its event source mapping under these policies with IAM authorization enforced.
+  sqs_arn_prefix = "arn:${local.partition}:sqs:${local.region}:${local.account_id}:"
+  queue_arn      = "${local.sqs_arn_prefix}${var.name}"
+  events_dlq_arn = "${local.sqs_arn_prefix}${var.name}-events-dlq"
+  table_arn      = "arn:${local.partition}:dynamodb:${local.region}:${local.account_id}:table/${var.name}-audit"
+  function_arn   = "arn:${local.partition}:lambda:${local.region}:${local.account_id}:function:${var.name}"
+
   lambda_zip     = "${path.module}/lambda_dist/access-analyzer-remediation.zip"
   log_group_name = "/aws/lambda/${var.name}"
 

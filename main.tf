@@ -8,6 +8,8 @@
 #   audit.tf          the DynamoDB audit table (audit log, per-resource state, notice outbox)
 #   alarms.tf         CloudWatch alarms: dead-letter queues, Lambda errors, failed digests, queue age
 #   sweep.tf          the daily EventBridge Scheduler sweep (enqueues every ACTIVE finding) and its role
+#   dashboard.tf      the CloudWatch dashboard: outcomes per reason, notices, queues, the function, the alarms
+#   uninstall.tf      the destroy guard: `terraform destroy` stops before removing anything while the table is protected
 #   locals.tf         names, ARNs, the event pattern and the Lambda environment
 
 data "aws_partition" "current" {}

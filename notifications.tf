@@ -4,6 +4,15 @@ resource "aws_sns_topic" "this" {
   kms_master_key_id = local.sns_kms_key_id
 
   tags = var.tags
+
+  lifecycle {
+    # CloudWatch cannot use the AWS managed SNS key: alarms notifying a topic encrypted with it are never delivered,
+    # and nothing would say so. An error at plan time, not a warning that scrolls past.
+    precondition {
+      condition     = !var.create_alarms || var.alarm_topic_arn != null || local.sns_uses_customer_key
+      error_message = "The alarms would notify this module's topic, encrypted with the AWS managed key alias/aws/sns, to which CloudWatch cannot publish: they could never be delivered. Keep create_sns_kms_key = true (the default: the module creates a key CloudWatch may use), or set sns_kms_key_id to a customer managed key whose policy allows cloudwatch.amazonaws.com, or set alarm_topic_arn to a topic CloudWatch can publish to, or set create_alarms = false."
+    }
+  }
 }
 
 data "aws_iam_policy_document" "topic" {
@@ -139,17 +148,10 @@ resource "aws_kms_alias" "sns" {
   target_key_id = aws_kms_key.sns[0].key_id
 }
 
-# With the AWS managed key CloudWatch cannot publish, so alarms on such a topic are never delivered.
+# An ignored input is worth a warning: the topic still gets a key CloudWatch can use (the module's own).
 check "sns_kms_key_inputs" {
   assert {
     condition     = !var.create_sns_kms_key || var.sns_kms_key_id == null
     error_message = "sns_kms_key_id is ignored while create_sns_kms_key is true: set create_sns_kms_key = false to use it."
-  }
-}
-
-check "alarm_topic_encryption" {
-  assert {
-    condition     = !var.create_alarms || var.alarm_topic_arn != null || local.sns_uses_customer_key
-    error_message = "Alarms notify the module's topic, encrypted with alias/aws/sns: CloudWatch cannot publish to it. Set sns_kms_key_id to a customer managed key that allows cloudwatch.amazonaws.com, or set alarm_topic_arn."
   }
 }

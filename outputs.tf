@@ -124,6 +124,11 @@ output "alarm_arns" {
   )
 }
 
+output "dashboard_arn" {
+  description = "ARN of the CloudWatch dashboard (null when `create_dashboard` is false)."
+  value       = try(aws_cloudwatch_dashboard.this[0].dashboard_arn, null)
+}
+
 output "sweep_schedule_arn" {
   description = "ARN of the EventBridge Scheduler schedule of the sweep (null when `enable_sweep` is false)."
   value       = try(aws_scheduler_schedule.sweep[0].arn, null)

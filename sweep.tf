@@ -40,7 +40,7 @@ data "aws_iam_policy_document" "scheduler" {
   statement {
     sid       = "InvokeSweep"
     actions   = ["lambda:InvokeFunction"]
-    resources = [aws_lambda_function.this.arn]
+    resources = [local.function_arn]
   }
 }
 

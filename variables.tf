@@ -498,7 +498,7 @@ variable "audit_table_kms_key_arn" {
 }
 
 variable "audit_table_deletion_protection" {
-  description = "Deletion protection of the DynamoDB audit table (set false before `terraform destroy`)."
+  description = "Deletion protection of the DynamoDB audit table. While true, `terraform destroy` stops before it removes anything and says what to do: set this false (and `mode = \"notify\"`), apply, optionally `aa-remediate revert --all --yes`, then destroy (README, \"Uninstall\")."
   type        = bool
   default     = true
   nullable    = false
@@ -516,7 +516,7 @@ variable "create_alarms" {
 }
 
 variable "alarm_topic_arn" {
-  description = "SNS topic the alarms notify; null uses the module's topic (which then needs a customer managed `sns_kms_key_id` for CloudWatch to publish)."
+  description = "SNS topic the alarms notify; null uses the module's topic, which then needs a customer managed key (`create_sns_kms_key`, the default, or your key in `sns_kms_key_id`): CloudWatch cannot publish to a topic encrypted with alias/aws/sns, so `terraform plan` fails on that combination."
   type        = string
   default     = null
 
@@ -536,6 +536,13 @@ variable "queue_age_alarm_seconds" {
     condition     = var.queue_age_alarm_seconds >= 60 && var.queue_age_alarm_seconds <= 1209600 && floor(var.queue_age_alarm_seconds) == var.queue_age_alarm_seconds
     error_message = "queue_age_alarm_seconds must be an integer 60..1209600."
   }
+}
+
+variable "create_dashboard" {
+  description = "Create a CloudWatch dashboard named `name`: findings contained, notified and failed (in total and per reason, from the function's metrics), notices published and failed, the queue's pending findings and oldest message age, both dead-letter queues, the function's errors and the alarms' states."
+  type        = bool
+  default     = true
+  nullable    = false
 }
 
 ################################################################################

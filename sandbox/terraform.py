@@ -4,6 +4,7 @@ Used by the demo (`sandbox.demo`), the integration tests and, re-exported unchan
 ``tests/terraform/tfrunner.py`` (which adds the pytest-only `require_terraform`):
 
     binary = terraform_binary()              # None when there is no Terraform
+    too_old_for_tests(binary)                # "terraform 1.6.6 found, the tests need >= 1.7.0", or None
     tf = Terraform.create(work_dir)          # writes work_dir/cli.tfrc, uses work_dir/plugin-cache
     tf.run("init", "-backend=false", cwd=module_dir)   # CompletedProcess[str]; raises on failure unless check=False
     dest = copy_module(tmp)                  # the module (+ lambda_dist, tests/*.tftest.hcl, examples) in tmp
@@ -14,7 +15,9 @@ registry.terraform.io of a filesystem mirror; empty = Terraform's normal install
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 import subprocess
 from collections.abc import Callable, Mapping
@@ -53,6 +56,40 @@ def terraform_binary() -> str | None:
     if explicit:
         return explicit if Path(explicit).is_file() else shutil.which(explicit)
     return shutil.which("terraform")
+
+
+# The oldest Terraform the TESTS run on: tests/*.tftest.hcl use mock_provider and override_resource (Terraform 1.7).
+# The module itself needs only versions.tf's `required_version` (>= 1.5.7; the demo and users).
+MIN_TEST_TERRAFORM = (1, 7, 0)
+
+
+def terraform_version(binary: str) -> tuple[int, int, int] | None:
+    """`terraform version -json`'s version as (major, minor, patch); None when it cannot be read."""
+    try:
+        proc = subprocess.run(
+            [binary, "version", "-json"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+            env={**os.environ, "CHECKPOINT_DISABLE": "1"},
+        )
+        text = str(json.loads(proc.stdout)["terraform_version"])
+    except (OSError, subprocess.SubprocessError, ValueError, KeyError, TypeError):
+        return None
+    match = re.match(r"(\d+)\.(\d+)\.(\d+)", text)
+    return (int(match[1]), int(match[2]), int(match[3])) if match else None
+
+
+def too_old_for_tests(binary: str) -> str | None:
+    """Why `binary` cannot run the tests ("terraform X.Y.Z found, the tests need >= 1.7.0"), or None when it can."""
+    found = terraform_version(binary)
+    need = ".".join(map(str, MIN_TEST_TERRAFORM))
+    if found is None:
+        return f"terraform at {binary} did not report its version (`terraform version -json`), the tests need >= {need}"
+    if found < MIN_TEST_TERRAFORM:
+        return f"terraform {'.'.join(map(str, found))} found, the tests need >= {need}"
+    return None
 
 
 def write_cli_config(path: Path, mirror: str | None) -> Path:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.terraform.tfrunner import terraform_binary, terraform_required
+from tests.terraform.tfrunner import terraform_binary, terraform_required, too_old_for_tests
 
 
 def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
@@ -27,7 +27,11 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_report_header() -> str:
-    return f"terraform: {terraform_binary() or 'NOT FOUND: Terraform tests are skipped'}"
+    binary = terraform_binary()
+    if binary is None:
+        return "terraform: NOT FOUND: Terraform tests are skipped"
+    too_old = too_old_for_tests(binary)
+    return f"terraform: {binary}" + (f" ({too_old}: Terraform tests are skipped)" if too_old else "")
 
 
 # Hypothesis: with CI set, every property is derandomised (the same examples on every run, no example database).

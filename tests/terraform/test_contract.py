@@ -71,3 +71,36 @@ def test_metric_alarms_watch_contract_metrics() -> None:
     assert powertools <= metrics
     assert "NotContained" in metrics  # informational: documented, never alarmed
     assert all(a["dimensions"] == {"service": "${var.name}"} for a in alarms.values() if a["metric_name"] in powertools)
+
+
+def module_resources() -> set[str]:
+    """Every managed resource of the root module, as `type.name`."""
+    return {
+        f"{kind}.{name}"
+        for path in sorted(REPO_ROOT.glob("*.tf"))
+        for block in parse(path.name).get("resource", [])
+        for kind, named in block.items()
+        for name in named
+    }
+
+
+def test_the_destroy_guard_depends_on_every_other_resource() -> None:
+    """uninstall.tf: a destroy must remove the guard first, so it must depend on every other resource; a resource
+    added to the module without being added there would be destroyed before the guard could stop the destroy."""
+    guard = next(
+        named["destroy_guard"]
+        for block in parse("uninstall.tf")["resource"]
+        for kind, named in block.items()
+        if kind == "terraform_data"
+    )
+    depends_on = {ref.removeprefix("${").removesuffix("}") for ref in guard["depends_on"]}
+    assert depends_on == module_resources() - {"terraform_data.destroy_guard"}
+
+
+def test_the_dashboard_charts_every_contract_metric() -> None:
+    """Every Powertools metric of docs/architecture.md ("Metrics") is on the dashboard (dashboard.tf)."""
+    metrics = {m for m in table_column(section("Metrics"), 0) if re.fullmatch(r"\w+", m)}  # not `.<reason>`
+    source = (REPO_ROOT / "dashboard.tf").read_text()
+    charted = set(re.findall(r'name = "(\w+)"', source))  # the outcome lines
+    charted |= set(re.findall(r'\[var\.metrics_namespace, "(\w+)"\]', source))  # the other widgets' lines
+    assert metrics <= charted, metrics - charted

@@ -10,26 +10,31 @@ unchanged and adds the pytest-only `require_terraform`:
 
 Environment: TERRAFORM_BIN (binary; default `terraform` on PATH), TF_PROVIDER_MIRROR (folder above
 registry.terraform.io of a filesystem mirror; empty = Terraform's normal installation), AAR_REQUIRE_TERRAFORM=1
-(turns "skip when missing" into a failure, see `require_terraform`).
+(turns "skip when missing or older than 1.7.0" into a failure, see `require_terraform`).
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import warnings
 
 from sandbox.terraform import (
+    MIN_TEST_TERRAFORM,
     MODULE_DIRS,
     MODULE_FILES,
     REPO_ROOT,
     Terraform,
     copy_module,
     terraform_binary,
+    terraform_version,
+    too_old_for_tests,
     write_cli_config,
 )
 from sandbox.terraform import hcl_string as _hcl_string
 
 __all__ = [
+    "MIN_TEST_TERRAFORM",
     "MODULE_DIRS",
     "MODULE_FILES",
     "REPO_ROOT",
@@ -39,6 +44,8 @@ __all__ = [
     "require_terraform",
     "terraform_binary",
     "terraform_required",
+    "terraform_version",
+    "too_old_for_tests",
     "write_cli_config",
 ]
 
@@ -48,14 +55,25 @@ def terraform_required() -> bool:
 
 
 def require_terraform() -> str:
-    """The binary; otherwise skip the calling test loudly (skip + warning), or fail when AAR_REQUIRE_TERRAFORM=1."""
+    """The binary, when it is recent enough for the tests (MIN_TEST_TERRAFORM: mock_provider needs 1.7); otherwise
+    skip the calling test loudly (skip + warning), or fail when AAR_REQUIRE_TERRAFORM=1."""
     import pytest  # only needed inside tests
 
     binary = terraform_binary()
-    if binary:
-        return binary
-    message = "terraform binary not found (PATH or TERRAFORM_BIN): Terraform checks NOT RUN"
+    if binary is None:
+        message = "terraform binary not found (PATH or TERRAFORM_BIN): Terraform checks NOT RUN"
+    else:
+        reason = _too_old(binary)
+        if reason is None:
+            return binary
+        message = f"{reason}: Terraform checks NOT RUN"
     if terraform_required():
         pytest.fail(f"{message} and AAR_REQUIRE_TERRAFORM=1")
     warnings.warn(message, UserWarning, stacklevel=2)
     pytest.skip(message)
+
+
+@functools.cache
+def _too_old(binary: str) -> str | None:
+    """too_old_for_tests, asked once per binary and session (every Terraform test calls require_terraform)."""
+    return too_old_for_tests(binary)
