@@ -1,12 +1,16 @@
-"""boto3 clients, created lazily and injectable.
+"""AWS clients, created lazily and injectable.
 
-boto3 is imported on first use, not at module import, so the handler's cold-start import stays cheap. Tests and the
-sandbox pass their own `factory` (e.g. clients pointed at a moto server).
+The clients are botocore's: the package needs nothing of boto3's resource layer, and importing boto3 (which pulls in
+s3transfer) costs a cold start about 100 ms more than botocore alone. Where the host has already set up boto3's
+default session (the sandbox's Lambda runtime, with the execution role's credentials; tests that hook into it), the
+clients come from that session instead, so they carry its credentials and hooks. Tests and the sandbox may also pass
+their own `factory` (e.g. clients pointed at a moto server).
 """
 
 from __future__ import annotations
 
 import os
+import sys
 import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -26,8 +30,25 @@ ClientFactory = Callable[[str, "str | None"], Any]
 _DEFAULT_MAX_ATTEMPTS = 9
 
 
-def boto3_factory(service: str, region: str | None) -> Any:
-    import boto3
+_SESSION_LOCK = threading.Lock()
+_sessions: list[Any] = []
+
+
+def _botocore_session() -> Any:
+    """boto3's default session's botocore session when the host set one up, else one botocore session per process."""
+    boto3 = sys.modules.get("boto3")
+    default = getattr(boto3, "DEFAULT_SESSION", None) if boto3 is not None else None
+    if default is not None:
+        return default._session
+    with _SESSION_LOCK:
+        if not _sessions:
+            import botocore.session
+
+            _sessions.append(botocore.session.get_session())
+        return _sessions[0]
+
+
+def default_factory(service: str, region: str | None) -> Any:
     from botocore.config import Config
 
     # AWS_MAX_ATTEMPTS counts every attempt, the first included (botocore's total_max_attempts).
@@ -41,13 +62,13 @@ def boto3_factory(service: str, region: str | None) -> Any:
     )
     # botocore reads AWS_DEFAULT_REGION only; the Lambda runtime and `cli_environment` also set AWS_REGION.
     region = region or os.environ.get("AWS_REGION") or None
-    return boto3.client(service, region_name=region, config=config)  # type: ignore[call-overload]
+    return _botocore_session().create_client(service, region_name=region, config=config)
 
 
 class AwsClients:
     """One client per (service, Region), created on first use."""
 
-    def __init__(self, factory: ClientFactory = boto3_factory) -> None:
+    def __init__(self, factory: ClientFactory = default_factory) -> None:
         self._factory = factory
         self._cache: dict[tuple[str, str | None], Any] = {}
         self._lock = threading.Lock()  # clients are thread-safe once made; making them is not

@@ -87,12 +87,15 @@ class Remediator:
         """Decide and act on every reference; one Outcome per reference, in order. Never raises for one finding:
         a finding that could not be handled is a `failed` outcome (hand it back for a retry)."""
         budget = Budget(remaining)
+        # Whether a subscription is confirmed and what GetFinding says do not depend on each other: ask at once.
+        with ThreadPoolExecutor(max_workers=1) as side:
+            mode = side.submit(self._effective_settings)
+            verified = self._parallel(self._verify_safely, list(refs))
         try:
-            settings, gated = self._effective_settings()
+            settings, gated = mode.result()
         except Exception as err:  # which mode applies is unknown: nothing is decided, everything is retried
             logger.warning("could not read the topic's subscriptions", extra={"error": repr(err)})
             return [Outcome(ref, "failed", "subscription_check_failed", repr(err), error=err) for ref in refs]
-        verified = self._parallel(self._verify_safely, list(refs))
         groups: dict[str, list[int]] = {}
         resolved: dict[str, list[int]] = {}
         for index, item in enumerate(verified):

@@ -184,6 +184,7 @@ class FaultRates:
     unprocessed_items: float = 0.0  # DynamoDB BatchWriteItem: part of the items come back as UnprocessedItems
     send_batch_partial: float = 0.0  # SQS SendMessageBatch: some entries reported in Failed
     send_batch_error: float = 0.0  # SQS SendMessageBatch: the whole call fails (500 InternalError)
+    latency: float = 0.0  # seconds every attempt waits before it is sent: an AWS round trip, which moto lacks
 
     @property
     def total(self) -> float:
@@ -306,6 +307,8 @@ class FaultInjector:
 
     def before_send(self, request: AWSPreparedRequest, event_name: str, **_: Any) -> AWSResponse | None:
         service, operation = event_name.split(".", 2)[1:]
+        if self.rates.latency:
+            time.sleep(self.rates.latency)  # outside the lock: concurrent calls wait concurrently, as on a network
         kind = self._decide(request, service, operation)
         if kind is None:
             return None

@@ -383,12 +383,13 @@ class BatchResult:
     injected: Counter[str]
     seconds: float
     worker: int  # the worker's pid
+    cpu_seconds: float = 0.0  # the worker process's CPU time during the invocation (all its threads)
     killed: bool = False  # the worker process died before it answered (its counters died with it)
     exit_code: int | None = None  # of a killed worker: KILLED_EXIT_CODE = the injected kill, anything else a crash
 
     @classmethod
     def of_killed_worker(cls, pid: int, exit_code: int | None, seconds: float) -> BatchResult:
-        return cls(None, None, [], None, [], [], Counter(), Counter(), seconds, pid, True, exit_code)
+        return cls(None, None, [], None, [], [], Counter(), Counter(), seconds, pid, 0.0, True, exit_code)
 
     @property
     def crashed(self) -> bool:
@@ -481,6 +482,7 @@ def run_batch(
     worker.injector.rates = rates or worker.rates
     worker.log.clear()
     started = time.perf_counter()
+    cpu_started = time.process_time()
     response: dict[str, Any] | None = None
     error = None
     try:
@@ -499,6 +501,7 @@ def run_batch(
         injected,
         time.perf_counter() - started,
         os.getpid(),
+        time.process_time() - cpu_started,
     )
 
 
@@ -755,6 +758,7 @@ class SimulationResult:
     receives: Counter[int] = field(default_factory=Counter)  # receives it took -> messages (acknowledged ones)
     last_ack_seconds: float = 0.0  # when the last message was acknowledged (dead letters never are)
     batch_seconds: list[float] = field(default_factory=list)
+    batch_cpu_seconds: list[float] = field(default_factory=list)
     killed_batches: int = 0  # invocations whose worker died (the injected kill or a crash)
     crashes: list[str] = field(default_factory=list)  # deaths that were not the injected kill
     sweeps: list[SweepRun] = field(default_factory=list)
@@ -1143,6 +1147,7 @@ class SqsSimulator:
         result.attempts.update(outcome.attempts)
         result.injected.update(outcome.injected)
         result.batch_seconds.append(outcome.seconds)
+        result.batch_cpu_seconds.append(outcome.cpu_seconds)
         ids = {q.message.message_id for q in batch}
         if outcome.killed:
             # Like a Lambda timeout: no response at all, so SQS keeps every record of the batch.

@@ -16,8 +16,8 @@ The handler's exception contract (what may escape `access_analyzer_remediation.h
   ``{"processed": 0 or 1, "failed": 0}`` (`test_hostile_direct_events_return_and_change_nothing`);
 - an event with a "Records" key that is not an SQS batch (the event source mapping never sends one; only a
   principal allowed by the function's resource policy could): it raises, which Lambda turns into two retries and then
-  drops; `UnexpectedBatchTypeError` (empty list), `AttributeError` / `TypeError` (not a list of objects),
-  `KeyError` (a record without messageId) (`test_non_sqs_records_envelopes_raise_only_the_documented_errors`).
+  drops: `UnexpectedBatch` (not a non-empty list of records, each with a string messageId), before anything is read
+  or changed (`test_non_sqs_records_envelopes_raise_only_the_documented_errors`).
 
 Examples per run: each property asserts that it ran its own `max_examples` (counted by the test body itself, see
 `run_counted`); together 8,900 examples, printed in pytest's terminal summary. tests/unit/test_properties.py adds
@@ -751,12 +751,14 @@ def test_hostile_direct_events_return_and_change_nothing(hostile_world: HostileW
 @pytest.mark.parametrize(
     ("event", "error"),
     [
-        ({"Records": []}, "UnexpectedBatchTypeError"),
-        ({"Records": "x"}, "AttributeError"),
-        ({"Records": {"a": 1}}, "AttributeError"),
-        ({"Records": [1]}, "AttributeError"),
-        ({"Records": None}, "TypeError"),
-        ({"Records": [{"body": "{}"}]}, "KeyError"),
+        ({"Records": []}, "UnexpectedBatch"),
+        ({"Records": "x"}, "UnexpectedBatch"),
+        ({"Records": {"a": 1}}, "UnexpectedBatch"),
+        ({"Records": [1]}, "UnexpectedBatch"),
+        ({"Records": None}, "UnexpectedBatch"),
+        ({"Records": [{"body": "{}"}]}, "UnexpectedBatch"),
+        ({"Records": [{"messageId": 7, "body": "{}"}]}, "UnexpectedBatch"),
+        ({"Records": [{"messageId": "ok", "body": "{}"}, {"messageId": "", "body": "{}"}]}, "UnexpectedBatch"),
     ],
 )
 def test_non_sqs_records_envelopes_raise_only_the_documented_errors(

@@ -143,9 +143,10 @@ def test_zero_and_reset_turn_the_lag_off(moto: MotoServer, iam: RawIam) -> None:
     assert moto.set_iam_read_lag(0)["seconds"] == 10.0
     assert {iam.get("Off")[0] for _ in range(10)} == {"V1"}
 
-    moto.set_iam_read_lag(10.0, probability=1.0)
+    moto.set_iam_read_lag(10.0, probability=1.0, seed=5)
     iam.client.update_assume_role_policy(RoleName="Off", PolicyDocument=version(2))
-    assert iam.get("Off")[0] == "V1"
+    # Both earlier versions were current within the last 10 s (V0 until the V1 write a moment ago): either may answer.
+    assert {iam.get("Off")[0] for _ in range(30)} == {"V0", "V1"}
     moto.reset()
     assert moto.iam_read_lag_stats()["seconds"] == 0.0
     iam.client.create_role(RoleName="Off", AssumeRolePolicyDocument=version(3))  # reset forgot every version
