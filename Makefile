@@ -29,7 +29,7 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check lambda_src tests sandbox scripts
 	$(VENV)/bin/ruff format --check lambda_src tests sandbox scripts
 	$(VENV)/bin/mypy
-	$(VENV)/bin/mypy sandbox tests/integration tests/terraform tests/test_release.py tests/conftest.py
+	$(VENV)/bin/mypy sandbox tests/integration tests/terraform tests/test_release.py tests/test_readme.py tests/readme_blocks.py tests/conftest.py
 
 test: install lint ## the whole suite: lint, types, unit, Terraform checks, integration
 	CHECKOV_BIN=$(abspath $(CHECKOV_VENV))/bin/checkov $(PY) -m pytest

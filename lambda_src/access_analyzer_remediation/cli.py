@@ -19,7 +19,7 @@ from typing import Any
 
 from .audit import AuditStore
 from .findings import FindingRef, Ignored, MalformedEvent, parse_event
-from .planner import Plan, RoleState, plan_finding
+from .planner import EXTERNAL_ACCESS_DENIED, NOTIFY_MODE, Plan, RoleState, plan_finding
 from .policy import PolicyError, grants, statements
 from .settings import ACCOUNT_ID_RE, ANALYZER_ARN_RE, ORG_ID_RE, Settings, SettingsError, parse_mode
 
@@ -305,18 +305,25 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 def _report(args: argparse.Namespace, outcomes: list[Any]) -> int:
     dry_run = args.dry_run
-    rows = [
-        {
-            "finding_id": o.ref.finding_id,
-            "decision": o.decision,
-            "reason": o.reason,
-            "summary": o.summary,
-            "resource": o.finding.resource_arn if o.finding else None,
-            "statements_added": o.plan.statements_added() if o.plan and o.plan.policy_after else [],
-        }
-        for o in outcomes
-    ]
-    counts = dict(Counter(o.decision for o in outcomes))
+    # A dry run runs the engine in notify mode (nothing is written or recorded), but it answers "what would it do
+    # now": under a deployment in remediate mode, "would deny X (notify mode)" is a remediation it would make.
+    would_remediate = dry_run and parse_mode(os.environ.get("AAR_MODE", "remediate"), "AAR_MODE") == "remediate"
+    rows = []
+    for o in outcomes:
+        decision, reason, summary = o.decision, o.reason, o.summary
+        if would_remediate and (decision, reason) == ("notify", NOTIFY_MODE):
+            decision, reason, summary = "remediate", EXTERNAL_ACCESS_DENIED, summary.removesuffix(" (notify mode)")
+        rows.append(
+            {
+                "finding_id": o.ref.finding_id,
+                "decision": decision,
+                "reason": reason,
+                "summary": summary,
+                "resource": o.finding.resource_arn if o.finding else None,
+                "statements_added": o.plan.statements_added() if o.plan and o.plan.policy_after else [],
+            }
+        )
+    counts = dict(Counter(str(row["decision"]) for row in rows))
     result = {"dry_run": dry_run, "counts": counts, "findings": rows}
 
     def human(r: dict[str, Any]) -> str:

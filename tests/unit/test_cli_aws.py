@@ -34,6 +34,21 @@ def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict[str,
     return code, json.loads(capsys.readouterr().out)
 
 
+def test_a_dry_run_under_notify_mode_says_notify(
+    cli_env: Aws, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    aws = cli_env
+    monkeypatch.setenv("AAR_MODE", "notify")
+    aws.create_role("NotifyOnly", trust_policy({"AWS": EXTERNAL}))
+    [finding] = aws.analyze()
+    code, dry = _run(
+        capsys, "remediate", "--analyzer-arn", aws.standin.analyzer_arn, "--finding-id", finding["id"], "--dry-run"
+    )
+    assert code == 0 and dry["counts"] == {"notify": 1}
+    [row] = dry["findings"]
+    assert (row["reason"], row["summary"]) == ("notify_mode", f"would deny {EXTERNAL} (sts:AssumeRole) (notify mode)")
+
+
 def test_remediate_dry_run_writes_nothing_then_remediate_then_status_then_revert(
     cli_env: Aws, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -44,7 +59,9 @@ def test_remediate_dry_run_writes_nothing_then_remediate_then_status_then_revert
     analyzer = aws.standin.analyzer_arn
 
     code, dry = _run(capsys, "remediate", "--analyzer-arn", analyzer, "--finding-id", finding["id"], "--dry-run")
-    assert code == 0 and dry["counts"] == {"notify": 1}
+    assert code == 0 and dry["dry_run"] is True and dry["counts"] == {"remediate": 1}  # what it would do now
+    [row] = dry["findings"]
+    assert (row["reason"], row["summary"]) == ("external_access_denied", f"would deny {EXTERNAL} (sts:AssumeRole)")
     assert aws.policy("Cli") == original and aws.audit_items() == [] and aws.emails() == []
 
     code, done = _run(capsys, "remediate", "--analyzer-arn", analyzer, "--finding-id", finding["id"])
