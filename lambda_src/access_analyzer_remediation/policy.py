@@ -1,5 +1,8 @@
-"""Trust-policy arithmetic: the exact Deny statements the tool writes, what they cover, adding and removing them.
-Pure functions.
+"""Policy arithmetic: the exact Deny statements the tool writes, what they cover, adding and removing them.
+Pure functions, for every policy document the tool edits: a role's trust policy (no `Resource` element) and
+resource-based policies, whose statements name their resource (`resources`: e.g. a bucket and its objects, or `*` in
+a key policy). Every function that reads or writes the tool's statements takes the document's `resources`; the
+default, none, is the trust policy.
 
 The tool writes only Deny statements whose Sid starts with `SID_PREFIX`, one per (principal kind, action set,
 exclusions), and grows/shrinks their principal lists. Statements it did not write are never changed, reordered or
@@ -228,6 +231,7 @@ class OwnStatement:
     actions: tuple[str, ...]
     exclusions: Exclusions
     values: tuple[str, ...]
+    resources: tuple[str, ...] = ()  # the Resource element; none in a trust policy
 
     def render(self) -> Statement:
         statement: Statement = {"Sid": self.sid, "Effect": "Deny"}
@@ -239,17 +243,19 @@ class OwnStatement:
         else:
             statement["Principal"] = {"AWS": "*"}
         statement["Action"] = list(self.actions)
+        if self.resources:
+            statement["Resource"] = list(self.resources)
         condition = _conditions(self.kind, self.exclusions, values)
         if condition:
             statement["Condition"] = condition
         return statement
 
     def with_values(self, values: Iterable[str]) -> OwnStatement:
-        return OwnStatement(self.sid, self.kind, self.actions, self.exclusions, tuple(values))
+        return OwnStatement(self.sid, self.kind, self.actions, self.exclusions, tuple(values), self.resources)
 
     @property
-    def template(self) -> tuple[str, tuple[str, ...], Exclusions]:
-        return (self.kind, self.actions, self.exclusions)
+    def template(self) -> tuple[str, tuple[str, ...], Exclusions, tuple[str, ...]]:
+        return (self.kind, self.actions, self.exclusions, self.resources)
 
 
 def _conditions(kind: str, exclusions: Exclusions, values: list[str]) -> dict[str, Any]:
@@ -274,8 +280,9 @@ def _conditions(kind: str, exclusions: Exclusions, values: list[str]) -> dict[st
     return condition
 
 
-def parse_own(statement: Mapping[str, Any]) -> OwnStatement | None:
-    """The statement as an OwnStatement if it has exactly a shape `render` writes, else None."""
+def parse_own(statement: Mapping[str, Any], resources: Sequence[str] = ()) -> OwnStatement | None:
+    """The statement as an OwnStatement if it has exactly a shape `render` writes for a document whose statements
+    name `resources`, else None."""
     match = _SID.match(str(statement.get("Sid", "")))
     if not match or statement.get("Effect") != "Deny":
         return None
@@ -287,7 +294,7 @@ def parse_own(statement: Mapping[str, Any]) -> OwnStatement | None:
     condition = statement.get("Condition", {})
     if not isinstance(condition, Mapping) or ("Condition" in statement and not condition):
         return None
-    if set(statement) - {"Sid", "Effect", "Principal", "Action", "Condition"}:
+    if set(statement) - {"Sid", "Effect", "Principal", "Action", "Condition", *(("Resource",) if resources else ())}:
         return None
     values: list[str] | None
     if kind in (ACCOUNT, FEDERATED):
@@ -302,7 +309,9 @@ def parse_own(statement: Mapping[str, Any]) -> OwnStatement | None:
     exclusions = _parse_exclusions(kind, condition)
     if values is None or exclusions is None:
         return None
-    own = OwnStatement(str(statement["Sid"]), kind, tuple(sorted(set(actions))), exclusions, tuple(values))
+    own = OwnStatement(
+        str(statement["Sid"]), kind, tuple(sorted(set(actions))), exclusions, tuple(values), tuple(resources)
+    )
     return own if _same_statement(own.render(), statement) else None
 
 
@@ -412,16 +421,22 @@ class DenyEntry:
         return (self.sid, canonical_value(self.kind, self.value))
 
 
-def own_statements(policy: Mapping[str, Any]) -> list[OwnStatement]:
-    return [own for s in statements(policy) if (own := parse_own(s)) is not None]
+def own_statements(policy: Mapping[str, Any], resources: Sequence[str] = ()) -> list[OwnStatement]:
+    return [own for s in statements(policy) if (own := parse_own(s, resources)) is not None]
 
 
-def tool_entries(policy: Mapping[str, Any]) -> list[DenyEntry]:
+def tool_entries(policy: Mapping[str, Any], resources: Sequence[str] = ()) -> list[DenyEntry]:
     """Every (principal, actions) the tool's own statements currently deny."""
-    return [DenyEntry(own.sid, own.kind, value, own.actions) for own in own_statements(policy) for value in own.values]
+    return [
+        DenyEntry(own.sid, own.kind, value, own.actions)
+        for own in own_statements(policy, resources)
+        for value in own.values
+    ]
 
 
-def covering(policy: Mapping[str, Any], target: DenyTarget, action: str, zone: Zone) -> OwnStatement | None:
+def covering(
+    policy: Mapping[str, Any], target: DenyTarget, action: str, zone: Zone, resources: Sequence[str] = ()
+) -> OwnStatement | None:
     """The tool's statement that denies `target` doing `action` for the current zone, if any.
 
     Only the exact shape counts: the kind (or, for a principal, the Deny of its whole account), the exclusions the
@@ -432,7 +447,7 @@ def covering(policy: Mapping[str, Any], target: DenyTarget, action: str, zone: Z
     if target.kind == PRINCIPAL and target.account_id and _ACCOUNT_ID.match(target.account_id):
         account = DenyTarget(ACCOUNT, target.account_id)
         candidates.append((account, zone.exclusions(account)))
-    for own in own_statements(policy):
+    for own in own_statements(policy, resources):
         if action.lower() not in {a.lower() for a in own.actions}:
             continue
         for candidate, wanted in candidates:
@@ -442,20 +457,22 @@ def covering(policy: Mapping[str, Any], target: DenyTarget, action: str, zone: Z
     return None
 
 
-def covering_entry(policy: Mapping[str, Any], target: DenyTarget, action: str, zone: Zone) -> DenyEntry | None:
+def covering_entry(
+    policy: Mapping[str, Any], target: DenyTarget, action: str, zone: Zone, resources: Sequence[str] = ()
+) -> DenyEntry | None:
     """The entry of the tool's that denies `target` doing `action` (see `covering`), as revert would remove it."""
-    own = covering(policy, target, action, zone)
+    own = covering(policy, target, action, zone, resources)
     if own is None:
         return None
     value = target.account_id if own.kind == ACCOUNT and target.kind == PRINCIPAL else target.value
     return DenyEntry(own.sid, own.kind, canonical_value(own.kind, str(value)), own.actions)
 
 
-def lookalikes(policy: Mapping[str, Any], target: DenyTarget, action: str) -> list[str]:
+def lookalikes(policy: Mapping[str, Any], target: DenyTarget, action: str, resources: Sequence[str] = ()) -> list[str]:
     """Deny statements that mention `target` (or carry a Sid like the tool's) but are not coverage: reported."""
     found = []
     for index, statement in enumerate(statements(policy)):
-        if statement.get("Effect") != "Deny" or parse_own(statement) is not None:
+        if statement.get("Effect") != "Deny" or parse_own(statement, resources) is not None:
             continue
         sid = str(statement.get("Sid", ""))
         mentions = target.value in json.dumps(statement) or sid.startswith(SID_PREFIX)
@@ -474,6 +491,7 @@ class _Body:
     """A working copy of a document's statements, with the tool's statements indexed by Sid."""
 
     policy: Policy
+    resources: tuple[str, ...] = ()
     items: list[Statement] = field(default_factory=list)
     changed: bool = False
 
@@ -490,8 +508,8 @@ class _Body:
             found = self.find(sid)
             if found is None:
                 return sid, None
-            own = parse_own(found[1])
-            if own is not None and own.template == (kind, tuple(actions), exclusions):
+            own = parse_own(found[1], self.resources)
+            if own is not None and own.template == (kind, tuple(actions), exclusions, self.resources):
                 return sid, own
         raise PolicyError("no free Sid for a new statement")
 
@@ -516,34 +534,39 @@ class _Body:
 
 
 def add_denies(
-    policy: Mapping[str, Any], requests: Iterable[tuple[DenyTarget, Sequence[str]]], zone: Zone
+    policy: Mapping[str, Any],
+    requests: Iterable[tuple[DenyTarget, Sequence[str]]],
+    zone: Zone,
+    resources: Sequence[str] = (),
 ) -> tuple[Policy, list[DenyEntry]]:
     """Return a copy of `policy` that denies each (target, actions) not already covered, and what was added."""
-    body = _Body(copy.deepcopy(dict(policy)))
+    body = _Body(copy.deepcopy(dict(policy)), tuple(resources))
     added: list[DenyEntry] = []
     for target, actions in requests:
         current = body.result()
-        missing = tuple(sorted({a for a in actions if covering(current, target, a, zone) is None}))
+        missing = tuple(sorted({a for a in actions if covering(current, target, a, zone, resources) is None}))
         if not missing:
             continue
         exclusions = zone.exclusions(target)
         sid, existing = body.free_sid(target.kind, missing, exclusions)
         value = canonical_value(target.kind, target.value)
         if existing is None:
-            body.put(OwnStatement(sid, target.kind, missing, exclusions, (value,)))
+            body.put(OwnStatement(sid, target.kind, missing, exclusions, (value,), tuple(resources)))
         elif value not in existing.values and target.kind != PUBLIC:
             body.put(existing.with_values([*existing.values, value]))
         added.append(DenyEntry(sid, target.kind, value, missing))
     return body.result(), added
 
 
-def remove_denies(policy: Mapping[str, Any], entries: Iterable[DenyEntry]) -> tuple[Policy, list[DenyEntry]]:
+def remove_denies(
+    policy: Mapping[str, Any], entries: Iterable[DenyEntry], resources: Sequence[str] = ()
+) -> tuple[Policy, list[DenyEntry]]:
     """Remove exactly `entries` from the tool's statements; leave every other statement and value as it is."""
-    body = _Body(copy.deepcopy(dict(policy)))
+    body = _Body(copy.deepcopy(dict(policy)), tuple(resources))
     removed: list[DenyEntry] = []
     for entry in entries:
         found = body.find(entry.sid)
-        own = parse_own(found[1]) if found else None
+        own = parse_own(found[1], body.resources) if found else None
         if own is None or own.kind != entry.kind:
             continue  # gone, or a statement in a shape we did not write: never edited
         value = canonical_value(entry.kind, entry.value)
@@ -564,18 +587,25 @@ def restore_entries(
     """Put back every value of `statements_in_place` (the ledger) that `policy` lacks; return what was put back.
 
     A stale read (IAM is eventually consistent) or a hand edit can lack an entry the tool has in place: writing
-    that document back as read would silently drop a Deny."""
+    that document back as read would silently drop a Deny. Each ledger statement names the resources of its
+    document (none for a trust policy)."""
     body = _Body(copy.deepcopy(dict(policy)))
     restored: list[DenyEntry] = []
     for ledger_statement in statements_in_place:
         wanted = ledger_statement
+        body.resources = wanted.resources
         found = body.find(wanted.sid)
-        own = parse_own(found[1]) if found else None
+        own = parse_own(found[1], wanted.resources) if found else None
         if found is not None and (own is None or own.template != wanted.template):
             # A foreign statement took the Sid: re-create ours under a fresh one rather than edit theirs.
             sid, own = body.free_sid(wanted.kind, wanted.actions, wanted.exclusions)
-            wanted = OwnStatement(sid, wanted.kind, wanted.actions, wanted.exclusions, wanted.values)
-        held = {v for o in own_statements(body.result()) if o.template == wanted.template for v in o.values}
+            wanted = OwnStatement(sid, wanted.kind, wanted.actions, wanted.exclusions, wanted.values, wanted.resources)
+        held = {
+            v
+            for o in own_statements(body.result(), wanted.resources)
+            if o.template == wanted.template
+            for v in o.values
+        }
         missing = [v for v in wanted.values if v not in held]
         if not missing:
             continue
@@ -587,18 +617,26 @@ def restore_entries(
 
 def missing_entries(policy: Mapping[str, Any], statements_in_place: Iterable[OwnStatement]) -> list[DenyEntry]:
     """Entries the ledger holds that `policy` does not show (in one of the tool's statements of the same shape)."""
-    present = {(own.template, v) for own in own_statements(policy) for v in own.values}
+    in_place = list(statements_in_place)
+    present = {
+        (own.template, v)
+        for resources in {own.resources for own in in_place}
+        for own in own_statements(policy, resources)
+        for v in own.values
+    }
     return [
         DenyEntry(own.sid, own.kind, v, own.actions)
-        for own in statements_in_place
+        for own in in_place
         for v in own.values
         if (own.template, v) not in present
     ]
 
 
-def present_entries(policy: Mapping[str, Any], entries: Iterable[DenyEntry]) -> list[DenyEntry]:
+def present_entries(
+    policy: Mapping[str, Any], entries: Iterable[DenyEntry], resources: Sequence[str] = ()
+) -> list[DenyEntry]:
     """Those of `entries` that `policy`'s own statements hold."""
-    present = {entry.key for entry in tool_entries(policy)}
+    present = {entry.key for entry in tool_entries(policy, resources)}
     return [entry for entry in entries if entry.key in present]
 
 

@@ -69,9 +69,12 @@ class Ledger:
     def findings_of(self, entry: DenyEntry) -> list[str]:
         return list(self.answers.get(entry.key, []))
 
-    def add(self, policy: Policy, entries: Iterable[DenyEntry], finding_id: str | None) -> None:
-        """Record `entries` as in place; their statement shapes come from `policy` (the document written)."""
-        shapes = {own.sid: own for own in own_statements(policy)}
+    def add(
+        self, policy: Policy, entries: Iterable[DenyEntry], finding_id: str | None, resources: Sequence[str] = ()
+    ) -> None:
+        """Record `entries` as in place; their statement shapes come from `policy` (the document written, whose
+        statements name `resources`)."""
+        shapes = {own.sid: own for own in own_statements(policy, resources)}
         for entry in entries:
             shape = shapes.get(entry.sid) or self.statements.get(entry.sid)
             if shape is None:
@@ -94,9 +97,9 @@ class Ledger:
             answers = self.answers.setdefault(key, [])
             answers += [f for f in findings if f not in answers]
 
-    def rebase(self, policy: Policy) -> None:
+    def rebase(self, policy: Policy, resources: Sequence[str] = ()) -> None:
         """Follow entries that a write moved to another Sid (a foreign statement had taken theirs)."""
-        shapes = own_statements(policy)
+        shapes = own_statements(policy, resources)
         for sid, own in list(self.statements.items()):
             home = next((s for s in shapes if s.sid == sid and s.template == own.template), None)
             if home is not None:
@@ -131,6 +134,8 @@ class Ledger:
                 "actions": list(own.actions),
                 "exclusions": own.exclusions.to_json(),
                 "values": {v: self.answers.get((own.sid, v), []) for v in own.values},
+                # A trust policy's statements name no resource: its ledger items stay as earlier releases wrote them.
+                **({"resources": list(own.resources)} if own.resources else {}),
             }
             for own in self.in_place()
         ]
@@ -146,6 +151,7 @@ class Ledger:
                 tuple(map(str, item["actions"])),
                 Exclusions.from_json(item.get("exclusions", {})),
                 tuple(map(str, values)),
+                tuple(map(str, item.get("resources", []))),
             )
             ledger.statements[own.sid] = own
             for value, findings in values.items():
