@@ -14,13 +14,12 @@ from __future__ import annotations
 import re
 import shlex
 import shutil
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from tests.readme_blocks import Block, all_blocks, kind
-from tests.terraform.tfrunner import REPO_ROOT, Terraform
+from tests.terraform.tfrunner import REPO_ROOT, Terraform, copy_module
 
 pytestmark = pytest.mark.terraform
 MODULE_NAME = "access_analyzer_remediation"
@@ -50,6 +49,13 @@ def run_readme_test(terraform: Terraform, root: Path) -> None:
         assert "terraform_data.destroy_guard" in output and "STOP: terraform destroy has removed nothing" in output
 
 
+@pytest.fixture(scope="module")
+def readme_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A module copy of its own: the roots written into it must not reach the session copy that `terraform fmt`
+    and `validate` check."""
+    return copy_module(tmp_path_factory.mktemp("readme-module"))
+
+
 def of_kind(name: str) -> list[Block]:
     found = [block for block in all_blocks() if kind(block) == name]
     assert found, name
@@ -57,28 +63,25 @@ def of_kind(name: str) -> list[Block]:
 
 
 @pytest.mark.parametrize("block", of_kind("module-block"), ids=lambda b: b.where)
-def test_module_blocks_plan(terraform: Terraform, module_copy: Path, block: Block) -> None:
-    root = module_copy / "readme" / f"line-{block.line}"  # two levels below the module copy, as examples/*
+def test_module_blocks_plan(terraform: Terraform, readme_copy: Path, block: Block) -> None:
+    root = readme_copy / "readme" / f"line-{block.line}"  # two levels below the module copy, as examples/*
     root.mkdir(parents=True)
     source = re.sub(r'^(\s*source\s*=\s*)"[^"]*"$', r'\1"../.."', block.text, count=1, flags=re.MULTILINE)
     source = re.sub(r"^\s*version\s*=.*\n", "", source, flags=re.MULTILINE)
     assert source.count('"../.."') == 1 and "version" not in source, source
     (root / "main.tf").write_text(source)
-    shutil.copy(module_copy / "examples" / "basic" / "versions.tf", root)  # what a root module declares anyway
+    shutil.copy(readme_copy / "examples" / "basic" / "versions.tf", root)  # what a root module declares anyway
     (root / "readme.tftest.hcl").write_text(tftest_file({}))
     run_readme_test(terraform, root)
 
 
 @pytest.mark.parametrize("block", of_kind("example-apply"), ids=lambda b: b.where)
-def test_example_commands_plan(
-    terraform: Terraform, module_copy: Path, block: Block, initialized: Callable[[str], Path]
-) -> None:
-    del initialized
+def test_example_commands_plan(terraform: Terraform, readme_copy: Path, block: Block) -> None:
     [apply] = [shlex.split(line) for line in block.text.splitlines() if line.startswith("terraform apply")]
     variables = dict(a.split("=", 1) for a in apply[apply.index("-var") + 1 :: 2])
     assert apply[2::2] == ["-var"] * len(variables), apply  # nothing but -var NAME=VALUE pairs
     example = Path(block.document).parent.name
-    root = module_copy / "readme-examples" / example  # the same depth as examples/<name>: source "../.." holds
-    shutil.copytree(module_copy / "examples" / example, root, ignore=shutil.ignore_patterns(".terraform*"))
+    root = readme_copy / "readme-examples" / example  # the same depth as examples/<name>: source "../.." holds
+    shutil.copytree(readme_copy / "examples" / example, root, ignore=shutil.ignore_patterns(".terraform*"))
     (root / "readme.tftest.hcl").write_text(tftest_file(variables))
     run_readme_test(terraform, root)
