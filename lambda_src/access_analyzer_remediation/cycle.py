@@ -1,5 +1,6 @@
 """One read-modify-write cycle on one role: lease and intent, a read the ledger vouches for, the plan, the write,
-the records and notices, then the ledger and the release. The engine runs one cycle per role and batch.
+the records and notices, then the ledger and the release. The engine runs one cycle per role and batch. Every read,
+plan and write of the role itself goes through its adapter (resources.iam_role).
 
 The order of a cycle, and why:
 
@@ -25,14 +26,12 @@ import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING
-from urllib.parse import unquote
 
 from . import planner
 from .audit import AuditRecord, AuditStore, new_id
 from .clients import error_code
 from .findings import Finding, FindingRef, RoleRef
-from .outcomes import IAM_REJECTED, Outcome, audit_record, completed_outcomes, from_plan, payload
+from .outcomes import Outcome, audit_record, completed_outcomes, from_plan, payload
 from .planner import Plan, RoleState
 from .policy import (
     DenyEntry,
@@ -44,11 +43,9 @@ from .policy import (
     remove_denies,
     restore_entries,
 )
+from .resources import Adapter, Rejection
 from .settings import Settings
 from .state import Intended, Intent, Lease, Ledger, LockBusy, LockLost, ResourceState, StateStore, Tombstone
-
-if TYPE_CHECKING:
-    from mypy_boto3_iam import IAMClient
 
 logger = logging.getLogger(__name__)
 
@@ -59,12 +56,6 @@ WRITE_RESERVE_SECONDS = 10.0
 # How long after a commit a read that lacks a ledger entry is taken for IAM's eventual consistency (re-read) rather
 # than a change made by hand (the entry is written again). IAM documents "usually seconds".
 CONSISTENCY_WINDOW_SECONDS = 30.0
-_IAM_REJECTIONS: dict[str, tuple[planner.Decision, str]] = {
-    "MalformedPolicyDocument": ("notify", IAM_REJECTED),
-    "LimitExceeded": ("notify", planner.TRUST_POLICY_QUOTA),
-    "UnmodifiableEntity": ("notify", planner.RESERVED_ROLE),
-    "NoSuchEntity": ("skip", planner.ROLE_NOT_FOUND),
-}
 
 
 class OutOfTime(RuntimeError):
@@ -97,7 +88,7 @@ class Counters:
 @dataclass
 class RoleCycle:
     settings: Settings
-    iam: IAMClient
+    adapter: Adapter[RoleRef, RoleState]
     audit: AuditStore
     state: StateStore
     budget: Budget
@@ -111,7 +102,7 @@ class RoleCycle:
     def run(self, role: RoleRef, items: Sequence[tuple[FindingRef, Finding]]) -> list[Outcome]:
         """Outcomes for `items` (in order). Outcomes of a write carry their record (already stored); the others are
         recorded by the caller, with the rest of the batch."""
-        guarded = planner.guard_role(role, self.settings, items[0][1].analyzer_arn) if items else None
+        guarded = self.adapter.guard(role, self.settings, items[0][1].analyzer_arn) if items else None
         if guarded is not None:
             return [from_plan(ref, finding, guarded) for ref, finding in items]
         pre = self.read(role)
@@ -192,11 +183,13 @@ class RoleCycle:
         if repaired:
             self.counters.repaired += len(repaired)
             logger.warning("ledger entries missing from the trust policy: written again", extra={"role": role.arn})
-        base, _ = remove_denies(base, [e for e in state.recent_tombstones(now) if e.key not in _keys(state.ledger)])
+        base, _ = remove_denies(
+            base, [e for e in state.recent_tombstones(now) if e.key not in _keys(state.ledger)], self.adapter.resources
+        )
         completed: list[Outcome] = []
         for other in interrupted:
             base, _ = restore_entries(base, other.adds.in_place())
-            base, _ = remove_denies(base, other.removes)
+            base, _ = remove_denies(base, other.removes, self.adapter.resources)
             completed += self._completed(other)
         return _Prepared(read, base, interrupted, completed, _ledger_after(state, interrupted), now, repaired)
 
@@ -236,10 +229,10 @@ class RoleCycle:
         result = [by_id.pop(finding.id) if finding.id in by_id else next(ours) for _, finding in items]
         extra = list(by_id.values())
         ledger = ready.ledger
-        ledger.rebase(after)
+        ledger.rebase(after, self.adapter.resources)
         for outcome in result + extra:
             if outcome.decision in ("remediate", "skip") and outcome.finding is not None:
-                ledger.add(after, outcome.entries, outcome.finding.id)
+                ledger.add(after, outcome.entries, outcome.finding.id, self.adapter.resources)
         stored = self._finish(
             lease,
             ready=ready,
@@ -275,7 +268,7 @@ class RoleCycle:
         progress = _Progress()
         try:
             ready = self._prepare(role, pre, lease)
-            after, removed = remove_denies(ready.base, entries)
+            after, removed = remove_denies(ready.base, entries, self.adapter.resources)
             if not removed:
                 self.state.abort(lease)
                 return ready.read.policy, ready.read.policy, [], []
@@ -318,9 +311,7 @@ class RoleCycle:
             self._let_go(lease, progress)
             raise
 
-    def _write_under(
-        self, role: RoleRef, lease: Lease, policy: Policy, progress: _Progress
-    ) -> tuple[planner.Decision, str, str] | None:
+    def _write_under(self, role: RoleRef, lease: Lease, policy: Policy, progress: _Progress) -> Rejection | None:
         margin = min(WRITE_MARGIN_SECONDS, self.settings.lock_lease_seconds / 4)
         if not self.state.still_held(lease, margin):
             raise LockLost(f"lease on {role.arn} is nearly over: not writing a policy read under it")
@@ -405,7 +396,7 @@ class RoleCycle:
         return result
 
     def _rejected(
-        self, lease: Lease, outcomes: list[Outcome], rejection: tuple[planner.Decision, str, str], state: ResourceState
+        self, lease: Lease, outcomes: list[Outcome], rejection: Rejection, state: ResourceState
     ) -> list[Outcome]:
         """IAM refused the document: nothing was written. Our findings are reported; interrupted intents stay for
         a later holder (the refused document would have completed them)."""
@@ -429,25 +420,14 @@ class RoleCycle:
 
     # -- reading -------------------------------------------------------------------------------------------------
     def read(self, role: RoleRef) -> RoleState | None:
-        try:
-            response = self.iam.get_role(RoleName=role.name)
-        except Exception as err:
-            if error_code(err) == "NoSuchEntity":
-                return None
-            raise
-        data = response["Role"]
-        policy: object = data.get("AssumeRolePolicyDocument", {})
-        if isinstance(policy, str):  # boto3 decodes it to a dict; a raw string would be URL-encoded JSON
-            policy = json.loads(unquote(policy))
-        tags = {str(tag.get("Key")): str(tag.get("Value", "")) for tag in data.get("Tags", [])}
-        return RoleState(data["Arn"], data.get("Path", "/"), tags, dict(policy) if isinstance(policy, dict) else {})
+        return self.adapter.read(role)
 
     def _consistent(self, policy: Policy, state: ResourceState) -> bool:
         """The read shows everything the ledger holds and nothing a recent revert removed."""
         if missing_entries(policy, state.ledger.in_place()):
             return False
         gone = [e for e in state.recent_tombstones(self.clock()) if e.key not in _keys(state.ledger)]
-        return not present_entries(policy, gone)
+        return not present_entries(policy, gone, self.adapter.resources)
 
     def _await_consistent(self, role: RoleRef, lease: Lease) -> RoleState:
         """Re-read until the read agrees with the ledger, while a stale read can explain the difference. The read
@@ -487,7 +467,7 @@ class RoleCycle:
         running = role.policy
         planned = []
         for ref, finding in items:
-            plan = planner.plan_finding(
+            plan = self.adapter.plan(
                 finding, replace(role, policy=running), self.settings, state.intended, self.clock()
             )
             if plan.decision == "remediate" and plan.policy_after is not None:
@@ -511,7 +491,7 @@ class RoleCycle:
         mine = [o for o in outcomes if o.decision == "remediate" and o.finding is not None]
         for outcome in mine:
             assert outcome.policy_after is not None and outcome.finding is not None
-            adds.add(outcome.policy_after, outcome.entries, outcome.finding.id)
+            adds.add(outcome.policy_after, outcome.entries, outcome.finding.id, self.adapter.resources)
         records = [o.record for o in mine if o.record is not None]
         return Intent(intent_id, owner, self.clock(), adds, (), payload(mine, records, self.settings.mode))
 
@@ -524,17 +504,9 @@ class RoleCycle:
         ]
 
     # -- writing -------------------------------------------------------------------------------------------------
-    def write(self, role: RoleRef, policy: Policy) -> tuple[planner.Decision, str, str] | None:
-        """UpdateAssumeRolePolicy; a permanent IAM refusal becomes (decision, reason, message) instead of a retry."""
-        try:
-            self.iam.update_assume_role_policy(RoleName=role.name, PolicyDocument=compact(policy))
-        except Exception as err:
-            code = error_code(err)
-            if code in _IAM_REJECTIONS:
-                decision, reason = _IAM_REJECTIONS[code]
-                return decision, reason, f"IAM refused the change ({code}): nothing written"
-            raise
-        return None
+    def write(self, role: RoleRef, policy: Policy) -> Rejection | None:
+        """The adapter's write; a permanent refusal becomes (decision, reason, message) instead of a retry."""
+        return self.adapter.write(role, policy)
 
 
 @dataclass

@@ -33,6 +33,7 @@ from .outcomes import (
     Outcome,
     audit_record,
 )
+from .resources.iam_role import IamRoleAdapter
 from .settings import Settings
 from .state import StateStore
 from .subscription import SubscriptionGate
@@ -283,7 +284,7 @@ class Remediator:
     def _cycle(self, settings: Settings, budget: Budget) -> RoleCycle:
         cycle = RoleCycle(
             settings,
-            self.clients.iam(),
+            IamRoleAdapter(self.clients.iam()),
             self.audit,
             self.state,
             budget,

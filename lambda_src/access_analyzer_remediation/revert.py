@@ -20,6 +20,7 @@ from .cycle import Budget, RoleCycle
 from .engine import Remediator
 from .findings import IAM_ROLE, RoleRef
 from .policy import DenyEntry
+from .resources.iam_role import IamRoleAdapter
 from .state import INTENDED_SECONDS, Intended
 
 
@@ -137,7 +138,7 @@ def revert_all(remediator: Remediator, dry_run: bool = True) -> list[dict[str, A
 def _cycle(remediator: Remediator) -> RoleCycle:
     return RoleCycle(
         remediator.settings,
-        remediator.clients.iam(),
+        IamRoleAdapter(remediator.clients.iam()),
         remediator.audit,
         remediator.state,
         Budget(),

@@ -104,3 +104,21 @@ def test_the_dashboard_charts_every_contract_metric() -> None:
     charted = set(re.findall(r'name = "(\w+)"', source))  # the outcome lines
     charted |= set(re.findall(r'\[var\.metrics_namespace, "(\w+)"\]', source))  # the other widgets' lines
     assert metrics <= charted, metrics - charted
+
+
+def test_each_adapter_action_is_a_call_of_its_code_and_in_the_contract() -> None:
+    """An adapter declares the IAM action of every API call it makes (resources/<type>.py); each declared operation
+    is called in that file, and each action is in docs/architecture.md's table (and so in the Lambda role)."""
+    from botocore import xform_name
+
+    from access_analyzer_remediation.resources.iam_role import IamRoleAdapter
+
+    contract = {a for a in table_column(section("AWS calls the Lambda makes"), 1) if ":" in a}
+    adapter = IamRoleAdapter(iam=None)  # type: ignore[arg-type]  # only its declarations are read
+    source = (REPO_ROOT / "lambda_src/access_analyzer_remediation/resources/iam_role.py").read_text()
+    assert adapter.iam_actions, "an adapter that declares no calls"
+    for operation, action in adapter.iam_actions.items():
+        assert f".{xform_name(operation)}(" in source, f"{operation} is declared but never called"
+        assert action in contract, f"{action} ({operation}) is not in docs/architecture.md"
+    called = set(re.findall(r"self\.iam\.(\w+)\(", source))
+    assert called == {xform_name(op) for op in adapter.iam_actions}, "a call without a declared action"
