@@ -502,15 +502,22 @@ def grown_tool_statement(old: dict[str, Any], new: dict[str, Any]) -> bool:
         or set(old["Condition"]["ArnLike"]) != {"aws:PrincipalArn"}
     ):
         return False
-    before_values, after_values = _tool_values(old, kind), _tool_values(new, kind)
-    if not isinstance(before_values, list) or after_values[: len(before_values)] != before_values:
+    # IAM stores a one-item list as a plain string: the tool's statement read back that way is still its own, and
+    # growing it writes the lists out again.
+    before_values, after_values = _as_list(_tool_values(old, kind)), _tool_values(new, kind)
+    if not isinstance(after_values, list) or after_values[: len(before_values)] != before_values:
         return False
     expected = copy.deepcopy(old)
     if kind == PRINCIPAL:
         expected["Condition"]["ArnLike"]["aws:PrincipalArn"] = after_values
     else:
         expected["Principal"] = {next(iter(principal_keys)): after_values}
+    expected["Action"] = _as_list(expected["Action"])
     return bool(expected == new)
+
+
+def _as_list(value: Any) -> Any:
+    return [value] if isinstance(value, str) else value
 
 
 def test_planner_on_hostile_trust_policies_never_raises_and_never_weakens() -> None:

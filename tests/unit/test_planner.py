@@ -160,3 +160,29 @@ def test_member_account_role_of_an_organization_analyzer_is_notified_not_touched
     plan = planner.plan_finding(finding, role_state(trust_policy({"AWS": EXTERNAL}), arn=member_role), make_settings())
     assert (plan.decision, plan.reason) == ("notify", planner.CROSS_ACCOUNT_ROLE)
     assert "444455556666" in plan.summary and plan.policy_after is None
+
+
+def test_our_statement_stored_with_one_item_strings_is_grown_not_copied() -> None:
+    """IAM may hand back a one-item list as a string: the tool's statement read that way is still its own, so a new
+    provider is appended to it (lists written out again) instead of a second statement (hypothesis found this form)."""
+    sid = "AccessAnalyzerDenyFederated4843E18A"  # the Sid of a Federated Deny of sts:AssumeRoleWithSAML
+    ours = {
+        "Effect": "Deny",
+        "Sid": sid,
+        "Principal": {"Federated": "cognito-identity.amazonaws.com"},
+        "Action": "sts:AssumeRoleWithSAML",
+    }
+    grant = {"Effect": "Allow", "Principal": {"Federated": "accounts.google.com"}, "Action": "sts:AssumeRoleWithSAML"}
+    policy = {"Version": "2012-10-17", "Statement": [grant, ours]}
+    finding = make_finding({"Federated": "accounts.google.com"}, ("sts:AssumeRoleWithSAML",))
+    plan = planner.plan_finding(finding, role_state(policy), make_settings())
+    assert plan.decision == "remediate" and plan.policy_after is not None
+    assert statements(plan.policy_after) == [
+        grant,
+        {
+            "Sid": sid,
+            "Effect": "Deny",
+            "Principal": {"Federated": ["cognito-identity.amazonaws.com", "accounts.google.com"]},
+            "Action": ["sts:AssumeRoleWithSAML"],
+        },
+    ]
