@@ -96,7 +96,7 @@ class Remediator:
             settings, gated = mode.result()
         except Exception as err:  # which mode applies is unknown: nothing is decided, everything is retried
             logger.warning("could not read the topic's subscriptions", extra={"error": repr(err)})
-            return [Outcome(ref, "failed", "subscription_check_failed", repr(err), error=err) for ref in refs]
+            return _logged([Outcome(ref, "failed", "subscription_check_failed", repr(err), error=err) for ref in refs])
         groups: dict[str, list[int]] = {}
         resolved: dict[str, list[int]] = {}
         for index, item in enumerate(verified):
@@ -142,18 +142,7 @@ class Remediator:
             self._count_held_back(ordered)
         self.counters.stale_reads += cycle.counters.stale_reads
         self.counters.repaired += cycle.counters.repaired
-        for outcome in ordered:
-            for each in outcome.all():
-                logger.info(
-                    "decision",
-                    extra={
-                        "correlation_id": each.ref.finding_id,
-                        "decision": each.decision,
-                        "reason": each.reason,
-                        "summary": each.summary,
-                    },
-                )
-        return ordered
+        return _logged(ordered)
 
     def announce(self, outcomes: Sequence[Outcome], account: str, flush: bool = False) -> list[str]:
         """Publish the notices of `outcomes` (and, with `flush`, every notice left in the outbox by earlier
@@ -388,6 +377,22 @@ def _dedupe(notices: list[Notice]) -> list[Notice]:
         seen.add(key)
         result.append(notice)
     return result
+
+
+def _logged(outcomes: list[Outcome]) -> list[Outcome]:
+    """One "decision" log line per outcome, those handed back for a retry included: every record has its cause."""
+    for outcome in outcomes:
+        for each in outcome.all():
+            logger.info(
+                "decision",
+                extra={
+                    "correlation_id": each.ref.finding_id,
+                    "decision": each.decision,
+                    "reason": each.reason,
+                    "summary": each.summary,
+                },
+            )
+    return outcomes
 
 
 def _failure(err: BaseException) -> str:

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from access_analyzer_remediation import engine as engine_module
 from access_analyzer_remediation.audit import AuditRecord, AuditStore, AuditWriteFailed
 from access_analyzer_remediation.engine import Remediator
 from access_analyzer_remediation.findings import FindingRef
@@ -134,7 +135,9 @@ def test_a_record_that_cannot_be_stored_hands_its_finding_back(aws: Aws) -> None
     assert json.dumps(aws.policy("Unrecorded")) == iam_before and aws.audit_items() == []
 
 
-def test_a_failed_subscription_check_retries_the_batch_and_is_not_taken_for_no(aws: Aws) -> None:
+def test_a_failed_subscription_check_retries_the_batch_and_is_not_taken_for_no(
+    aws: Aws, monkeypatch: pytest.MonkeyPatch
+) -> None:
     aws.create_role("Gated", trust_policy({"AWS": EXTERNAL}))
     [finding] = aws.analyze()
     remediator = aws.remediator(require_confirmed_subscription=True)
@@ -149,8 +152,17 @@ def test_a_failed_subscription_check_retries_the_batch_and_is_not_taken_for_no(a
 
     sns = remediator.clients.sns("us-east-1")
     sns.meta.events.register("before-call.sns.ListSubscriptionsByTopic", throttled)
+    logged: list[dict[str, Any]] = []
+    monkeypatch.setattr(
+        engine_module.logger, "info", lambda message, extra=None: logged.append({"m": message, **(extra or {})})
+    )
     [first] = remediator.process([_ref(aws, finding)])
     assert (first.decision, first.reason) == ("failed", "subscription_check_failed")
+    # The record handed back has its cause in the log, as every decision has.
+    assert [(e["m"], e["decision"], e["reason"]) for e in logged] == [
+        ("decision", "failed", "subscription_check_failed")
+    ]
+    monkeypatch.undo()
     [second] = remediator.process([_ref(aws, finding)])  # SNS answers now: the topic has a confirmed subscriber
     assert (second.decision, second.reason) == ("remediate", "external_access_denied")
 
