@@ -321,10 +321,12 @@ class RoleCycle:
         try:
             rejection = self.write(role, policy)
         except Exception as err:
-            # IAM answered with a client error (AccessDenied, Throttling...): it did not apply the change. A 5xx or
-            # no answer at all: it may have.
-            status = getattr(err, "response", {}).get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-            progress.written = not (error_code(err) and 400 <= int(status or 0) < 500)
+            # A client error (AccessDenied, Throttling...) on the only attempt: IAM did not apply the change. A 5xx,
+            # no answer, or a client error after botocore retried (the earlier attempts failed with a 5xx or no
+            # answer, and one of them may have landed): it may have.
+            metadata = getattr(err, "response", {}).get("ResponseMetadata", {})
+            status, retried = int(metadata.get("HTTPStatusCode") or 0), int(metadata.get("RetryAttempts") or 0) > 0
+            progress.written = not (error_code(err) and 400 <= status < 500 and not retried)
             raise
         if rejection is not None:
             progress.written = False

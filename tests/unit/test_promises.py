@@ -218,6 +218,31 @@ def test_2_a_notice_lost_to_sns_goes_out_as_remediated_after_the_finding_resolve
     )
 
 
+def test_2_a_permanent_sns_outage_keeps_every_notice_for_the_sweep(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> None:
+    """SNS fails on every receive of the record (max_receive_count, 5 by default): the Deny stays, the first
+    receive hands the record back, the later ones (the finding RESOLVED by then) try the waiting notice again and
+    leave it in the outbox; the next sweep, SNS back, sends it as REMEDIATED with its undo."""
+    original = trust_policy({"AWS": EXTERNAL})
+    aws.create_role("Unheard", original)
+    [finding] = aws.analyze()
+    missing_topic = aws.topic_arn.replace("aar-topic", "no-such-topic")
+    down = load_handler(
+        monkeypatch, env(aws, AAR_TOPIC_ARN=missing_topic, AAR_REQUIRE_CONFIRMED_SUBSCRIPTION="false"), aws
+    )
+    handed_back = []
+    for receive in range(1, 6):
+        response = down.lambda_handler(sqs_event(event_of(aws, finding), receives=receive), CONTEXT)
+        handed_back.append(response["batchItemFailures"] != [])
+        aws.analyze()  # the analyzer sees the Deny: the finding is RESOLVED from the second receive on
+    assert handed_back[0] and aws.emails() == [] and aws.policy("Unheard") != original  # contained, nobody told yet
+    queue_url = aws.client("sqs").create_queue(QueueName="aar-findings")["QueueUrl"]
+    up = load_handler(monkeypatch, env(aws, AAR_QUEUE_URL=queue_url, AAR_REQUIRE_CONFIRMED_SUBSCRIPTION="false"), aws)
+    up.lambda_handler({"aar_action": "sweep"}, CONTEXT)
+    [email] = aws.emails()
+    assert "[REMEDIATED]" in email["Message"], email["Message"]
+    assert f"aa-remediate revert --finding-id {finding['id']}" in email["Message"]
+
+
 def test_2_a_deny_written_before_its_audit_failed_is_recorded_and_announced(
     aws: Aws, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -182,3 +182,28 @@ def test_a_resolved_finding_waits_for_an_intent_under_a_running_lease(aws: Aws) 
     )
     [outcome] = remediator.process([_ref(aws, finding)])
     assert (outcome.decision, outcome.reason) == ("failed", "lock_busy")
+
+
+def test_a_write_retried_into_a_client_error_may_have_landed_and_keeps_its_intent(aws: Aws) -> None:
+    """botocore retried UpdateAssumeRolePolicy: the first attempt landed (IAM answered 500 after applying it), the
+    retry was throttled. The final error is a client error, yet the Deny is in place: the intent must stay, so the
+    next holder records and announces it as REMEDIATED (the burst found it dropped: a Deny no record explained)."""
+    from botocore.exceptions import ClientError
+
+    arn = aws.create_role("Retried", trust_policy({"AWS": EXTERNAL}))
+    [finding] = aws.analyze()
+    remediator = aws.remediator()
+    landed = {"once": True}
+
+    def throttled_retry(**_: Any) -> None:
+        if landed.pop("once", False):
+            metadata = {"HTTPStatusCode": 400, "RetryAttempts": 1}
+            raise ClientError({"Error": {"Code": "Throttling"}, "ResponseMetadata": metadata}, "UpdateAssumeRolePolicy")
+
+    remediator.clients.iam().meta.events.register("after-call.iam.UpdateAssumeRolePolicy", throttled_retry)
+    [first] = remediator.process([_ref(aws, finding)])
+    assert first.decision == "failed"
+    assert "AccessAnalyzerDeny" in json.dumps(aws.policy("Retried"))  # the write landed
+    assert remediator.state.peek(arn).intents != ()  # ... so its intent stays for the next holder
+    [second] = remediator.process([_ref(aws, finding)])
+    assert (second.decision, second.reason) == ("remediate", "external_access_denied"), second
