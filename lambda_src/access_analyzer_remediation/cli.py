@@ -18,9 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from .audit import AuditStore
-from .findings import FindingRef, Ignored, MalformedEvent, parse_event
+from .findings import IAM_ROLE, KMS_KEY, S3_BUCKET, Finding, FindingRef, Ignored, MalformedEvent, parse_event
 from .planner import EXTERNAL_ACCESS_DENIED, NOTIFY_MODE, Plan, RoleState, plan_finding
 from .policy import PolicyError, grants, statements
+from .resources import Change, guard_resource, iam_role, kms_key, s3_bucket
 from .settings import ACCOUNT_ID_RE, ANALYZER_ARN_RE, ORG_ID_RE, Settings, SettingsError, parse_mode
 
 _UNUSED_TOPIC = "arn:aws:sns:us-east-1:000000000000:unused"
@@ -79,9 +80,15 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(required=True, metavar="COMMAND")
 
-    plan = sub.add_parser("plan", help="offline: what the tool would do for EVENT on a role with POLICY")
+    plan = sub.add_parser("plan", help="offline: what the tool would do for EVENT on a resource with POLICY")
     plan.add_argument("--event", required=True, type=Path, help="an Access Analyzer Finding event (JSON file)")
-    plan.add_argument("--policy", required=True, type=Path, help="trust policy JSON, or `aws iam get-role` output")
+    plan.add_argument(
+        "--policy",
+        required=True,
+        type=Path,
+        help="the resource's policy as its read API returns it: trust policy or `aws iam get-role` output;"
+        " `aws s3api get-bucket-policy` output ({} for a bucket without one); `aws kms get-key-policy` output",
+    )
     plan.add_argument("--trusted-account", action="append", default=[], metavar="ID")
     plan.add_argument("--trusted-org-id", metavar="ID")
     plan.add_argument("--allowed-principal", action="append", default=[], metavar="P")
@@ -131,14 +138,21 @@ def cmd_plan(args: argparse.Namespace) -> int:
     if not 2048 <= args.max_chars <= 10240:
         raise UsageError("--max-chars must be between 2048 and 10240")
     parsed = parse_event(event)
-    policy, tags = _policy_and_tags(document)
+    resource_type = parsed.claim.resource_type if not isinstance(parsed, Ignored) and parsed.claim else IAM_ROLE
+    if resource_type not in _DOCUMENTS:
+        raise UsageError(f"this tool does not contain {resource_type} findings: nothing to plan")
+    if resource_type == IAM_ROLE:
+        policy, tags = _policy_and_tags(document)
+    else:
+        policy, tags = _resource_policy(document, resource_type), {}
     if not isinstance(parsed, Ignored) and parsed.claim is not None:
         claim = parsed.claim
         if not grants(policy, claim.principal, claim.actions):
             principal = ", ".join(f"{k}: {v}" for k, v in sorted(claim.principal.items()))
+            noun = "role" if resource_type == IAM_ROLE else "resource"
             print(
-                f"aa-remediate: warning: the trust policy does not grant {principal} {'/'.join(claim.actions)}: "
-                "the finding may be stale, or this is not the role's current policy",
+                f"aa-remediate: warning: the {_DOCUMENTS[resource_type]} does not grant {principal}"
+                f" {'/'.join(claim.actions)}: the finding may be stale, or this is not the {noun}'s current policy",
                 file=sys.stderr,
             )
     if isinstance(parsed, Ignored):
@@ -146,8 +160,11 @@ def cmd_plan(args: argparse.Namespace) -> int:
             "decision": "skip",
             "reason": parsed.reason,
             "summary": "event needs no action",
+            "changes": [],
             "statements_added": [],
+            "statements_removed": [],
             "policy": policy,
+            "document": _DOCUMENTS[resource_type],
         }
         return _emit(args, result, _human_plan)
     assert parsed.claim is not None
@@ -161,9 +178,56 @@ def cmd_plan(args: argparse.Namespace) -> int:
         allowed_principals=tuple(args.allowed_principal),
         trust_policy_max_chars=args.max_chars,
     )
-    role = parsed.claim.role
-    plan = plan_finding(parsed.claim, RoleState(role.arn, role.path, tags, policy), settings)
-    return _emit(args, _plan_json(plan, policy), _human_plan)
+    plan, changes = _offline_plan(parsed.claim, policy, tags, settings)
+    return _emit(args, _plan_json(plan, policy, changes, _DOCUMENTS[resource_type]), _human_plan)
+
+
+_DOCUMENTS = {IAM_ROLE: "trust policy", S3_BUCKET: "bucket policy", KMS_KEY: "key policy"}
+
+
+def _offline_plan(
+    finding: Finding, policy: dict[str, Any], tags: dict[str, str], settings: Settings
+) -> tuple[Plan, list[Change]]:
+    """The adapter's pure plan on the given policy, and the exact write calls it would make. Offline, a key is
+    taken for a customer managed key without grants (its KeyManager and grants are not in POLICY.json)."""
+    ref = finding.resource
+    if finding.resource_type == IAM_ROLE:
+        role = finding.role
+        plan = plan_finding(finding, RoleState(role.arn, role.path, tags, policy), settings)
+        write = iam_role.changes_for(role, plan.policy_after) if plan.policy_after is not None else []
+    elif finding.resource_type == S3_BUCKET:
+        bucket = s3_bucket.BucketState(ref.arn, ref.name, tags, policy)
+        plan = guard_resource(ref, settings, finding.analyzer_arn, "bucket") or s3_bucket.plan_bucket(
+            finding, bucket, settings
+        )
+        write = s3_bucket.changes_for(ref, plan.policy_after) if plan.policy_after is not None else []
+    else:
+        key = kms_key.KeyState(ref.arn, ref.name, "CUSTOMER", tags, policy)
+        plan = guard_resource(ref, settings, finding.analyzer_arn, "key") or kms_key.plan_key(finding, key, settings)
+        write = kms_key.changes_for(ref, plan.policy_after) if plan.policy_after is not None else []
+    return plan, write if plan.decision == "remediate" else []
+
+
+def _resource_policy(document: Any, resource_type: str) -> dict[str, Any]:
+    """A bucket or key policy as given: the read API's output (`{"Policy": "<JSON text>"}`) or the document itself;
+    `{}` is a bucket without a policy."""
+    if isinstance(document, dict) and isinstance(document.get("Policy"), str):
+        try:
+            document = json.loads(document["Policy"])
+        except ValueError:
+            raise UsageError("--policy: Policy is not JSON text") from None
+    if document == {} and resource_type == S3_BUCKET:
+        return s3_bucket.policy_from_api(None)
+    what = _DOCUMENTS[resource_type]
+    if not isinstance(document, dict):
+        raise UsageError(f"--policy is not a {what} document")
+    body = statements(document)  # raises PolicyError when unreadable
+    if not body or any(not isinstance(s.get("Effect"), str) or s.get("Effect") not in ("Allow", "Deny") for s in body):
+        raise UsageError(f"--policy is not a {what}: every statement needs Effect Allow or Deny")
+    # Every statement of a resource-based policy names who it applies to: without, this is an identity policy.
+    if any("Principal" not in s and "NotPrincipal" not in s for s in body):
+        raise UsageError(f"--policy is not a {what}: a statement has no Principal (an identity policy?)")
+    return document
 
 
 def _policy_and_tags(document: Any) -> tuple[dict[str, Any], dict[str, str]]:
@@ -192,14 +256,20 @@ def _policy_and_tags(document: Any) -> tuple[dict[str, Any], dict[str, str]]:
     return document, tags
 
 
-def _plan_json(plan: Plan, policy: dict[str, Any]) -> dict[str, Any]:
+def _plan_json(plan: Plan, policy: dict[str, Any], changes: list[Change], document: str) -> dict[str, Any]:
+    """What a remediation would write; a notify or skip decision changes nothing, so it shows the policy as given
+    (its summary says what would be denied)."""
+    changed = plan.decision == "remediate" and plan.policy_after is not None
     return {
         "decision": plan.decision,
         "reason": plan.reason,
         "summary": plan.summary,
         "notes": list(plan.notes),
-        "statements_added": plan.statements_added(),
-        "policy": plan.policy_after if plan.policy_after is not None else policy,
+        "changes": changes,
+        "statements_added": plan.statements_added() if changed else [],
+        "statements_removed": [],  # the tool never removes a statement it did not write; a plan removes none
+        "policy": plan.policy_after if changed else policy,
+        "document": document,
     }
 
 
@@ -208,7 +278,8 @@ def _human_plan(result: dict[str, Any]) -> str:
     lines += [f"  note: {note}" for note in result.get("notes", [])]
     for statement in result["statements_added"]:
         lines.append(f"  + {json.dumps(statement, separators=(',', ':'))}")
-    lines.append("resulting trust policy:")
+    lines += [f"  write: {change['api']}" for change in result.get("changes", [])]
+    lines.append(f"resulting {result.get('document', 'trust policy')}:")
     lines.append(json.dumps(result["policy"], indent=2))
     return "\n".join(lines)
 

@@ -19,6 +19,8 @@ if TYPE_CHECKING:
     from mypy_boto3_accessanalyzer import AccessAnalyzerClient
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_iam import IAMClient
+    from mypy_boto3_kms import KMSClient
+    from mypy_boto3_s3 import S3Client
     from mypy_boto3_sns import SNSClient
     from mypy_boto3_sqs import SQSClient
     from mypy_boto3_sts import STSClient
@@ -94,6 +96,12 @@ class AwsClients:
 
     def sqs(self, region: str) -> SQSClient:
         return self._get("sqs", region)  # type: ignore[no-any-return]
+
+    def s3(self, region: str) -> S3Client:
+        return self._get("s3", region)  # type: ignore[no-any-return]
+
+    def kms(self, region: str) -> KMSClient:
+        return self._get("kms", region)  # type: ignore[no-any-return]
 
     def sts(self) -> STSClient:
         return self._get("sts", None)  # type: ignore[no-any-return]

@@ -26,13 +26,14 @@ import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Generic
 
 from . import planner
 from .audit import AuditRecord, AuditStore, new_id
 from .clients import error_code
-from .findings import Finding, FindingRef, RoleRef
+from .findings import IAM_ROLE, Finding, FindingRef
 from .outcomes import Outcome, audit_record, completed_outcomes, from_plan, payload
-from .planner import Plan, RoleState
+from .planner import Plan
 from .policy import (
     DenyEntry,
     Policy,
@@ -43,7 +44,7 @@ from .policy import (
     remove_denies,
     restore_entries,
 )
-from .resources import Adapter, Rejection
+from .resources import Adapter, RefT, Rejection, SnapshotT
 from .settings import Settings
 from .state import Intended, Intent, Lease, Ledger, LockBusy, LockLost, ResourceState, StateStore, Tombstone
 
@@ -86,9 +87,9 @@ class Counters:
 
 
 @dataclass
-class RoleCycle:
+class ResourceCycle(Generic[RefT, SnapshotT]):
     settings: Settings
-    adapter: Adapter[RoleRef, RoleState]
+    adapter: Adapter[RefT, SnapshotT]
     audit: AuditStore
     state: StateStore
     budget: Budget
@@ -99,7 +100,7 @@ class RoleCycle:
     consistency_window: float = CONSISTENCY_WINDOW_SECONDS
 
     # -- entry ---------------------------------------------------------------------------------------------------
-    def run(self, role: RoleRef, items: Sequence[tuple[FindingRef, Finding]]) -> list[Outcome]:
+    def run(self, role: RefT, items: Sequence[tuple[FindingRef, Finding]]) -> list[Outcome]:
         """Outcomes for `items` (in order). Outcomes of a write carry their record (already stored); the others are
         recorded by the caller, with the rest of the batch."""
         guarded = self.adapter.guard(role, self.settings, items[0][1].analyzer_arn) if items else None
@@ -107,9 +108,13 @@ class RoleCycle:
             return [from_plan(ref, finding, guarded) for ref, finding in items]
         pre = self.read(role)
         if pre is None:
-            gone = Plan("skip", planner.ROLE_NOT_FOUND, "the role no longer exists")
+            gone = (
+                Plan("skip", planner.ROLE_NOT_FOUND, "the role no longer exists")
+                if self.adapter.resource_type == IAM_ROLE
+                else Plan("skip", planner.RESOURCE_NOT_FOUND, "the resource no longer exists")
+            )
             return [from_plan(ref, finding, gone) for ref, finding in items]
-        outcomes, _ = self._plan(items, pre, ResourceState(role.arn))
+        outcomes, _ = self._plan(role, items, pre, ResourceState(role.arn))
         if self.settings.mode != "remediate":
             return outcomes
         # Nothing to write for these findings? An invocation that died mid-write may still have left an intent on
@@ -118,7 +123,7 @@ class RoleCycle:
             return outcomes
         return self._locked(role, items, pre, outcomes)
 
-    def complete_interrupted(self, role: RoleRef) -> list[Outcome]:
+    def complete_interrupted(self, role: RefT) -> list[Outcome]:
         """For a role whose finding is no longer ACTIVE: finish an intent an interrupted holder left behind."""
         if self.settings.mode != "remediate" or not self._pending(role):
             return []
@@ -127,7 +132,7 @@ class RoleCycle:
             return []
         return self._locked(role, [], pre, [])
 
-    def _pending(self, role: RoleRef) -> bool:
+    def _pending(self, role: RefT) -> bool:
         """Is an intent waiting on this role that this cycle must complete? While its holder's lease runs (the
         holder may be alive and finish it, or dead), the finding is handed back: its retry comes after the lease,
         so an intent never waits for a next event that may not come."""
@@ -140,9 +145,9 @@ class RoleCycle:
 
     # -- the locked path -----------------------------------------------------------------------------------------
     def _locked(
-        self, role: RoleRef, items: Sequence[tuple[FindingRef, Finding]], pre: RoleState, planned: list[Outcome]
+        self, role: RefT, items: Sequence[tuple[FindingRef, Finding]], pre: SnapshotT, planned: list[Outcome]
     ) -> list[Outcome]:
-        intent = self._intent(planned, new_id(), new_id())
+        intent = self._intent(role, planned, new_id(), new_id())
         lease = self._acquire(role, intent)
         progress = _Progress()
         try:
@@ -165,40 +170,41 @@ class RoleCycle:
         except Exception as err:  # the lease expires on its own; the original error matters more
             logger.warning("could not release the lease", extra={"role": lease.resource_arn, "error": repr(err)})
 
-    def _acquire(self, role: RoleRef, intent: Intent) -> Lease:
+    def _acquire(self, role: RefT, intent: Intent) -> Lease:
         reserve = self.budget.reserve(self.settings.lock_lease_seconds)
         wait = min(self.lock_wait_seconds, self.budget.left() - reserve)
         if wait < 0:
             raise OutOfTime(f"{self.budget.left():.1f} s left: not starting a write on {role.arn}")
         return self.state.acquire(role.arn, self.settings.lock_lease_seconds, wait, intent)
 
-    def _prepare(self, role: RoleRef, pre: RoleState, lease: Lease) -> _Prepared:
+    def _prepare(self, role: RefT, pre: SnapshotT, lease: Lease) -> _Prepared[SnapshotT]:
         """A read the ledger vouches for, and the document that must hold before any new change: the ledger's
         entries (never written back without them), no entry a revert removed, every interrupted change completed."""
         state = lease.state
         interrupted = [i for i in state.intents if i.id != lease.intent_id]
-        read = pre if self._consistent(pre.policy, state) else self._await_consistent(role, lease)
+        read = pre if self._consistent(role, pre.policy, state) else self._await_consistent(role, lease)
         now = self.clock()
         base, repaired = restore_entries(read.policy, state.ledger.in_place())
         if repaired:
             self.counters.repaired += len(repaired)
-            logger.warning("ledger entries missing from the trust policy: written again", extra={"role": role.arn})
+            logger.warning("ledger entries missing from the policy: written again", extra={"role": role.arn})
+        resources = self.adapter.resources(role)
         base, _ = remove_denies(
-            base, [e for e in state.recent_tombstones(now) if e.key not in _keys(state.ledger)], self.adapter.resources
+            base, [e for e in state.recent_tombstones(now) if e.key not in _keys(state.ledger)], resources
         )
         completed: list[Outcome] = []
         for other in interrupted:
             base, _ = restore_entries(base, other.adds.in_place())
-            base, _ = remove_denies(base, other.removes, self.adapter.resources)
+            base, _ = remove_denies(base, other.removes, resources)
             completed += self._completed(other)
         return _Prepared(read, base, interrupted, completed, _ledger_after(state, interrupted), now, repaired)
 
     def _contain(
         self,
-        role: RoleRef,
+        role: RefT,
         *,
         items: Sequence[tuple[FindingRef, Finding]],
-        pre: RoleState,
+        pre: SnapshotT,
         planned: list[Outcome],
         lease: Lease,
         intent: Intent,
@@ -213,26 +219,29 @@ class RoleCycle:
         else:
             stamps = {o.finding.id: o.record for o in planned if o.finding is not None and o.record is not None}
             todo = [(r, f) for r, f in items if f.id not in done]
-            mine, after = self._plan(todo, replace(ready.read, policy=ready.base), state, stamps, ready.read.policy)
-            intent_now = self._intent(mine, intent.id, intent.owner)
+            mine, after = self._plan(
+                role, todo, ready.read.with_policy(ready.base), state, stamps=stamps, before=ready.read.policy
+            )
+            intent_now = self._intent(role, mine, intent.id, intent.owner)
             if _promise(intent_now) != _promise(intent):
                 lease = self.state.record_intent(lease, intent_now)
         if missing_entries(after, ready.ledger.in_place()):
-            raise RuntimeError(f"refusing to write a trust policy of {role.arn} that lacks a ledger entry")
+            raise RuntimeError(f"refusing to write a policy of {role.arn} that lacks a ledger entry")
         if after != ready.read.policy:
             rejection = self._write_under(role, lease, after, progress)
             if rejection is not None:
                 return self._rejected(lease, mine, rejection, state)
         mine = self._restored(mine, ready.repaired, after)
+        resources = self.adapter.resources(role)
         ours = iter(mine)
         by_id = {o.finding.id: o for o in ready.completed if o.finding is not None}
         result = [by_id.pop(finding.id) if finding.id in by_id else next(ours) for _, finding in items]
         extra = list(by_id.values())
         ledger = ready.ledger
-        ledger.rebase(after, self.adapter.resources)
+        ledger.rebase(after, resources)
         for outcome in result + extra:
             if outcome.decision in ("remediate", "skip") and outcome.finding is not None:
-                ledger.add(after, outcome.entries, outcome.finding.id, self.adapter.resources)
+                ledger.add(after, outcome.entries, outcome.finding.id, resources)
         stored = self._finish(
             lease,
             ready=ready,
@@ -250,7 +259,7 @@ class RoleCycle:
 
     def revert(
         self,
-        role: RoleRef,
+        role: RefT,
         entries: Sequence[DenyEntry],
         records: Sequence[AuditRecord],
         keep: Intended | None = None,
@@ -262,13 +271,13 @@ class RoleCycle:
         before the first Deny, whose Statement form a revert restores. Returns (before, after, removed, records)."""
         pre = self.read(role)
         if pre is None:
-            raise LookupError(f"role {role.arn} no longer exists")
+            raise LookupError(f"{role.arn} no longer exists")
         intent = Intent(new_id(), new_id(), self.clock(), Ledger(), tuple(entries), {"kind": "revert"})
         lease = self._acquire(role, intent)
         progress = _Progress()
         try:
             ready = self._prepare(role, pre, lease)
-            after, removed = remove_denies(ready.base, entries, self.adapter.resources)
+            after, removed = remove_denies(ready.base, entries, self.adapter.resources(role))
             if not removed:
                 self.state.abort(lease)
                 return ready.read.policy, ready.read.policy, [], []
@@ -311,7 +320,7 @@ class RoleCycle:
             self._let_go(lease, progress)
             raise
 
-    def _write_under(self, role: RoleRef, lease: Lease, policy: Policy, progress: _Progress) -> Rejection | None:
+    def _write_under(self, role: RefT, lease: Lease, policy: Policy, progress: _Progress) -> Rejection | None:
         margin = min(WRITE_MARGIN_SECONDS, self.settings.lock_lease_seconds / 4)
         if not self.state.still_held(lease, margin):
             raise LockLost(f"lease on {role.arn} is nearly over: not writing a policy read under it")
@@ -336,7 +345,7 @@ class RoleCycle:
         self,
         lease: Lease,
         *,
-        ready: _Prepared,
+        ready: _Prepared[SnapshotT],
         ledger: Ledger,
         outcomes: Sequence[Outcome],
         removed: Sequence[DenyEntry],
@@ -374,7 +383,7 @@ class RoleCycle:
                 result.append(outcome)
                 continue
             summary = "denied again " + ", ".join(f"{e.value} ({'/'.join(e.actions)})" for e in again)
-            summary += ": the Deny was missing from the trust policy"
+            summary += f": the Deny was missing from the {self.adapter.document}"
             plan = replace(
                 outcome.plan,
                 decision="remediate",
@@ -421,17 +430,17 @@ class RoleCycle:
         return [replace(o, outbox=tuple(outbox), stored=True) for o in result]
 
     # -- reading -------------------------------------------------------------------------------------------------
-    def read(self, role: RoleRef) -> RoleState | None:
+    def read(self, role: RefT) -> SnapshotT | None:
         return self.adapter.read(role)
 
-    def _consistent(self, policy: Policy, state: ResourceState) -> bool:
+    def _consistent(self, role: RefT, policy: Policy, state: ResourceState) -> bool:
         """The read shows everything the ledger holds and nothing a recent revert removed."""
         if missing_entries(policy, state.ledger.in_place()):
             return False
         gone = [e for e in state.recent_tombstones(self.clock()) if e.key not in _keys(state.ledger)]
-        return not present_entries(policy, gone, self.adapter.resources)
+        return not present_entries(policy, gone, self.adapter.resources(role))
 
-    def _await_consistent(self, role: RoleRef, lease: Lease) -> RoleState:
+    def _await_consistent(self, role: RefT, lease: Lease) -> SnapshotT:
         """Re-read until the read agrees with the ledger, while a stale read can explain the difference. The read
         before the lease usually lags only because another worker committed in between: the first re-read is at
         once, later ones back off."""
@@ -443,7 +452,7 @@ class RoleCycle:
             read = self.read(role)
             if read is None:
                 raise RuntimeError(f"{role.arn} disappeared while it was leased")
-            if self._consistent(read.policy, state):
+            if self._consistent(role, read.policy, state):
                 return read
             self.counters.stale_reads += 1
             if self.clock() >= state.updated_at + self.consistency_window or state.late_write_at >= state.updated_at:
@@ -451,16 +460,18 @@ class RoleCycle:
                 # last commit: the read is the truth, and the ledger's entries are written again.
                 return read
             if self.budget.left() - reserve < delay or not self.state.still_held(lease, margin + delay):
-                raise StaleRead(f"IAM still returns an older trust policy of {role.arn}: retry later")
+                raise StaleRead(f"the service still returns an older policy of {role.arn}: retry later")
             self.sleep(delay)
             delay = min(delay * 2, 2.0)
 
     # -- planning ------------------------------------------------------------------------------------------------
     def _plan(
         self,
+        ref_of: RefT,
         items: Sequence[tuple[FindingRef, Finding]],
-        role: RoleState,
+        role: SnapshotT,
         state: ResourceState,
+        *,
         stamps: Mapping[str, AuditRecord] | None = None,
         before: Policy | None = None,
     ) -> tuple[list[Outcome], Policy]:
@@ -469,9 +480,7 @@ class RoleCycle:
         running = role.policy
         planned = []
         for ref, finding in items:
-            plan = self.adapter.plan(
-                finding, replace(role, policy=running), self.settings, state.intended, self.clock()
-            )
+            plan = self.adapter.plan(finding, role.with_policy(running), self.settings, state.intended, self.clock())
             if plan.decision == "remediate" and plan.policy_after is not None:
                 running = plan.policy_after
             planned.append((ref, finding, plan))
@@ -488,12 +497,12 @@ class RoleCycle:
     def _stamp(self, outcome: Outcome, record_id: str = "", decided_at: str = "") -> AuditRecord:
         return self.audit.stamp(audit_record(outcome, self.settings.mode, record_id, decided_at))
 
-    def _intent(self, outcomes: Sequence[Outcome], intent_id: str, owner: str) -> Intent:
+    def _intent(self, role: RefT, outcomes: Sequence[Outcome], intent_id: str, owner: str) -> Intent:
         adds = Ledger()
         mine = [o for o in outcomes if o.decision == "remediate" and o.finding is not None]
         for outcome in mine:
             assert outcome.policy_after is not None and outcome.finding is not None
-            adds.add(outcome.policy_after, outcome.entries, outcome.finding.id, self.adapter.resources)
+            adds.add(outcome.policy_after, outcome.entries, outcome.finding.id, self.adapter.resources(role))
         records = [o.record for o in mine if o.record is not None]
         return Intent(intent_id, owner, self.clock(), adds, (), payload(mine, records, self.settings.mode))
 
@@ -506,7 +515,7 @@ class RoleCycle:
         ]
 
     # -- writing -------------------------------------------------------------------------------------------------
-    def write(self, role: RoleRef, policy: Policy) -> Rejection | None:
+    def write(self, role: RefT, policy: Policy) -> Rejection | None:
         """The adapter's write; a permanent refusal becomes (decision, reason, message) instead of a retry."""
         return self.adapter.write(role, policy)
 
@@ -517,8 +526,8 @@ class _Progress:
 
 
 @dataclass
-class _Prepared:
-    read: RoleState  # the read the ledger vouches for (or the real document, once a stale read cannot explain it)
+class _Prepared(Generic[SnapshotT]):
+    read: SnapshotT  # the read the ledger vouches for (or the real document, once a stale read cannot explain it)
     base: Policy  # what must hold before any new change
     interrupted: list[Intent]
     completed: list[Outcome]  # the outcomes the interrupted intents promised

@@ -20,8 +20,8 @@ from typing import Any, TypeVar
 from . import planner
 from .audit import AuditStore, OutboxItem
 from .clients import AwsClients, error_code
-from .cycle import Budget, Counters, RoleCycle
-from .findings import IAM_ROLE, Finding, FindingRef, MalformedEvent, RoleRef, finding_from_api, finding_reference
+from .cycle import Budget, Counters, ResourceCycle
+from .findings import Finding, FindingRef, MalformedEvent, finding_from_api, finding_reference
 from .notify import Notice, publish
 from .outcomes import (
     ERROR_FINDING,
@@ -32,8 +32,10 @@ from .outcomes import (
     UNSUPPORTED_RESOURCE_TYPE,
     Outcome,
     audit_record,
+    from_plan,
 )
-from .resources.iam_role import IamRoleAdapter
+from .planner import Plan
+from .resources import AdapterFactory, registry
 from .settings import Settings
 from .state import StateStore
 from .subscription import SubscriptionGate
@@ -80,6 +82,7 @@ class Remediator:
         self.clock = clock
         self.sleep = sleep
         self.counters = Counters()
+        self._adapters: dict[str, AdapterFactory] = registry()
         self._gate: SubscriptionGate | None = None
         self._gate_lock = threading.Lock()
 
@@ -105,14 +108,16 @@ class Remediator:
             elif item.reason == FINDING_NOT_ACTIVE and item.finding is not None:
                 resolved.setdefault(item.finding.resource_arn, []).append(index)
         outcomes: dict[int, Outcome] = {i: item for i, item in enumerate(verified) if isinstance(item, Outcome)}
-        cycle = self._cycle(settings, budget)
+        cycles = _Cycles(lambda finding: self._cycle(settings, budget, finding))
 
         def run(arn: str) -> list[tuple[int, Outcome]]:
             indexes = groups[arn]
             items = [(refs[i], verified[i]) for i in indexes]
             findings = [(ref, f) for ref, f in items if isinstance(f, Finding)]
             try:
-                return list(zip(indexes, cycle.run(RoleRef.parse(arn), findings), strict=True))
+                cycle = cycles.get(findings[0][1])
+                ref = cycle.adapter.ref(arn, findings[0][1].resource_owner_account)
+                return list(zip(indexes, cycle.run(ref, findings), strict=True))
             except Exception as err:
                 logger.warning("role processing failed", extra={"role_arn": arn, "error": repr(err)})
                 return [
@@ -123,8 +128,11 @@ class Remediator:
         def complete(arn: str) -> list[tuple[int, Outcome]]:
             # A finding that is no longer ACTIVE may have been resolved by a write whose notice was never sent.
             first = resolved[arn][0]
+            finding = outcomes[first].finding
+            assert finding is not None
             try:
-                extra = cycle.complete_interrupted(RoleRef.parse(arn))
+                cycle = cycles.get(finding)
+                extra = cycle.complete_interrupted(cycle.adapter.ref(arn, finding.resource_owner_account))
             except Exception as err:
                 logger.warning("completing an interrupted change failed", extra={"role_arn": arn, "error": repr(err)})
                 return [(first, replace(outcomes[first], decision="failed", reason=_failure(err), error=err))]
@@ -140,8 +148,9 @@ class Remediator:
         ordered = self._store_the_rest(ordered, settings.mode)
         if gated:
             self._count_held_back(ordered)
-        self.counters.stale_reads += cycle.counters.stale_reads
-        self.counters.repaired += cycle.counters.repaired
+        for cycle in cycles.all():
+            self.counters.stale_reads += cycle.counters.stale_reads
+            self.counters.repaired += cycle.counters.repaired
         return _logged(ordered)
 
     def announce(self, outcomes: Sequence[Outcome], account: str, flush: bool = False) -> list[str]:
@@ -190,7 +199,7 @@ class Remediator:
         for analyzer_arn in self.settings.analyzer_arns:
             batch: list[FindingRef] = []
             try:
-                for ref in self.active_role_findings([analyzer_arn]):
+                for ref in self.active_findings([analyzer_arn]):
                     batch.append(ref)
                     if len(batch) == _SEND_BATCH:
                         sent += self._send(sqs, queue_url, batch)
@@ -221,14 +230,15 @@ class Remediator:
             delay = min(delay * 2, 5.0)
         raise SweepFailed(f"SQS refused {len(entries)} finding reference(s) after retries")
 
-    def active_role_findings(self, analyzer_arns: Sequence[str] | None = None) -> Iterator[FindingRef]:
-        """Every ACTIVE IAM role finding of the analyzers (ListFindingsV2, paginated)."""
+    def active_findings(self, analyzer_arns: Sequence[str] | None = None) -> Iterator[FindingRef]:
+        """Every ACTIVE finding of the analyzers on the resource types this deployment receives (ListFindingsV2,
+        paginated): those the tool contains and those it reports."""
         for analyzer_arn in analyzer_arns or self.settings.analyzer_arns:
             client = self.clients.access_analyzer(analyzer_arn.split(":")[3])
             paginator = client.get_paginator("list_findings_v2")
             pages = paginator.paginate(
                 analyzerArn=analyzer_arn,
-                filter={"status": {"eq": ["ACTIVE"]}, "resourceType": {"eq": [IAM_ROLE]}},
+                filter={"status": {"eq": ["ACTIVE"]}, "resourceType": {"eq": list(self.settings.resource_types)}},
             )
             for page in pages:
                 for summary in page.get("findings", []):
@@ -249,7 +259,8 @@ class Remediator:
         data = dict(response["finding"])
         if data.get("error"):
             return Outcome(ref, "skip", ERROR_FINDING, f"the analyzer reports {data['error']}")
-        if str(data.get("resourceType", "")).strip() != IAM_ROLE:
+        resource_type = str(data.get("resourceType", "")).strip()
+        if resource_type not in self.settings.resource_types:
             return Outcome(ref, "skip", UNSUPPORTED_RESOURCE_TYPE, f"resource type {data.get('resourceType')}")
         try:
             finding = finding_from_api(data, ref.analyzer_arn)
@@ -260,6 +271,14 @@ class Remediator:
             return Outcome(ref, "skip", FINDING_MISMATCH, "event does not match GetFinding: not acted on", claim)
         if finding.status != "ACTIVE":
             return Outcome(ref, "skip", FINDING_NOT_ACTIVE, f"finding is {finding.status} now", finding)
+        if finding.resource_type not in self._adapters:
+            # A type this deployment receives but the tool does not contain: always reported, never changed.
+            plan = Plan(
+                "notify",
+                planner.NOT_CONTAINED_TYPE,
+                f"this tool does not contain {finding.resource_type} findings: review this access by hand",
+            )
+            return from_plan(ref, finding, plan)
         return finding
 
     def _verify_safely(self, ref: FindingRef) -> Finding | Outcome:
@@ -270,10 +289,10 @@ class Remediator:
             return Outcome(ref, "failed", "get_finding_failed", repr(err), error=err)
 
     # -- helpers -------------------------------------------------------------------------------------------------
-    def _cycle(self, settings: Settings, budget: Budget) -> RoleCycle:
-        cycle = RoleCycle(
+    def _cycle(self, settings: Settings, budget: Budget, finding: Finding) -> ResourceCycle[Any, Any]:
+        cycle: ResourceCycle[Any, Any] = ResourceCycle(
             settings,
-            IamRoleAdapter(self.clients.iam()),
+            self._adapters[finding.resource_type](self.clients, finding.region),
             self.audit,
             self.state,
             budget,
@@ -356,6 +375,27 @@ class Remediator:
             return list(pool.map(function, items))
 
 
+class _Cycles:
+    """One cycle per resource type and Region within a batch (each with its adapter and clients), made on first
+    use; roles, buckets and keys are handled concurrently."""
+
+    def __init__(self, make: Callable[[Finding], ResourceCycle[Any, Any]]) -> None:
+        self._make = make
+        self._made: dict[tuple[str, str], ResourceCycle[Any, Any]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, finding: Finding) -> ResourceCycle[Any, Any]:
+        key = (finding.resource_type, finding.region)
+        with self._lock:
+            if key not in self._made:
+                self._made[key] = self._make(finding)
+            return self._made[key]
+
+    def all(self) -> list[ResourceCycle[Any, Any]]:
+        with self._lock:
+            return list(self._made.values())
+
+
 def _held_back(outcome: Outcome) -> Outcome:
     if outcome.reason != planner.NOTIFY_MODE or outcome.plan is None:
         return outcome
@@ -425,7 +465,7 @@ def sweep(
         if progress:
             progress(len(outcomes), outcomes)
 
-    for ref in remediator.active_role_findings():
+    for ref in remediator.active_findings():
         batch.append(ref)
         if len(batch) >= chunk:
             run()

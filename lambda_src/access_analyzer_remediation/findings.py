@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .settings import ANALYZER_ARN_RE
+from .settings import ACCOUNT_ID_RE, ANALYZER_ARN_RE
 
 EVENT_SOURCE = "aws.access-analyzer"
 EXTERNAL_ACCESS_DETAIL_TYPE = "Access Analyzer Finding"
@@ -20,11 +20,25 @@ OTHER_DETAIL_TYPES = frozenset(
     {"Unused Access Finding for IAM entities", "Internal Access Finding", "Access Preview State Change"}
 )
 IAM_ROLE = "AWS::IAM::Role"
+S3_BUCKET = "AWS::S3::Bucket"
+KMS_KEY = "AWS::KMS::Key"
 FINDING_STATUSES = frozenset({"ACTIVE", "ARCHIVED", "RESOLVED"})
 
 ROLE_ARN_RE = re.compile(
     r"^arn:(?P<partition>aws[a-z-]*):iam::(?P<account>\d{12}):role/(?P<path_and_name>[\w+=,.@/-]+)$", re.ASCII
 )
+BUCKET_ARN_RE = re.compile(r"^arn:(?P<partition>aws[a-z-]*):s3:::(?P<name>[a-z0-9][a-z0-9.-]{1,61}[a-z0-9])$", re.ASCII)
+KEY_ARN_RE = re.compile(
+    r"^arn:(?P<partition>aws[a-z-]*):kms:(?P<region>[a-z0-9-]{1,32}):(?P<account>\d{12}):key/(?P<name>[A-Za-z0-9-]{1,128})$",
+    re.ASCII,
+)
+# Any other resource type: an ARN with no whitespace (reported, never changed).
+OTHER_ARN_RE = re.compile(
+    r"^arn:(?P<partition>aws[a-z-]*):(?P<service>[a-z0-9-]{1,64}):(?P<region>[a-z0-9-]{0,32}):(?P<account>\d{12})?:\S+$",
+    re.ASCII,
+)
+RESOURCE_TYPE_RE = re.compile(r"^AWS::[A-Za-z0-9]{1,64}::[A-Za-z0-9]{1,64}$", re.ASCII)
+SOURCE_TYPE_RE = re.compile(r"^[A-Z0-9_]{1,64}$", re.ASCII)
 FINDING_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$", re.ASCII)
 ACTION_RE = re.compile(r"^[a-z0-9-]{1,64}:[A-Za-z0-9*?]{1,128}$", re.ASCII)
 MAX_PRINCIPAL_ENTRIES = 20
@@ -62,8 +76,63 @@ class RoleRef:
 
 
 @dataclass(frozen=True)
+class ResourceRef:
+    """The resource a finding names, of any type. `account_id` is its owner: an S3 bucket ARN names no account, so
+    the finding's resourceOwnerAccount does; `region` is empty where the ARN names none (IAM, S3)."""
+
+    arn: str
+    resource_type: str
+    partition: str
+    account_id: str
+    name: str
+    region: str = ""
+
+    @classmethod
+    def parse(cls, resource_type: str, arn: str, owner_account: str | None = None) -> ResourceRef:
+        if resource_type == IAM_ROLE:
+            role = RoleRef.parse(arn)
+            return cls(arn, resource_type, role.partition, role.account_id, role.name)
+        pattern = {S3_BUCKET: BUCKET_ARN_RE, KMS_KEY: KEY_ARN_RE}.get(resource_type, OTHER_ARN_RE)
+        match = pattern.match(arn)
+        if not match:
+            raise MalformedEvent(f"not an ARN of a {resource_type[:60]}: {arn[:200]!r}")
+        groups = match.groupdict()
+        account = groups.get("account") or owner_account
+        if not account or not ACCOUNT_ID_RE.match(account):
+            raise MalformedEvent(f"no owner account for {arn[:200]!r}")
+        name = groups.get("name") or arn.split(":", 5)[5]
+        return cls(arn, resource_type, match["partition"], account, name, groups.get("region") or "")
+
+
+def type_of_arn(arn: str) -> str:
+    """The resource type of a resource this tool changes, from its ARN alone (a resource state names only the ARN)."""
+    if ROLE_ARN_RE.match(arn):
+        return IAM_ROLE
+    if BUCKET_ARN_RE.match(arn):
+        return S3_BUCKET
+    if KEY_ARN_RE.match(arn):
+        return KMS_KEY
+    raise MalformedEvent(f"not the ARN of a role, bucket or key: {arn[:200]!r}")
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where an S3 bucket finding's access comes from (GetFinding `sources`): POLICY, BUCKET_ACL, S3_ACCESS_POINT,
+    S3_ACCESS_POINT_ACCOUNT; `detail` is the access point ARN or account, when given."""
+
+    type: str
+    detail: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        if not self.detail:
+            return {"type": self.type}
+        key = "accessPointAccount" if ACCOUNT_ID_RE.match(self.detail) else "accessPointArn"
+        return {"type": self.type, "detail": {key: self.detail}}
+
+
+@dataclass(frozen=True)
 class Finding:
-    """An external-access finding on an IAM role, as returned by GetFinding (or claimed by an event)."""
+    """An external-access finding, as returned by GetFinding (or claimed by an event)."""
 
     id: str
     analyzer_arn: str
@@ -75,10 +144,15 @@ class Finding:
     condition: Mapping[str, str]
     is_public: bool
     resource_owner_account: str
+    sources: tuple[Source, ...] = ()
 
     @property
     def role(self) -> RoleRef:
         return RoleRef.parse(self.resource_arn)
+
+    @property
+    def resource(self) -> ResourceRef:
+        return ResourceRef.parse(self.resource_type, self.resource_arn, self.resource_owner_account)
 
     @property
     def region(self) -> str:
@@ -90,6 +164,7 @@ class Finding:
         return finding_from_api(data, _text(data, "analyzerArn"))
 
     def to_json(self) -> dict[str, Any]:
+        sources = {"sources": [source.to_json() for source in self.sources]} if self.sources else {}
         return {
             "id": self.id,
             "analyzerArn": self.analyzer_arn,
@@ -101,7 +176,7 @@ class Finding:
             "condition": dict(self.condition),
             "isPublic": self.is_public,
             "resourceOwnerAccount": self.resource_owner_account,
-        }
+        } | sources
 
 
 @dataclass(frozen=True)
@@ -170,28 +245,29 @@ def parse_event(event: object) -> FindingRef | Ignored:
     if status != "ACTIVE":
         return Ignored("not_active", finding_id)
     resource_type = _text(detail, "resourceType")
-    if resource_type != IAM_ROLE:
-        return Ignored("unsupported_resource_type", finding_id)
     claim = finding_from_api({**detail, "resourceType": resource_type}, analyzer_arn)
     return FindingRef(analyzer_arn, finding_id, claim)
 
 
 def finding_from_api(data: Mapping[str, Any], analyzer_arn: str) -> Finding:
     """Parse a finding from an event `detail` or a GetFinding `finding`; raise MalformedEvent when invalid."""
-    # IAM names and ARNs hold no whitespace: the AWS blog's sample event reads "role/ Audit_CrossAccountRole".
+    # ARNs hold no whitespace: the AWS blog's sample event reads "role/ Audit_CrossAccountRole".
     resource_arn = re.sub(r"\s+", "", _text(data, "resource"))
-    RoleRef.parse(resource_arn)
+    resource_type = _text(data, "resourceType")
+    if not RESOURCE_TYPE_RE.match(resource_type):
+        raise MalformedEvent("resourceType is not a resource type name")
     return Finding(
         id=_finding_id(data.get("id")),
         analyzer_arn=analyzer_arn,
-        resource_type=_text(data, "resourceType"),
+        resource_type=resource_type,
         resource_arn=resource_arn,
         status=_text(data, "status"),
         principal=_principal(data.get("principal")),
         actions=_actions(data.get("action")),
         condition=_string_map(data.get("condition", {}), "condition"),
         is_public=_bool(data.get("isPublic", False), "isPublic"),
-        resource_owner_account=_owner(data, resource_arn),
+        resource_owner_account=_owner(data, resource_type, resource_arn),
+        sources=_sources(data.get("sources", [])),
     )
 
 
@@ -252,11 +328,34 @@ def _bool(value: object, name: str) -> bool:
     return value
 
 
-def _owner(data: Mapping[str, Any], resource_arn: str) -> str:
-    # GetFinding returns resourceOwnerAccount; events carry accountId. Both must agree with the ARN.
-    account = RoleRef.parse(resource_arn).account_id
-    for key in ("resourceOwnerAccount", "accountId"):
-        claimed = data.get(key)
-        if claimed is not None and (not isinstance(claimed, str) or claimed.strip() != account):
-            raise MalformedEvent(f"{key} does not match the resource ARN")
+def _owner(data: Mapping[str, Any], resource_type: str, resource_arn: str) -> str:
+    # GetFinding returns resourceOwnerAccount; events carry accountId. Both must agree with the ARN, and with each
+    # other where the ARN names no account (S3).
+    claims = {key: data.get(key) for key in ("resourceOwnerAccount", "accountId") if data.get(key) is not None}
+    if any(not isinstance(claimed, str) for claimed in claims.values()):
+        raise MalformedEvent("resourceOwnerAccount / accountId is not a string")
+    named = {str(claimed).strip() for claimed in claims.values()}
+    if len(named) > 1:
+        raise MalformedEvent("resourceOwnerAccount and accountId disagree")
+    account = ResourceRef.parse(resource_type, resource_arn, next(iter(named), None)).account_id
+    if named and named != {account}:
+        raise MalformedEvent(f"{next(iter(claims))} does not match the resource ARN")
     return account
+
+
+def _sources(value: object) -> tuple[Source, ...]:
+    if not isinstance(value, list) or len(value) > MAX_PRINCIPAL_ENTRIES:
+        raise MalformedEvent("sources is not a small list")
+    result = []
+    for item in value:
+        kind = item.get("type") if isinstance(item, Mapping) else None
+        if not isinstance(kind, str) or not SOURCE_TYPE_RE.match(kind):
+            raise MalformedEvent("sources holds an entry without a valid type")
+        detail = item.get("detail") or {}
+        if not isinstance(detail, Mapping):
+            raise MalformedEvent("a source's detail is not an object")
+        named = detail.get("accessPointArn") or detail.get("accessPointAccount") or ""
+        if not isinstance(named, str) or len(named) > MAX_PRINCIPAL_VALUE or re.search(r"\s", named):
+            raise MalformedEvent("a source's detail is not an ARN or account")
+        result.append(Source(kind, named))
+    return tuple(result)

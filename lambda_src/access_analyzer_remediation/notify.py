@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .findings import Finding, RoleRef
+from .findings import IAM_ROLE, KMS_KEY, S3_BUCKET, Finding, ResourceRef
 from .policy import DenyEntry
 
 if TYPE_CHECKING:
@@ -28,6 +28,8 @@ _CONSOLE = {
     "aws-cn": "console.amazonaws.cn",
     "aws-us-gov": "console.amazonaws-us-gov.com",
 }
+# Per resource type: what a notice calls the resource, and the document the tool's statements go into.
+_KINDS = {IAM_ROLE: ("role", "trust policy"), S3_BUCKET: ("bucket", "bucket policy"), KMS_KEY: ("key", "key policy")}
 # Access stays open although nobody said it is intended: these notices are loud.
 INTENDED_REASONS = frozenset({"exempt_tag", "allowlisted_principal", "intended_by_operator"})
 HELD_BACK_REASONS = frozenset({"notify_mode", "no_confirmed_subscription"})
@@ -114,7 +116,7 @@ def subject(notices: Sequence[Notice], account: str, part: int = 1, parts: int =
             "NOT CONTAINED": "NOT CONTAINED: external access to",
             "INTENDED": "Intended external access to",
         }.get(notice.headline, "External access to")
-        text = f"[Access Analyzer] {verb} role {notice.finding.role.name}"
+        text = f"[Access Analyzer] {verb} {_noun(notice.finding)} {notice.finding.resource.name}"
     else:
         counts = ", ".join(f"{n} {label.lower()}" for label, n in _counts(notices))
         text = f"[Access Analyzer] {len(notices)} findings in {account}: {counts}"
@@ -127,7 +129,9 @@ def subject(notices: Sequence[Notice], account: str, part: int = 1, parts: int =
 def digests(notices: Sequence[Notice], prologue: str = "") -> list[str]:
     """The messages for `notices`: every notice whole, none bigger than MESSAGE_MAX_BYTES."""
     counts = ", ".join(f"{n} {label.lower()}" for label, n in _counts(notices))
-    header = f"IAM Access Analyzer reported external access to IAM roles ({counts}).\n"
+    types = {notice.finding.resource_type for notice in notices}
+    what = "IAM roles" if types <= {IAM_ROLE} else "AWS resources"
+    header = f"IAM Access Analyzer reported external access to {what} ({counts}).\n"
     if prologue:
         header += "\n" + clean(prologue) + "\n"
     messages: list[list[str]] = [[header]]
@@ -150,14 +154,15 @@ def digest(notices: Sequence[Notice], prologue: str = "") -> str:
 
 def render(notice: Notice) -> str:
     finding = notice.finding
-    role = finding.role
+    role = finding.resource
+    noun, document = _KINDS.get(finding.resource_type, ("resource", "policy"))
     principal = ", ".join(f"{clean(k)}: {clean(v)}" for k, v in sorted(finding.principal.items()))
     condition = ", ".join(f"{clean(k)}={clean(v)}" for k, v in sorted(finding.condition.items())) or "none"
     actions = ", ".join(clean(a) for a in finding.actions)
     lines = [
         "=" * 78,
-        f"[{notice.headline}] role {clean(role.name)} ({clean(notice.reason)})",
-        f"  Role:       {clean(role.arn)}",
+        f"[{notice.headline}] {noun} {clean(role.name)} ({clean(notice.reason)})",
+        f"  {noun.capitalize() + ':':<12}{clean(role.arn)}",
         f"  Finding:    {clean(finding.id)} (analyzer {clean(finding.analyzer_arn)})",
         f"  Found:      {principal} can {actions} (public: {'yes' if finding.is_public else 'no'};"
         f" conditions: {condition})",
@@ -168,7 +173,7 @@ def render(notice: Notice) -> str:
     lines += [f"  Note:       {clean(note)}" for note in notice.notes]
     if notice.statements:
         label = "Added" if notice.decision == "remediate" else "Would add"
-        lines.append(f"  {label} to the trust policy:")
+        lines.append(f"  {label} to the {document}:")
         shown = 0
         for statement in notice.statements:
             text = f"    {_json(statement)}"
@@ -178,7 +183,7 @@ def render(notice: Notice) -> str:
             lines.append(text)
             shown += len(text)
     if notice.entries and notice.decision in ("remediate", "skip"):
-        lines += _keep_or_undo(finding, role, notice.entries)
+        lines += _keep_or_undo(finding, role, notice.entries, document)
     elif notice.reason == "notify_mode":
         lines.append(
             f"  To apply:   aa-remediate remediate --analyzer-arn {clean(finding.analyzer_arn)} --finding-id"
@@ -187,21 +192,24 @@ def render(notice: Notice) -> str:
         lines += _intended(finding)
     elif notice.decision == "notify":
         lines += _intended(finding)
-    lines.append(f"  Console:    {console_link(role)}")
+    link = console_link(role)
+    if link:
+        lines.append(f"  Console:    {link}")
     return "\n".join(lines) + "\n"
 
 
-def _keep_or_undo(finding: Finding, role: RoleRef, entries: Sequence[DenyEntry]) -> list[str]:
+def _keep_or_undo(finding: Finding, role: ResourceRef, entries: Sequence[DenyEntry], document: str) -> list[str]:
     # No "aws iam update-assume-role-policy" with a whole document: run later, it would undo every change made to
     # the role since. Revert removes exactly this finding's entries from the policy as it is when it runs.
+    keep = " If the role is unused, delete it and the finding resolves." if finding.resource_type == IAM_ROLE else ""
     lines = [
-        "  Keep it:    nothing to do. If the role is unused, delete it and the finding resolves.",
+        f"  Keep it:    nothing to do.{keep}",
         f"  Undo:       aa-remediate revert --finding-id {clean(finding.id)} --archive   (the access is intended)",
         f"              aa-remediate revert --finding-id {clean(finding.id)}   (remove the Deny only)",
     ]
     for entry in entries:
         lines.append(
-            f"  By hand:    in the trust policy of {clean(role.name)}, remove {_json(entry.value)} from statement"
+            f"  By hand:    in the {document} of {clean(role.name)}, remove {_json(entry.value)} from statement"
             f" {clean(entry.sid)} (the whole statement if nothing else is left in it)"
         )
     return lines + _intended(finding)
@@ -210,7 +218,7 @@ def _keep_or_undo(finding: Finding, role: RoleRef, entries: Sequence[DenyEntry])
 def _intended(finding: Finding) -> list[str]:
     region = finding.region
     analyzer_name = finding.analyzer_arn.rsplit("/", 1)[-1]
-    criteria = {"resource": {"eq": [finding.role.arn]}} | {
+    criteria = {"resource": {"eq": [finding.resource_arn]}} | {
         f"principal.{key}": {"eq": [value]} for key, value in sorted(finding.principal.items())
     }
     rule_filter = shlex.quote(_json(criteria))
@@ -218,7 +226,7 @@ def _intended(finding: Finding) -> list[str]:
         f"  Intended?   aws accessanalyzer update-findings --region {region} --analyzer-arn {finding.analyzer_arn}"
         f" --ids {clean(finding.id)} --status ARCHIVED",
         f"  and/or an archive rule: aws accessanalyzer create-archive-rule --region {region} --analyzer-name"
-        f" {analyzer_name} --rule-name allow-{_rule_suffix(finding.role.name)} --filter {clean(rule_filter)}",
+        f" {analyzer_name} --rule-name allow-{_rule_suffix(finding.resource.name)} --filter {clean(rule_filter)}",
     ]
 
 
@@ -226,9 +234,20 @@ def _rule_suffix(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]", "-", name)[:200]
 
 
-def console_link(role: RoleRef) -> str:
-    host = _CONSOLE.get(role.partition, _CONSOLE["aws"])
-    return f"https://{host}/iam/home#/roles/details/{role.name}?section=trust_relationships"
+def _noun(finding: Finding) -> str:
+    return _KINDS.get(finding.resource_type, ("resource", "policy"))[0]
+
+
+def console_link(resource: ResourceRef) -> str:
+    """Where the console shows the resource's policy ("" for a type without a known page)."""
+    host = _CONSOLE.get(resource.partition, _CONSOLE["aws"])
+    if resource.resource_type == IAM_ROLE:
+        return f"https://{host}/iam/home#/roles/details/{resource.name}?section=trust_relationships"
+    if resource.resource_type == S3_BUCKET:
+        return f"https://{host}/s3/buckets/{resource.name}?tab=permissions"
+    if resource.resource_type == KMS_KEY:
+        return f"https://{host}/kms/home?region={resource.region}#/kms/keys/{resource.name}"
+    return ""
 
 
 def publish(

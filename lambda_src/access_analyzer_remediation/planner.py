@@ -6,8 +6,8 @@ change is computed, and the quota check comes before anything is written.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from fnmatch import fnmatchcase
 from typing import Any, Literal
 
@@ -53,6 +53,22 @@ ALREADY_CONTAINED = "already_contained"
 PRINCIPAL_IN_ZONE_OF_TRUST = "principal_in_zone_of_trust"
 ROLE_NOT_FOUND = "role_not_found"
 CROSS_ACCOUNT_ROLE = "cross_account_role"
+# Other resource types (resources/<type>.py decides them; the reasons live here, with the rest).
+RESOURCE_NOT_FOUND = "resource_not_found"
+CROSS_ACCOUNT_RESOURCE = "cross_account_resource"
+OWN_RESOURCE = "own_resource"
+PROTECTED_RESOURCE = "protected_resource"
+POLICY_QUOTA = "policy_quota"
+POLICY_REJECTED = "policy_rejected"
+KEY_LOCKOUT = "key_lockout"
+AWS_MANAGED_KEY = "aws_managed_key"
+GRANT_ACCESS = "grant_access"
+ACL_ACCESS = "acl_access"
+ACCESS_POINT_ACCESS = "access_point_access"
+NOT_CONTAINED_TYPE = "not_contained_type"
+_REFUSALS = {
+    KEY_LOCKOUT: "the Deny could catch the key's own account on kms:PutKeyPolicy (a lockout): nothing written",
+}
 
 
 @dataclass(frozen=True)
@@ -63,6 +79,9 @@ class RoleState:
     path: str
     tags: Mapping[str, str]
     policy: Policy
+
+    def with_policy(self, policy: Policy) -> RoleState:
+        return replace(self, policy=policy)
 
 
 @dataclass(frozen=True)
@@ -135,6 +154,24 @@ def guard_role(role: RoleRef, settings: Settings, analyzer_arn: str) -> Plan | N
     return None
 
 
+@dataclass(frozen=True)
+class Quota:
+    """A resource's policy size quota, as its service counts it."""
+
+    limit: int
+    reason: str  # the notify reason when a Deny does not fit
+    document: str  # "trust policy", "bucket policy", "key policy"
+    unit: str = "character"  # or "byte" (UTF-8)
+
+    def size(self, policy: Policy) -> int:
+        text = compact(policy)
+        return len(text.encode("utf-8")) if self.unit == "byte" else len(text)
+
+
+def trust_policy_quota(settings: Settings) -> Quota:
+    return Quota(settings.trust_policy_max_chars, TRUST_POLICY_QUOTA, "trust policy")
+
+
 def plan_finding(
     finding: Finding,
     role: RoleState,
@@ -149,9 +186,39 @@ def plan_finding(
         return guarded
     if role.arn != ref.arn:
         return Plan("notify", ROLE_ARN_MISMATCH, f"GetRole returned {role.arn}, not {ref.arn}: not modified")
-    tag = role.tags.get(settings.exemption_tag_key)
+    return plan_deny(
+        finding, role.policy, role.tags, settings, intended=intended, now=now, quota=trust_policy_quota(settings)
+    )
+
+
+def exempt(tags: Mapping[str, str], settings: Settings, noun: str = "role") -> Plan | None:
+    """The resource carries the exemption tag (any value but "false"): its access is intended."""
+    tag = tags.get(settings.exemption_tag_key)
     if tag is not None and tag.strip().lower() != "false":
-        return Plan("notify", EXEMPT_TAG, f"role is tagged {settings.exemption_tag_key}={tag}: access is intended")
+        return Plan("notify", EXEMPT_TAG, f"{noun} is tagged {settings.exemption_tag_key}={tag}: access is intended")
+    return None
+
+
+def plan_deny(
+    finding: Finding,
+    policy: Policy,
+    tags: Mapping[str, str],
+    settings: Settings,
+    *,
+    intended: Sequence[Intended],
+    now: float,
+    quota: Quota,
+    noun: str = "role",
+    resources: Sequence[str] = (),
+    refuse: Callable[[Policy, Sequence[DenyEntry]], str | None] = lambda after, added: None,
+) -> Plan:
+    """The explicit Deny of exactly the finding's principal and actions appended to `policy`, a resource-based
+    policy whose statements name `resources` (none in a trust policy), after every guardrail that needs the
+    resource's state: exemption tag, access kept by an operator, zone of trust, allowlist. `refuse` names a reason
+    the added entries must not be written (a KMS key's lockout), checked before the quota."""
+    tagged = exempt(tags, settings, noun)
+    if tagged is not None:
+        return tagged
     kept = next((i for i in intended if i.covers(finding.principal, finding.actions, now)), None)
     if kept is not None:
         return Plan(
@@ -175,8 +242,8 @@ def plan_finding(
         return _nothing_to_deny(allowed, unsupported, tuple(notes))
     try:
         requests = [(target, _deniable_actions(target, finding.actions, zone)) for target in targets]
-        notes += _request_notes(role.policy, requests, finding.actions, zone)
-        after, added = add_denies(role.policy, requests, zone)
+        notes += _request_notes(policy, requests, finding.actions, zone, resources)
+        after, added = add_denies(policy, requests, zone, resources)
     except PolicyError as err:
         return Plan("notify", UNREADABLE_POLICY, str(err), notes=tuple(notes))
     covered = tuple(
@@ -185,20 +252,23 @@ def plan_finding(
                 entry
                 for target, actions in requests
                 for action in actions
-                if (entry := covering_entry(after, target, action, zone)) is not None
+                if (entry := covering_entry(after, target, action, zone, resources)) is not None
             }
         )
     )
     if not added:
         sids = ", ".join(sorted({e.sid for e in covered}))
         return Plan("skip", ALREADY_CONTAINED, f"already denied by {sids}", notes=tuple(notes), covered=covered)
-    size = len(compact(after))
-    if size > settings.trust_policy_max_chars:
+    refused = refuse(after, added)
+    if refused is not None:
+        return Plan("notify", refused, _REFUSALS.get(refused, refused), added=tuple(added), notes=tuple(notes))
+    size = quota.size(after)
+    if size > quota.limit:
         return Plan(
             "notify",
-            TRUST_POLICY_QUOTA,
-            f"the Deny would make the trust policy {size} characters, over the {settings.trust_policy_max_chars}"
-            "-character quota: nothing written",
+            quota.reason,
+            f"the Deny would make the {quota.document} {size} {quota.unit}s, over the {quota.limit}-{quota.unit}"
+            " quota: nothing written",
             added=tuple(added),
             notes=tuple(notes),
         )
@@ -211,7 +281,11 @@ def plan_finding(
 
 
 def _request_notes(
-    policy: Policy, requests: Sequence[tuple[DenyTarget, Sequence[str]]], actions: Sequence[str], zone: Zone
+    policy: Policy,
+    requests: Sequence[tuple[DenyTarget, Sequence[str]]],
+    actions: Sequence[str],
+    zone: Zone,
+    resources: Sequence[str],
 ) -> list[str]:
     notes = []
     for target, deniable in requests:
@@ -221,8 +295,8 @@ def _request_notes(
             f"statement {sid} looks like a Deny of {target.value} but is not in a form this tool writes for the "
             "current zone of trust: not counted, contained with the tool's own statement"
             for action in deniable
-            if covering(policy, target, action, zone) is None
-            for sid in lookalikes(policy, target, action)
+            if covering(policy, target, action, zone, resources) is None
+            for sid in lookalikes(policy, target, action, resources)
         ]
     return list(dict.fromkeys(notes))
 

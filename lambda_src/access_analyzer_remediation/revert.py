@@ -16,11 +16,11 @@ from typing import Any
 
 from .audit import DECISION, REVERT, AuditRecord, denied_entries
 from .clients import error_code
-from .cycle import Budget, RoleCycle
+from .cycle import Budget, ResourceCycle
 from .engine import Remediator
-from .findings import IAM_ROLE, RoleRef
+from .findings import IAM_ROLE, ResourceRef, type_of_arn
 from .policy import DenyEntry
-from .resources.iam_role import IamRoleAdapter
+from .resources import registry
 from .state import INTENDED_SECONDS, Intended
 
 
@@ -39,7 +39,9 @@ def revert(remediator: Remediator, finding_id: str, archive: bool = False) -> di
         raise NothingToRevert(f"no verified decision is recorded for finding {finding_id}")
     resource_arn, analyzer_arn, principal = _agreed(decisions)
     finding = _confirmed(remediator, analyzer_arn, finding_id, resource_arn, principal)
-    role = RoleRef.parse(resource_arn)
+    resource_type = str(finding.get("resourceType", "")).strip()
+    cycle = _cycle(remediator, resource_type, analyzer_arn)
+    role = cycle.adapter.ref(resource_arn, analyzer_arn.split(":")[4])
     entries = [DenyEntry.from_json(entry) for entry in denied_entries(history)]
     if not entries:
         raise NothingToRevert(f"no Deny of this tool is recorded for finding {finding_id}")
@@ -60,23 +62,24 @@ def revert(remediator: Remediator, finding_id: str, archive: bool = False) -> di
         extra={"archive": "true" if archive else "false", "caller": _caller(remediator)},
     )
     settings = remediator.settings
-    cycle = _cycle(remediator)
     try:
         before, after, removed, _done = cycle.revert(role, entries, [record], keep, original)
     except LookupError as err:
         raise NothingToRevert(str(err)) from None
     if not removed:
-        raise NothingToRevert(f"the Deny added for finding {finding_id} is no longer in the trust policy")
+        raise NothingToRevert(f"the Deny added for finding {finding_id} is no longer in the {cycle.adapter.document}")
     rules: list[str] = []
     finding_status = None
     if archive:
-        rules = [_archive_rule(remediator, arn, role, principal) for arn in settings.analyzer_arns]
+        rules = [_archive_rule(remediator, arn, role.arn, role.name, principal) for arn in settings.analyzer_arns]
         finding_status = _archive_finding(remediator, analyzer_arn, finding_id)
     return {
         "reverted": True,
         "finding_id": finding_id,
         "finding_status_before": finding["status"],
-        "role_arn": role.arn,
+        **({"role_arn": role.arn} if resource_type == IAM_ROLE else {}),
+        "resource_arn": role.arn,
+        "resource_type": resource_type,
         "removed": [e.to_json() for e in removed],
         "archived": archive,
         "archive_rules": rules,
@@ -91,17 +94,22 @@ def revert_all(remediator: Remediator, dry_run: bool = True) -> list[dict[str, A
     """Every Deny the tool has in place (the ledgers), removed role by role with the rails of a revert, each removal
     audited as a REVERT record of the finding it answered (reason `uninstall`). A dry run changes nothing and
     lists what would be removed. The uninstall path: run this before `terraform destroy`."""
-    cycle = _cycle(remediator)
     caller = "dry-run" if dry_run else _caller(remediator)
     report = []
+    home = remediator.settings.analyzer_arns[0]
     for state in remediator.state.all_states():
         entries = state.ledger.entries()
         if not entries:
             continue
-        role = RoleRef.parse(state.resource_arn)
+        resource_type = type_of_arn(state.resource_arn)
+        # A key's ARN names its Region; a bucket's does not (S3 redirects a request sent to another Region).
+        region = ResourceRef.parse(resource_type, state.resource_arn, home.split(":")[4]).region or home.split(":")[3]
+        cycle = _cycle(remediator, resource_type, home, region)
+        role = cycle.adapter.ref(state.resource_arn, home.split(":")[4])
         findings = sorted({f for e in entries for f in state.ledger.findings_of(e)}) or ["unknown"]
         row: dict[str, Any] = {
-            "role_arn": role.arn,
+            **({"role_arn": role.arn} if resource_type == IAM_ROLE else {}),
+            "resource_arn": role.arn,
             "findings": findings,
             "entries": [e.to_json() for e in entries],
         }
@@ -128,17 +136,22 @@ def revert_all(remediator: Remediator, dry_run: bool = True) -> list[dict[str, A
             ]
             try:
                 _, after, removed, _ = cycle.revert(role, entries, records)
-            except LookupError:  # the role is gone, and its Denies with it
+            except LookupError:  # the resource is gone, and its Denies with it
                 after, removed = None, []
             row |= {"removed": [e.to_json() for e in removed], "policy_after": after}
         report.append(row)
     return report
 
 
-def _cycle(remediator: Remediator) -> RoleCycle:
-    return RoleCycle(
+def _cycle(
+    remediator: Remediator, resource_type: str, analyzer_arn: str, region: str | None = None
+) -> ResourceCycle[Any, Any]:
+    adapters = registry()
+    if resource_type not in adapters:
+        raise RevertRefused(f"this tool does not change {resource_type[:80]} resources: nothing to revert")
+    return ResourceCycle(
         remediator.settings,
-        IamRoleAdapter(remediator.clients.iam()),
+        adapters[resource_type](remediator.clients, region or analyzer_arn.split(":")[3]),
         remediator.audit,
         remediator.state,
         Budget(),
@@ -176,7 +189,7 @@ def _confirmed(
             raise RevertRefused(f"Access Analyzer does not know finding {finding_id}: not reverted") from None
         raise
     resource = re.sub(r"\s+", "", str(finding.get("resource", "")))
-    if str(finding.get("resourceType", "")).strip() != IAM_ROLE or resource != resource_arn:
+    if resource != resource_arn:
         raise RevertRefused(f"finding {finding_id} is not about {resource_arn} any more: not reverted")
     named = finding.get("principal")
     if not isinstance(named, dict) or {str(k): str(v) for k, v in named.items()} != dict(principal):
@@ -184,21 +197,25 @@ def _confirmed(
     return finding
 
 
-def _archive_rule(remediator: Remediator, analyzer_arn: str, role: RoleRef, principal: Mapping[str, str]) -> str:
-    """An archive rule for this role and principal (idempotent: the name is derived from both), applied at once to
-    the analyzer's existing findings (those of the other Regions included)."""
-    criteria = {"resource": {"eq": [role.arn]}} | {f"principal.{k}": {"eq": [v]} for k, v in sorted(principal.items())}
+def _archive_rule(
+    remediator: Remediator, analyzer_arn: str, resource_arn: str, name: str, principal: Mapping[str, str]
+) -> str:
+    """An archive rule for this resource and principal (idempotent: the name is derived from both), applied at once
+    to the analyzer's existing findings (those of the other Regions included)."""
+    criteria = {"resource": {"eq": [resource_arn]}} | {
+        f"principal.{k}": {"eq": [v]} for k, v in sorted(principal.items())
+    }
     digest = hashlib.sha256(json.dumps(criteria, sort_keys=True).encode()).hexdigest()[:10]
-    name = f"aar-intended-{re.sub(r'[^A-Za-z0-9_.-]', '-', role.name)[:200]}-{digest}"
+    rule = f"aar-intended-{re.sub(r'[^A-Za-z0-9_.-]', '-', name)[:200]}-{digest}"
     analyzer_name = analyzer_arn.rsplit("/", 1)[-1]
     client = remediator.clients.access_analyzer(analyzer_arn.split(":")[3])
     try:
-        client.create_archive_rule(analyzerName=analyzer_name, ruleName=name, filter=criteria)  # type: ignore[arg-type]
+        client.create_archive_rule(analyzerName=analyzer_name, ruleName=rule, filter=criteria)  # type: ignore[arg-type]
     except Exception as err:
         if error_code(err) != "ConflictException":  # the rule already exists
             raise
-    client.apply_archive_rule(analyzerArn=analyzer_arn, ruleName=name)
-    return name
+    client.apply_archive_rule(analyzerArn=analyzer_arn, ruleName=rule)
+    return rule
 
 
 def _archive_finding(remediator: Remediator, analyzer_arn: str, finding_id: str) -> str:

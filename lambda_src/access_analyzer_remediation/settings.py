@@ -40,6 +40,14 @@ TABLE_NAME_RE = re.compile(r"^[A-Za-z0-9_.-]{3,255}$", re.ASCII)
 QUEUE_URL_RE = re.compile(r"^https?://\S+/\d{12}/[A-Za-z0-9_-]{1,80}(\.fifo)?$", re.ASCII)
 # IAM wildcards are `*` and `?` only; a pattern is also an IAM resource ARN in the role's explicit Deny.
 PROTECTED_PATTERN_RE = re.compile(r"^(/[\w+=,.@*?/-]*|[\w+=,.@*?-]+)$", re.ASCII)
+# A bucket or key of the deployment itself, or one never to be modified (an alias names a key the deployment uses).
+RESOURCE_ARN_RE = re.compile(
+    r"^arn:aws[a-z-]*:(s3:::[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]|kms:[a-z0-9-]+:\d{12}:(key|alias)/[A-Za-z0-9/_-]{1,256})$",
+    re.ASCII,
+)
+RESOURCE_TYPE_NAME_RE = re.compile(r"^AWS::[A-Za-z0-9]{1,64}::[A-Za-z0-9]{1,64}$", re.ASCII)
+# The types the Lambda contains (an adapter each, lambda_src/.../resources/); other types are reported only.
+CONTAINED_TYPES = ("AWS::IAM::Role", "AWS::S3::Bucket", "AWS::KMS::Key")
 ALLOWED_PRINCIPAL_RE = re.compile(r"^[^\s\[\]]{1,2048}$", re.ASCII)
 
 
@@ -65,6 +73,9 @@ class Settings:
     audit_retention_days: int = 365
     lock_lease_seconds: int = 60
     tracing: bool = False
+    resource_types: tuple[str, ...] = CONTAINED_TYPES  # the types this deployment receives (the event rule's)
+    own_resource_arns: frozenset[str] = frozenset()  # the deployment's own buckets and keys: never modified
+    protected_resource_arns: frozenset[str] = frozenset()  # buckets and keys never modified
 
     def with_mode(self, mode: Mode) -> Settings:
         return replace(self, mode=mode)
@@ -94,6 +105,9 @@ class Settings:
             audit_retention_days=_int(env, "AAR_AUDIT_RETENTION_DAYS", 365, 0, 36500),
             lock_lease_seconds=_int(env, "AAR_LOCK_LEASE_SECONDS", 60, 5, 900),
             tracing=_bool(env, "AAR_TRACING"),
+            resource_types=tuple(_matching_list(env, "AAR_RESOURCE_TYPES", RESOURCE_TYPE_NAME_RE, CONTAINED_TYPES)),
+            own_resource_arns=frozenset(_arn_list(env, "AAR_OWN_RESOURCE_ARNS", RESOURCE_ARN_RE)),
+            protected_resource_arns=frozenset(_arn_list(env, "AAR_PROTECTED_RESOURCE_ARNS", RESOURCE_ARN_RE)),
         )
 
 

@@ -98,3 +98,102 @@ def test_bad_input_exits_2_with_one_line(
     assert code == 2
     assert captured.out == ""
     assert captured.err.count("\n") == 1 and captured.err.startswith("aa-remediate: error: ")
+
+
+# -- buckets and keys: the event's resourceType chooses the adapter ----------------------------------------------
+BUCKET_POLICY = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Sid": "Partner",
+            "Effect": "Allow",
+            "Principal": {"AWS": "arn:aws:iam::999988887777:root"},
+            "Action": "s3:GetObject",
+            "Resource": "arn:aws:s3:::amzn-s3-demo-bucket/*",
+        }
+    ],
+}
+
+
+def _write(tmp_path: Path, name: str, data: object) -> Path:
+    path = tmp_path / name
+    path.write_text(json.dumps(data))
+    return path
+
+
+def test_plan_on_get_bucket_policy_output_lists_the_exact_write(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    policy = _write(tmp_path, "bucket.json", {"Policy": json.dumps(BUCKET_POLICY)})
+    code = main(["plan", "--event", str(EVENTS / "s3_bucket_active.json"), "--policy", str(policy), "--json"])
+    result = json.loads(capsys.readouterr().out)
+    assert code == 0 and (result["decision"], result["reason"]) == ("remediate", "external_access_denied")
+    [change] = result["changes"]
+    assert change["api"] == "s3:PutBucketPolicy"
+    assert change["params"]["Bucket"] == "amzn-s3-demo-bucket"
+    assert change["params"]["ExpectedBucketOwner"] == "111122223333"
+    assert json.loads(change["params"]["Policy"]) == result["policy"]
+    assert result["policy"]["Statement"][0] == BUCKET_POLICY["Statement"][0]
+    assert result["statements_added"] == result["policy"]["Statement"][1:] and result["statements_removed"] == []
+    assert result["statements_added"][0]["Resource"] == [
+        "arn:aws:s3:::amzn-s3-demo-bucket",
+        "arn:aws:s3:::amzn-s3-demo-bucket/*",
+    ]
+
+
+def test_plan_for_a_bucket_without_a_policy_and_in_notify_mode(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    empty = _write(tmp_path, "none.json", {})
+    event = str(EVENTS / "s3_bucket_active.json")
+    assert main(["plan", "--event", event, "--policy", str(empty), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert [s["Effect"] for s in result["policy"]["Statement"]] == ["Deny"]
+    assert main(["plan", "--event", event, "--policy", str(empty), "--mode", "notify", "--json"]) == 0
+    notify = json.loads(capsys.readouterr().out)
+    assert (notify["decision"], notify["changes"]) == ("notify", [])
+    assert notify["policy"] == {"Version": "2012-10-17", "Statement": []}  # unchanged for notify
+
+
+def test_plan_on_get_key_policy_output(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    event = json.loads((EVENTS / "s3_bucket_active.json").read_text())
+    key_arn = "arn:aws:kms:us-west-2:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    event["detail"] |= {"resourceType": "AWS::KMS::Key", "resource": key_arn, "action": ["kms:Decrypt"]}
+    key_policy = {**BUCKET_POLICY, "Statement": [{**BUCKET_POLICY["Statement"][0], "Action": "kms:*", "Resource": "*"}]}
+    policy = _write(tmp_path, "key.json", {"Policy": json.dumps(key_policy), "PolicyName": "default"})
+    code = main(["plan", "--event", str(_write(tmp_path, "e.json", event)), "--policy", str(policy), "--json"])
+    result = json.loads(capsys.readouterr().out)
+    assert code == 0 and result["decision"] == "remediate"
+    [change] = result["changes"]
+    assert change["api"] == "kms:PutKeyPolicy" and change["params"]["KeyId"] == key_arn
+    assert change["params"]["PolicyName"] == "default" and change["params"]["BypassPolicyLockoutSafetyCheck"] is False
+    assert result["statements_added"][0]["Resource"] == ["*"]
+
+
+@pytest.mark.parametrize(
+    ("document", "message"),
+    [
+        ({"Policy": "{not json"}, "Policy is not JSON text"),
+        (
+            {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]},
+            "no Principal",
+        ),
+        (["a list"], "not a bucket policy document"),
+    ],
+)
+def test_plan_refuses_what_is_not_a_bucket_policy(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], document: object, message: str
+) -> None:
+    path = _write(tmp_path, "bad.json", document)
+    assert main(["plan", "--event", str(EVENTS / "s3_bucket_active.json"), "--policy", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err and err.startswith("aa-remediate: error:")
+
+
+def test_plan_refuses_a_type_the_tool_does_not_contain(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    event = json.loads((EVENTS / "s3_bucket_active.json").read_text())
+    event["detail"] |= {"resourceType": "AWS::SQS::Queue", "resource": "arn:aws:sqs:us-west-2:111122223333:q"}
+    path = _write(tmp_path, "e.json", event)
+    assert main(["plan", "--event", str(path), "--policy", str(_write(tmp_path, "p.json", BUCKET_POLICY))]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "does not contain AWS::SQS::Queue findings" in err

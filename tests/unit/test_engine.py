@@ -304,19 +304,31 @@ def test_sids_the_tool_writes_are_accepted_by_the_iam_rules(aws: Aws) -> None:
     assert all(s.isalnum() and s.isascii() and s.startswith(SID_PREFIX) for s in sids)
 
 
-def test_getfinding_error_or_other_resource_type_is_skipped(aws: Aws) -> None:
+def test_getfinding_error_or_a_type_this_deployment_does_not_receive_is_skipped(aws: Aws) -> None:
     errored = aws.standin.add_finding(
         resource="arn:aws:iam::123456789012:role/Unreadable", error="ACCESS_DENIED", publish=False
     )
     bucket = aws.standin.add_finding(
         resource="arn:aws:s3:::shared-bucket", resource_type="AWS::S3::Bucket", publish=False
     )
-    outcomes = aws.remediator().process([_ref(aws, errored), _ref(aws, bucket)])
+    roles_only = aws.remediator(resource_types=("AWS::IAM::Role",))
+    outcomes = roles_only.process([_ref(aws, errored), _ref(aws, bucket)])
     assert [(o.decision, o.reason) for o in outcomes] == [
         ("skip", "error_finding"),
         ("skip", "unsupported_resource_type"),
     ]
     assert aws.audit_items() == []
+
+
+def test_a_received_type_the_tool_does_not_contain_is_always_reported(aws: Aws) -> None:
+    queue = aws.standin.add_finding(
+        resource="arn:aws:sqs:us-east-1:123456789012:shared", resource_type="AWS::SQS::Queue", publish=False
+    )
+    remediator = aws.remediator(resource_types=("AWS::IAM::Role", "AWS::SQS::Queue"))
+    [outcome] = remediator.process([_ref(aws, queue)])
+    assert (outcome.decision, outcome.reason) == ("notify", "not_contained_type")
+    assert outcome.stored and outcome.outbox  # a notice waits in the outbox: the e-mail goes out
+    assert "AWS::SQS::Queue" in outcome.notice("remediate").summary
 
 
 def test_revert_archive_of_a_resolved_finding_keeps_the_access_intended(aws: Aws) -> None:

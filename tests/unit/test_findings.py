@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from access_analyzer_remediation.findings import FindingRef, Ignored, MalformedEvent, RoleRef, parse_event
+from access_analyzer_remediation.findings import Finding, FindingRef, Ignored, MalformedEvent, RoleRef, parse_event
 
 from .conftest import ANALYZER, load_event
 
@@ -36,7 +36,6 @@ def test_whitespace_quirks_in_arns_and_resource_type_are_tolerated() -> None:
         ("iam_role_resolved.json", "not_active"),
         ("iam_role_deleted.json", "deleted"),
         ("iam_role_error.json", "error_finding"),
-        ("s3_bucket_active.json", "unsupported_resource_type"),
         ("unused_access.json", "not_external_access"),
     ],
 )
@@ -53,6 +52,63 @@ def test_events_needing_no_action_are_acknowledged_with_a_reason(name: str, reas
 def test_principal_variants_parse(name: str) -> None:
     parsed = parse_event(load_event(name))
     assert isinstance(parsed, FindingRef) and parsed.claim is not None
+
+
+def test_a_bucket_event_is_a_claim_whose_owner_comes_from_the_event() -> None:
+    parsed = parse_event(load_event("s3_bucket_active.json"))
+    assert isinstance(parsed, FindingRef) and parsed.claim is not None
+    ref = parsed.claim.resource
+    assert (ref.resource_type, ref.name, ref.account_id) == ("AWS::S3::Bucket", "amzn-s3-demo-bucket", "111122223333")
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"accountId": None}, "no owner account"),  # a bucket ARN names no account: the event must
+        ({"resource": "arn:aws:s3:::Not_A_Bucket"}, "not an ARN of a AWS::S3::Bucket"),
+        ({"resourceType": "AWS::KMS::Key"}, "not an ARN of a AWS::KMS::Key"),
+        ({"sources": [{"type": "policy"}]}, "sources holds an entry without a valid type"),
+        ({"sources": [{"type": "S3_ACCESS_POINT", "detail": {"accessPointArn": "a b"}}]}, "detail is not an ARN"),
+        ({"resourceType": "S3 bucket"}, "resourceType is not a resource type name"),
+    ],
+)
+def test_a_bucket_event_that_does_not_add_up_is_malformed(changes: dict[str, Any], message: str) -> None:
+    event = copy.deepcopy(load_event("s3_bucket_active.json"))
+    for key, value in changes.items():
+        if value is None:
+            del event["detail"][key]
+        else:
+            event["detail"][key] = value
+    with pytest.raises(MalformedEvent, match=message):
+        parse_event(event)
+
+
+def test_a_key_arn_names_its_owner_and_region_and_must_agree_with_the_event() -> None:
+    event = copy.deepcopy(load_event("s3_bucket_active.json"))
+    key_arn = "arn:aws:kms:us-west-2:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    event["detail"] |= {"resourceType": "AWS::KMS::Key", "resource": key_arn, "action": ["kms:Decrypt"]}
+    parsed = parse_event(event)
+    assert isinstance(parsed, FindingRef) and parsed.claim is not None
+    ref = parsed.claim.resource
+    assert (ref.account_id, ref.region, ref.name) == ("111122223333", "us-west-2", key_arn.rsplit("/", 1)[1])
+    event["detail"]["accountId"] = "444455556666"
+    with pytest.raises(MalformedEvent, match="does not match the resource ARN"):
+        parse_event(event)
+
+
+def test_sources_survive_the_round_trip_through_an_intent() -> None:
+    event = copy.deepcopy(load_event("s3_bucket_active.json"))
+    event["detail"]["sources"] = [
+        {"type": "POLICY"},
+        {"type": "S3_ACCESS_POINT", "detail": {"accessPointArn": "arn:aws:s3:us-west-2:111122223333:accesspoint/ap"}},
+    ]
+    parsed = parse_event(event)
+    assert isinstance(parsed, FindingRef) and parsed.claim is not None
+    again = Finding.from_json(parsed.claim.to_json())
+    assert again == parsed.claim and [s.type for s in again.sources] == ["POLICY", "S3_ACCESS_POINT"]
+    role = parse_event(load_event("iam_role_active.json"))
+    assert isinstance(role, FindingRef) and role.claim is not None
+    assert "sources" not in role.claim.to_json()  # a role's finding JSON is what it was
 
 
 def _mutate(path: list[Any], value: Any) -> dict[str, Any]:

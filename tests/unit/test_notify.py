@@ -68,7 +68,7 @@ def test_notify_mode_notice_shows_the_change_it_would_make() -> None:
 )
 def test_console_link_follows_the_partition(partition: str, host: str) -> None:
     finding = make_finding(resource=f"arn:{partition}:iam::111122223333:role/R")
-    assert console_link(finding.role).startswith(f"https://{host}/")
+    assert console_link(finding.resource).startswith(f"https://{host}/")
 
 
 def test_subject_is_ascii_and_under_100_characters() -> None:

@@ -9,30 +9,56 @@ policy statements carry. A type without an adapter is never changed.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Protocol, Self, TypeVar
 
 if TYPE_CHECKING:
-    from ..findings import Finding
+    from ..clients import AwsClients
+    from ..findings import Finding, ResourceRef
     from ..planner import Decision, Plan
+    from ..policy import Policy
     from ..settings import Settings
     from ..state import Intended
 
-RefT_contra = TypeVar("RefT_contra", contravariant=True)
-SnapshotT = TypeVar("SnapshotT")
+
+class Snapshot(Protocol):
+    """What an adapter's read returns: at least the resource's policy document (and how to swap it for a plan)."""
+
+    @property
+    def arn(self) -> str: ...
+
+    @property
+    def policy(self) -> Policy: ...
+
+    def with_policy(self, policy: Policy) -> Self: ...
+
+
+class Ref(Protocol):
+    @property
+    def arn(self) -> str: ...
+
+
+RefT = TypeVar("RefT", bound=Ref)
+SnapshotT = TypeVar("SnapshotT", bound=Snapshot)
 # A permanent refusal of a write by the service: (decision, reason, message); the write is not retried.
 Rejection = tuple["Decision", str, str]
+# One write call exactly as the adapter makes it: {"api": "s3:PutBucketPolicy", "params": {...}}.
+Change = dict[str, Any]
 
 
-class Adapter(Protocol[RefT_contra, SnapshotT]):
-    """What the engine needs of one resource type: `RefT_contra` names a resource, `read` returns a `SnapshotT`."""
+class Adapter(Protocol[RefT, SnapshotT]):
+    """What the engine needs of one resource type: `RefT` names a resource, `read` returns a `SnapshotT`."""
 
     @property
     def resource_type(self) -> str: ...
 
     @property
-    def resources(self) -> tuple[str, ...]:
-        """The Resource element of the tool's statements (none in a trust policy)."""
+    def document(self) -> str:
+        """The document the tool's statements go into, as a notice names it ("trust policy", "bucket policy")."""
+        ...
+
+    def resources(self, ref: RefT) -> tuple[str, ...]:
+        """The Resource element of the tool's statements on `ref` (none in a trust policy)."""
         ...
 
     @property
@@ -40,11 +66,15 @@ class Adapter(Protocol[RefT_contra, SnapshotT]):
         """API operation -> IAM action, for every call the adapter makes."""
         ...
 
-    def guard(self, ref: RefT_contra, settings: Settings, analyzer_arn: str) -> Plan | None:
+    def ref(self, arn: str, owner_account: str) -> RefT:
+        """The resource named by `arn` (MalformedEvent if it is not one of this type)."""
+        ...
+
+    def guard(self, ref: RefT, settings: Settings, analyzer_arn: str) -> Plan | None:
         """A plan that changes nothing (protected, the tool's own, reserved), before any read; None to go on."""
         ...
 
-    def read(self, ref: RefT_contra) -> SnapshotT | None:
+    def read(self, ref: RefT) -> SnapshotT | None:
         """The resource as the service returns it now (eventually consistent); None when it no longer exists."""
         ...
 
@@ -54,6 +84,50 @@ class Adapter(Protocol[RefT_contra, SnapshotT]):
         """Pure: the decision for one finding on top of `snapshot`."""
         ...
 
-    def write(self, ref: RefT_contra, document: dict[str, Any]) -> Rejection | None:
+    def changes(self, ref: RefT, document: Policy) -> list[Change]:
+        """Pure: the exact write calls that put `document` in place (what `write` makes, and `plan --json` shows)."""
+        ...
+
+    def write(self, ref: RefT, document: Policy) -> Rejection | None:
         """Write the planned document; a permanent refusal is returned, anything else raises (a retry)."""
         ...
+
+
+def guard_resource(ref: ResourceRef, settings: Settings, analyzer_arn: str, noun: str) -> Plan | None:
+    """The guardrails every resource other than a role shares, before any read: another account's resource (this
+    deployment's credentials act in the analyzer's account), the tool's own resources, protected resources."""
+    from ..planner import CROSS_ACCOUNT_RESOURCE, OWN_RESOURCE, PROTECTED_RESOURCE, Plan
+
+    analyzer_account = analyzer_arn.split(":")[4]
+    if ref.account_id != analyzer_account:
+        return Plan(
+            "notify",
+            CROSS_ACCOUNT_RESOURCE,
+            f"{noun} {ref.name} is in account {ref.account_id}, not {analyzer_account}: contain it from that account",
+        )
+    if ref.arn in settings.own_resource_arns:
+        return Plan("notify", OWN_RESOURCE, f"{noun} {ref.name} is used by this tool's deployment: never modified")
+    if ref.arn in settings.protected_resource_arns:
+        return Plan(
+            "notify",
+            PROTECTED_RESOURCE,
+            f"{noun} {ref.name} is a protected resource: never modified; review this access by hand",
+        )
+    return None
+
+
+AdapterFactory = Callable[["AwsClients", str], "Adapter[Any, Any]"]
+
+
+def registry() -> dict[str, AdapterFactory]:
+    """Access Analyzer resourceType -> how to build its adapter from the clients and the finding's Region. A type
+    not listed is never changed: its findings are reported."""
+    from .iam_role import IamRoleAdapter
+    from .kms_key import KmsKeyAdapter
+    from .s3_bucket import S3BucketAdapter
+
+    return {
+        IamRoleAdapter.resource_type: lambda clients, region: IamRoleAdapter(clients.iam()),
+        S3BucketAdapter.resource_type: lambda clients, region: S3BucketAdapter(clients.s3(region)),
+        KmsKeyAdapter.resource_type: lambda clients, region: KmsKeyAdapter(clients.kms(region)),
+    }

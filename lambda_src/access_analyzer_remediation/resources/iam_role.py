@@ -18,7 +18,7 @@ from ..planner import Plan, RoleState
 from ..policy import compact
 from ..settings import Settings
 from ..state import Intended
-from . import Rejection
+from . import Change, Rejection
 
 if TYPE_CHECKING:
     from mypy_boto3_iam import IAMClient
@@ -34,12 +34,25 @@ _REJECTIONS: dict[str, tuple[planner.Decision, str]] = {
 }
 
 
+def changes_for(ref: RoleRef, document: dict[str, Any]) -> list[Change]:
+    """Pure: the one write that puts `document` in place as the role's trust policy."""
+    return [
+        {"api": "iam:UpdateAssumeRolePolicy", "params": {"RoleName": ref.name, "PolicyDocument": compact(document)}}
+    ]
+
+
 @dataclass(frozen=True)
 class IamRoleAdapter:
     iam: IAMClient
     resource_type: str = RESOURCE_TYPE
-    resources: tuple[str, ...] = ()  # a trust policy's statements name no resource
+    document: str = "trust policy"
     iam_actions: Mapping[str, str] = field(default_factory=lambda: MappingProxyType(_IAM_ACTIONS))
+
+    def ref(self, arn: str, owner_account: str) -> RoleRef:
+        return RoleRef.parse(arn)
+
+    def resources(self, ref: RoleRef) -> tuple[str, ...]:
+        return ()  # a trust policy's statements name no resource
 
     def guard(self, ref: RoleRef, settings: Settings, analyzer_arn: str) -> Plan | None:
         return planner.guard_role(ref, settings, analyzer_arn)
@@ -63,9 +76,13 @@ class IamRoleAdapter:
     ) -> Plan:
         return planner.plan_finding(finding, snapshot, settings, intended, now)
 
+    def changes(self, ref: RoleRef, document: dict[str, Any]) -> list[Change]:
+        return changes_for(ref, document)
+
     def write(self, ref: RoleRef, document: dict[str, Any]) -> Rejection | None:
+        (change,) = self.changes(ref, document)
         try:
-            self.iam.update_assume_role_policy(RoleName=ref.name, PolicyDocument=compact(document))
+            self.iam.update_assume_role_policy(**change["params"])
         except Exception as err:
             code = error_code(err)
             if code in _REJECTIONS:

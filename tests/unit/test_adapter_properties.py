@@ -1,0 +1,181 @@
+"""Properties every adapter's planner keeps (role, bucket, key), over generated policies and findings: never weakens
+a policy, idempotent, revert inverts remediate, and the zone of trust, allowlisted principals and AWS service
+principals are never denied."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from access_analyzer_remediation import planner
+from access_analyzer_remediation.findings import IAM_ROLE, KMS_KEY, S3_BUCKET, Finding
+from access_analyzer_remediation.planner import Plan, RoleState
+from access_analyzer_remediation.policy import (
+    ACCOUNT,
+    PRINCIPAL,
+    PUBLIC,
+    compact,
+    match_statement_form,
+    own_statements,
+    remove_denies,
+    statements,
+)
+from access_analyzer_remediation.resources.kms_key import KeyState, plan_key
+from access_analyzer_remediation.resources.s3_bucket import BucketState, plan_bucket
+
+from .conftest import ANALYZER, OWNER, make_settings
+
+TRUSTED = "222233334444"
+ALLOWED_ACCOUNT = "555566667777"
+ALLOWED_ROLE = "arn:aws:iam::444455556666:role/Auditor"
+BUCKET_ARN = "arn:aws:s3:::shared-data"
+KEY_ARN = f"arn:aws:kms:us-east-1:{OWNER}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+ROLE_ARN = f"arn:aws:iam::{OWNER}:role/Shared"
+SETTINGS = make_settings(
+    trusted_account_ids=frozenset({TRUSTED}),
+    trusted_org_id="o-abcdefghij",
+    allowed_principals=(ALLOWED_ACCOUNT, ALLOWED_ROLE),
+    trust_policy_max_chars=10240,
+)
+ACTIONS = {
+    IAM_ROLE: ["sts:AssumeRole", "sts:TagSession"],
+    S3_BUCKET: ["s3:GetObject", "s3:ListBucket", "s3:PutObject"],
+    KMS_KEY: ["kms:Decrypt", "kms:Encrypt", "kms:PutKeyPolicy", "kms:CreateGrant"],
+}
+RESOURCE = {IAM_ROLE: ROLE_ARN, S3_BUCKET: BUCKET_ARN, KMS_KEY: KEY_ARN}
+RESOURCES = {IAM_ROLE: (), S3_BUCKET: (BUCKET_ARN, f"{BUCKET_ARN}/*"), KMS_KEY: ("*",)}
+
+
+def _plan(resource_type: str) -> Callable[[Finding, dict[str, Any]], Plan]:
+    def plan(finding: Finding, policy: dict[str, Any]) -> Plan:
+        if resource_type == IAM_ROLE:
+            return planner.plan_finding(finding, RoleState(ROLE_ARN, "/", {}, policy), SETTINGS)
+        if resource_type == S3_BUCKET:
+            return plan_bucket(finding, BucketState(BUCKET_ARN, "shared-data", {}, policy), SETTINGS)
+        return plan_key(finding, KeyState(KEY_ARN, KEY_ARN.rsplit("/", 1)[1], "CUSTOMER", {}, policy), SETTINGS)
+
+    return plan
+
+
+accounts = st.sampled_from([OWNER, TRUSTED, ALLOWED_ACCOUNT, "999988887777", "444455556666"])
+aws_values = st.one_of(
+    accounts,
+    accounts.map(lambda a: f"arn:aws:iam::{a}:root"),
+    st.tuples(accounts, st.sampled_from(["user/Alice", "role/Ci", "role/Auditor"])).map(
+        lambda t: f"arn:aws:iam::{t[0]}:{t[1]}"
+    ),
+    st.just("*"),
+)
+
+
+@st.composite
+def documents(draw: st.DrawFn, resource_type: str) -> dict[str, Any]:
+    body = []
+    for _ in range(draw(st.integers(1, 4))):
+        statement: dict[str, Any] = {
+            "Effect": draw(st.sampled_from(["Allow", "Allow", "Deny"])),
+            "Principal": draw(
+                st.one_of(
+                    st.just("*"),
+                    st.fixed_dictionaries({"AWS": aws_values}),
+                    st.just({"Service": "cloudfront.amazonaws.com"}),
+                )
+            ),
+            "Action": draw(st.sampled_from([*ACTIONS[resource_type], "*"])),
+        }
+        if resource_type != IAM_ROLE:
+            statement["Resource"] = draw(st.sampled_from(["*", *RESOURCES[resource_type]]))
+        if draw(st.booleans()):
+            statement["Sid"] = draw(st.from_regex(r"[A-Za-z0-9]{1,12}", fullmatch=True))
+        body.append(statement)
+    return {"Version": "2012-10-17", "Statement": body}
+
+
+@st.composite
+def findings(draw: st.DrawFn, resource_type: str) -> Finding:
+    principal = {"AWS": draw(aws_values)}
+    return Finding(
+        id=draw(st.from_regex(r"[a-f0-9-]{8,36}", fullmatch=True)),
+        analyzer_arn=ANALYZER,
+        resource_type=resource_type,
+        resource_arn=RESOURCE[resource_type],
+        status="ACTIVE",
+        principal=principal,
+        actions=tuple(sorted(set(draw(st.lists(st.sampled_from(ACTIONS[resource_type]), min_size=1, max_size=3))))),
+        condition={},
+        is_public=principal["AWS"] == "*",
+        resource_owner_account=OWNER,
+    )
+
+
+@st.composite
+def cases(draw: st.DrawFn) -> tuple[str, dict[str, Any], list[Finding]]:
+    resource_type = draw(st.sampled_from([IAM_ROLE, S3_BUCKET, KMS_KEY]))
+    return (
+        resource_type,
+        draw(documents(resource_type)),
+        draw(st.lists(findings(resource_type), min_size=1, max_size=4)),
+    )
+
+
+def _never_denies_the_zone_allowlist_or_services(policy: dict[str, Any], resources: tuple[str, ...]) -> None:
+    for own in own_statements(policy, resources):
+        for value in own.values:
+            if own.kind == ACCOUNT:
+                assert value not in {OWNER, TRUSTED, ALLOWED_ACCOUNT}
+            elif own.kind == PRINCIPAL:
+                assert not any(f"::{a}:" in value for a in (OWNER, TRUSTED, ALLOWED_ACCOUNT)) and value != ALLOWED_ROLE
+        rendered = own.render()
+        assert "Service" not in rendered["Principal"]  # an AWS service principal is never named
+        if own.kind == PUBLIC:
+            outside = rendered["Condition"]["StringNotEqualsIfExists"]
+            assert {OWNER, TRUSTED, ALLOWED_ACCOUNT} <= set(outside["aws:PrincipalAccount"])
+            assert outside["aws:PrincipalOrgID"] == "o-abcdefghij"
+            assert rendered["Condition"]["BoolIfExists"] == {"aws:PrincipalIsAWSService": "false"}
+        if own.kind in (PUBLIC, PRINCIPAL) or ALLOWED_ROLE.split(":")[4] in own.values:
+            assert ALLOWED_ROLE in rendered["Condition"].get("ArnNotLike", {}).get("aws:PrincipalArn", [ALLOWED_ROLE])
+
+
+@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(cases())
+def test_every_adapter_never_weakens_is_idempotent_reverts_and_spares_the_zone(
+    case: tuple[str, dict[str, Any], list[Finding]],
+) -> None:
+    resource_type, policy, batch = case
+    plan = _plan(resource_type)
+    resources = RESOURCES[resource_type]
+    original = statements(policy)
+    current, added = policy, []
+    for finding in batch:
+        result = plan(finding, current)
+        if result.decision == "remediate":
+            assert result.policy_after is not None
+            new = statements(result.policy_after)
+            assert new[: len(original)] == original  # never weakens: every statement kept, in order
+            assert all(s["Effect"] == "Deny" for s in new[len(original) :])
+            for statement in new[len(original) :]:
+                assert statement.get("Resource", []) == list(resources)
+            current = result.policy_after
+            added.extend(result.added)
+        assert plan(finding, current).decision != "remediate"  # idempotent
+    _never_denies_the_zone_allowlist_or_services(current, resources)
+    restored, removed = remove_denies(current, added, resources)
+    assert sorted(removed) == sorted(added)
+    assert compact(match_statement_form(restored, policy)) == compact(policy)  # revert inverts remediate
+
+
+@pytest.mark.parametrize("resource_type", [IAM_ROLE, S3_BUCKET, KMS_KEY])
+def test_a_finding_for_the_zone_or_the_allowlist_changes_nothing(resource_type: str) -> None:
+    plan = _plan(resource_type)
+    policy = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "*"}]}
+    if resource_type != IAM_ROLE:
+        policy["Statement"][0]["Resource"] = "*"
+    for value, decision in ((OWNER, "skip"), (TRUSTED, "skip"), (ALLOWED_ACCOUNT, "notify"), (ALLOWED_ROLE, "notify")):
+        finding = Finding("f-1", ANALYZER, resource_type, RESOURCE[resource_type], "ACTIVE", {"AWS": value},
+                          (ACTIONS[resource_type][0],), {}, False, OWNER)  # fmt: skip
+        result = plan(finding, policy)
+        assert result.decision == decision and result.policy_after is None, (value, result)
