@@ -353,6 +353,82 @@ def capacity() -> dict[str, Any]:
     return figures
 
 
+def _bucket_or_key_denied(
+    arn: str, action: str, resource: str, base: list[dict[str, Any]], principals: list[str]
+) -> dict[str, Any] | None:
+    """The policy once an Allow granting `principals` and one finding per principal are planned, or None when the
+    Denies do not fit the quota."""
+    from access_analyzer_remediation.resources.kms_key import KeyState, plan_key
+    from access_analyzer_remediation.resources.s3_bucket import BucketState, plan_bucket
+
+    settings = Settings(
+        analyzer_arns=(f"arn:aws:access-analyzer:us-east-1:{ACCOUNT}:analyzer/a",),
+        audit_table_name="t",
+        topic_arn=f"arn:aws:sns:us-east-1:{ACCOUNT}:t",
+    )
+    allow = {"Effect": "Allow", "Principal": {"AWS": principals}, "Action": action, "Resource": resource}
+    policy: dict[str, Any] = {"Version": "2012-10-17", "Statement": [*base, allow]}
+    is_bucket = arn.startswith("arn:aws:s3:::")
+    for number, principal in enumerate(principals):
+        finding = replace(
+            _finding({"AWS": principal}, number),
+            resource_type="AWS::S3::Bucket" if is_bucket else "AWS::KMS::Key",
+            resource_arn=arn,
+            actions=(action,),
+        )
+        if is_bucket:
+            plan = plan_bucket(finding, BucketState(arn, arn.rsplit(":", 1)[1], {}, policy), settings)
+        else:
+            plan = plan_key(finding, KeyState(arn, arn.rsplit("/", 1)[1], "CUSTOMER", {}, policy), settings)
+        if plan.decision != "remediate" or plan.policy_after is None:
+            if plan.reason != planner.POLICY_QUOTA:
+                raise RuntimeError(f"stopped for {plan.reason}: {plan.summary}")
+            return None
+        policy = plan.policy_after
+    return policy
+
+
+def resource_capacity() -> dict[str, Any]:
+    """Per contained resource type: the most external principals one bucket or key can be granted (one Allow
+    listing them all, counted in the quota) AND have denied, one finding per principal, through the type's planner."""
+    from access_analyzer_remediation.resources.kms_key import KEY_POLICY_MAX_BYTES
+    from access_analyzer_remediation.resources.s3_bucket import BUCKET_POLICY_MAX_BYTES
+
+    bucket = "arn:aws:s3:::shared-data"
+    key = f"arn:aws:kms:us-east-1:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    admin = {
+        "Effect": "Allow",
+        "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
+        "Action": "kms:*",
+        "Resource": "*",
+    }
+    types = {
+        "S3 bucket policy": (bucket, "s3:GetObject", f"{bucket}/*", [], BUCKET_POLICY_MAX_BYTES),
+        "KMS key policy": (key, "kms:Decrypt", "*", [admin], KEY_POLICY_MAX_BYTES),
+    }
+
+    def account(n: int) -> str:
+        return str(500000000000 + 7919 * n)
+
+    def arn60(n: int) -> str:
+        return f"arn:aws:iam::{account(n)}:role/{f'p{n:028d}'}"
+
+    figures: dict[str, Any] = {}
+    for label, (arn, action, resource, base, quota) in types.items():
+        for kind, value in (("account ids", account), ("principal ARNs of 60 characters", arn60)):
+            low, high = 0, 4096  # the largest count that fits, by bisection (fitting is monotone in the count)
+            while high - low > 1:
+                middle = (low + high) // 2
+                fits = _bucket_or_key_denied(arn, action, resource, base, [value(n) for n in range(middle)])
+                low, high = (middle, high) if fits is not None else (low, middle)
+            best = _bucket_or_key_denied(arn, action, resource, base, [value(n) for n in range(low)])
+            figures[f"{label} ({quota:,} bytes), {kind}"] = {
+                "denied": low,
+                "policy bytes": len(compact(best).encode()) if best else 0,
+            }
+    return figures
+
+
 # ==================================================================================================== report
 def machine() -> dict[str, Any]:
     cpu = ""
@@ -432,6 +508,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "bytes": ZIP.stat().st_size if ZIP.exists() else None,
     }
     results[f"distinct external principals granted and denied within {QUOTA:,} characters (planner)"] = capacity()
+    print("bucket and key policy capacity...", file=sys.stderr, flush=True)
+    results["distinct external principals granted and denied per bucket or key policy (planner)"] = resource_capacity()
     results["bench seconds"] = round(time.perf_counter() - started, 1)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(results, indent=2, default=str) + "\n")
@@ -553,6 +631,19 @@ def render_docs(results: dict[str, Any]) -> str:
     ]
     for label, figures in results[capacity_key].items():
         lines.append(f"| {label} | {figures['denied']} | {figures['policy characters']} |")
+    per_type = results.get("distinct external principals granted and denied per bucket or key policy (planner)", {})
+    lines += [
+        "",
+        "## Capacity within a bucket or key policy",
+        "",
+        "One bucket (or key) policy holding the Allow that grants n external principals (a key policy also its",
+        "account's administration statement) and the tool's Denies for all n, through the type's planner:",
+        "",
+        "| policy and principals | most that can be granted and denied | policy bytes then |",
+        "| --- | ---: | ---: |",
+    ]
+    for label, figures in per_type.items():
+        lines.append(f"| {label} | {figures['denied']} | {figures['policy bytes']} |")
     lines += [
         "",
         f"Lambda zip: {results['Lambda zip']['bytes']:,} bytes.",

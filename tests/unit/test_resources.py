@@ -411,3 +411,50 @@ def test_a_tagged_key_is_exempt_and_an_own_key_is_never_modified(aws: Aws) -> No
     assert [o.reason for o in outcomes] == ["exempt_tag", "own_resource"]
     for k in (key, plain):
         assert json.loads(kms.get_key_policy(KeyId=k["KeyId"], PolicyName="default")["Policy"]) == KEY_POLICY
+
+
+# -- AWS calls per contained finding (the closing figures; SNS is counted apart) -----------------------------
+def _accounts(count: int) -> list[str]:
+    return [str(500000000000 + 7919 * n) for n in range(count)]
+
+
+@pytest.mark.parametrize("resource_type", [S3_BUCKET, KMS_KEY])
+def test_aws_calls_per_contained_finding_lone_and_ten_on_one_resource(aws: Aws, resource_type: str) -> None:
+    figures = {}
+    for count in (1, 10):
+        principals = _accounts(count)
+        if resource_type == S3_BUCKET:
+            name = f"calls-{count}"
+            allow = {**ALLOW_EXTERNAL, "Principal": {"AWS": principals}, "Resource": f"arn:aws:s3:::{name}/*"}
+            _bucket(aws, _bucket_policy(allow), name)
+            arn, action = f"arn:aws:s3:::{name}", "s3:GetObject"
+        else:
+            grant = {**KEY_POLICY["Statement"][1], "Principal": {"AWS": principals}, "Action": "kms:Decrypt"}
+            policy = {**KEY_POLICY, "Statement": [KEY_POLICY["Statement"][0], grant]}
+            arn, action = aws.client("kms").create_key(Policy=json.dumps(policy))["KeyMetadata"]["Arn"], "kms:Decrypt"
+        refs = [
+            _ref(
+                aws,
+                aws.standin.add_finding(
+                    resource=arn,
+                    resource_type=resource_type,
+                    principal={"AWS": p},
+                    action=[action],
+                    resource_owner_account=SANDBOX_ACCOUNT,
+                    publish=False,
+                ),
+            )
+            for p in principals
+        ]
+        remediator = aws.remediator()
+        aws.calls.clear()
+        outcomes = remediator.process(refs)
+        remediator.announce(outcomes, SANDBOX_ACCOUNT)
+        assert {o.decision for o in outcomes} == {"remediate"}
+        calls = {k: v for k, v in aws.calls.items() if k != "Publish"}
+        figures[count] = (sum(calls.values()) / count, dict(sorted(calls.items())))
+    # GetFinding, the reads (policy + tags; a key: DescribeKey, GetKeyPolicy, ListResourceTags, ListGrants), lease,
+    # the write, records and outbox, commit, outbox clear: the role's 7 plus the type's extra reads.
+    # Ten findings on one resource: ten GetFinding, the rest once.
+    expected = {S3_BUCKET: (8, 1.7), KMS_KEY: (10, 1.9)}[resource_type]
+    assert (figures[1][0], figures[10][0]) == expected, figures
