@@ -13,10 +13,16 @@ works unchanged and the code under test cannot tell it from the service at the w
   and validated against it, so a bug in the stand-in surfaces as an ``InternalServerException`` and in
   `AccessAnalyzerStandIn.internal_errors` instead of as a subtly wrong answer.
 
-Findings come from the trust policies of the IAM roles in moto (`AccessAnalyzerStandIn.analyze_roles`, and
-``StartResourceScan`` for one role). The analysis mimics an ACCOUNT analyzer whose zone of trust is its account
-(optionally plus trusted accounts and an organization): see `compute_role_access` for the exact rules, which are a
-deliberately small model of the real analyzer, not a reimplementation of IAM policy evaluation.
+Findings come from the resources in moto, analysed per type by `sandbox.analysis` (this module only dispatches and
+keeps the findings): IAM role trust policies (`AccessAnalyzerStandIn.analyze_roles`, `sandbox.analysis.iam_role`),
+S3 general-purpose buckets, from their policy, ACL and Block Public Access (`AccessAnalyzerStandIn.analyze_buckets`,
+`sandbox.analysis.s3_bucket`), and KMS keys, from their key policy and grants (`AccessAnalyzerStandIn.analyze_keys`,
+`sandbox.analysis.kms_key`); `AccessAnalyzerStandIn.analyze` runs every type whose client is attached, and
+``StartResourceScan`` re-analyses the one role, bucket or key it names. The analysis mimics an ACCOUNT analyzer whose
+zone of trust is its account (optionally plus trusted accounts and an organization); the rules, a deliberately small
+model of the real analyzer and not a reimplementation of IAM policy evaluation, are in each module's docstring. A
+re-analysis resolves the finding of access that is gone, opens one for new access, and resolves and re-opens one
+whose actions, conditions or sources changed.
 
 Every created or changed finding becomes an "Access Analyzer Finding" event (`build_finding_event`), kept in
 `AccessAnalyzerStandIn.emitted_events` and, when an EventBridge client is attached, put on the default bus with
@@ -41,7 +47,6 @@ import base64
 import binascii
 import collections
 import contextlib
-import fnmatch
 import hashlib
 import json
 import logging
@@ -50,7 +55,7 @@ import socket
 import threading
 import urllib.parse
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -61,23 +66,33 @@ from botocore.exceptions import ClientError
 from botocore.model import OperationModel, ServiceModel, Shape, StructureShape
 from botocore.validate import ParamValidator
 
+from sandbox.analysis import ResourceAccess
+from sandbox.analysis import iam_role as _iam_role
+from sandbox.analysis import kms_key as _kms_key
+from sandbox.analysis import s3_bucket as _s3_bucket
+from sandbox.analysis.iam_role import _account_of
+
 SERVICE_NAME = "accessanalyzer"
 EVENT_SOURCE = "aws.access-analyzer"
 FINDING_DETAIL_TYPE = "Access Analyzer Finding"
 IAM_ROLE = "AWS::IAM::Role"
+S3_BUCKET = _s3_bucket.RESOURCE_TYPE
+KMS_KEY = _kms_key.RESOURCE_TYPE
 DEFAULT_ACCOUNT_ID = "123456789012"  # moto's default account: the roles the stand-in analyses live there
 DEFAULT_REGION = "us-east-1"
 DEFAULT_ANALYZER_NAME = "sandbox-analyzer"
 EXTERNAL_ACCESS_TYPES = frozenset({"ACCOUNT", "ORGANIZATION"})
 
-ASSUME_ROLE = "sts:AssumeRole"
-ASSUME_ROLE_WITH_SAML = "sts:AssumeRoleWithSAML"
-ASSUME_ROLE_WITH_WEB_IDENTITY = "sts:AssumeRoleWithWebIdentity"
-ASSUME_ACTIONS = (ASSUME_ROLE, ASSUME_ROLE_WITH_SAML, ASSUME_ROLE_WITH_WEB_IDENTITY)
+# The role trust-policy model lives in sandbox.analysis.iam_role; its public names stay importable from here.
+TrustZone = _iam_role.TrustZone
+RoleAccess = _iam_role.RoleAccess
+compute_role_access = _iam_role.compute_role_access
+ASSUME_ROLE = _iam_role.ASSUME_ROLE
+ASSUME_ROLE_WITH_SAML = _iam_role.ASSUME_ROLE_WITH_SAML
+ASSUME_ROLE_WITH_WEB_IDENTITY = _iam_role.ASSUME_ROLE_WITH_WEB_IDENTITY
+ASSUME_ACTIONS = _iam_role.ASSUME_ACTIONS
 
 _LOG = logging.getLogger(__name__)
-_ACCOUNT_RE = re.compile(r"^\d{12}$")
-_ASSUMED_ROLE_RE = re.compile(r"^arn:(?P<partition>[\w-]+):sts::(?P<account>\d{12}):assumed-role/(?P<role>[^/]+)/.+$")
 _DEFAULT_PAGE_SIZE = 100
 # Filter keys the real ListFindings/ListFindingsV2/archive rules accept, besides principal.* and condition.*.
 _FILTER_KEYS = frozenset(
@@ -140,368 +155,6 @@ def _not_found(resource_type: str, resource_id: str) -> ServiceError:
     )
 
 
-# ====================================================================================================== policy model
-@dataclass(frozen=True)
-class TrustZone:
-    """The analyzer's zone of trust: principals from these accounts (or this organization) are not external."""
-
-    account_ids: frozenset[str]
-    organization_id: str | None = None
-    organization_account_ids: frozenset[str] = frozenset()
-
-    def contains_account(self, account_id: str | None) -> bool:
-        """True when `account_id` is one of the trusted accounts or a member of the trusted organization."""
-        if account_id is None:
-            return False
-        return account_id in self.account_ids or (
-            self.organization_id is not None and account_id in self.organization_account_ids
-        )
-
-    def organization_of(self, account_id: str | None) -> str | None:
-        """The organization id of `account_id` as far as the zone knows it (None = unknown / none)."""
-        if self.organization_id is not None and account_id in self.organization_account_ids:
-            return self.organization_id
-        return None
-
-
-@dataclass(frozen=True)
-class RoleAccess:
-    """What one external principal can still do with one role: the content of one finding."""
-
-    kind: str  # "AWS" or "Federated"
-    value: str  # account id, principal ARN, "*" (public) or the federated provider
-    actions: tuple[str, ...]
-    condition: Mapping[str, str]
-    is_public: bool
-
-    @property
-    def key(self) -> tuple[str, str]:
-        """(principal kind, principal value): one finding per key and resource."""
-        return (self.kind, self.value)
-
-    @property
-    def principal(self) -> dict[str, str]:
-        """The finding's ``principal`` map."""
-        return {self.kind: self.value}
-
-    def signature(self) -> tuple[tuple[str, ...], tuple[tuple[str, str], ...]]:
-        """What a re-analysis compares: a change here resolves the old finding and opens a new one."""
-        return (self.actions, tuple(sorted(self.condition.items())))
-
-
-def _as_list(value: Any) -> list[Any]:
-    if value is None:
-        return []
-    return list(value) if isinstance(value, list | tuple) else [value]
-
-
-def _account_of(value: str) -> str | None:
-    """The account id behind an ``AWS`` principal value (account id or IAM/STS ARN); None when unknowable."""
-    if _ACCOUNT_RE.match(value):
-        return value
-    parts = value.split(":")
-    if len(parts) >= 6 and parts[0] == "arn" and _ACCOUNT_RE.match(parts[4]):
-        return parts[4]
-    return None  # a unique id (AROA.../AIDA...) left behind by a deleted principal, or garbage
-
-
-def _normalise_aws_principal(value: str) -> str:
-    """``arn:aws:iam::999988887777:root`` -> ``999988887777``: findings name whole accounts by their id."""
-    parts = value.split(":")
-    if len(parts) == 6 and parts[0] == "arn" and parts[2] == "iam" and parts[5] == "root":
-        return parts[4]
-    return value
-
-
-def _principal_entries(principal: Any) -> list[tuple[str, str]]:
-    """Flatten a Principal element to (kind, value) pairs; ``"*"`` becomes ``("AWS", "*")``."""
-    if principal == "*":
-        return [("AWS", "*")]
-    if not isinstance(principal, Mapping):
-        return []
-    return [(str(kind), str(value)) for kind, values in principal.items() for value in _as_list(values)]
-
-
-def _applicable_actions(kind: str, value: str) -> tuple[str, ...]:
-    """Which assume-role action a wildcard grants to this kind of principal."""
-    if kind == "AWS":
-        return (ASSUME_ROLE,)
-    if ":saml-provider/" in value:
-        return (ASSUME_ROLE_WITH_SAML,)
-    return (ASSUME_ROLE_WITH_WEB_IDENTITY,)
-
-
-def _action_matches(action: str, patterns: Iterable[Any]) -> bool:
-    """IAM action matching: case-insensitive, ``*`` and ``?`` wildcards."""
-    return any(fnmatch.fnmatchcase(action.lower(), str(pattern).lower()) for pattern in patterns)
-
-
-def _granted_actions(statement: Mapping[str, Any], kind: str, value: str) -> set[str]:
-    """Assume-role actions an Allow statement grants to (kind, value).
-
-    Explicitly named assume-role actions are reported as named; wildcards and NotAction grant the actions that
-    this kind of principal can use (AssumeRole for AWS, AssumeRoleWithSAML for SAML providers,
-    AssumeRoleWithWebIdentity for other federated providers).
-    """
-    applicable = _applicable_actions(kind, value)
-    if "Action" in statement:
-        patterns = _as_list(statement["Action"])
-        named = {a for a in ASSUME_ACTIONS for p in patterns if str(p).lower() == a.lower()}
-        return named | {a for a in applicable if _action_matches(a, patterns)}
-    if "NotAction" in statement:
-        return {a for a in applicable if not _action_matches(a, _as_list(statement["NotAction"]))}
-    return set()
-
-
-def _flatten_condition(condition: Any) -> dict[str, str]:
-    """``{"StringEquals": {"k": "v"}}`` -> ``{"k": "v"}`` (list values joined with commas)."""
-    flat: dict[str, str] = {}
-    if not isinstance(condition, Mapping):
-        return flat
-    for block in condition.values():
-        if isinstance(block, Mapping):
-            for key, values in block.items():
-                flat.setdefault(str(key), ",".join(str(v) for v in _as_list(values)))
-    return flat
-
-
-def _condition_items(condition: Any) -> Iterator[tuple[str, str, list[str]]]:
-    """(operator, lower-cased key, values) for every entry of a Condition element."""
-    if not isinstance(condition, Mapping):
-        return
-    for operator, block in condition.items():
-        if isinstance(block, Mapping):
-            for key, values in block.items():
-                yield str(operator), str(key).lower(), [str(v) for v in _as_list(values)]
-
-
-def _allow_limited_to_zone(condition: Any, zone: TrustZone) -> bool:
-    """True when an Allow's conditions pin the caller inside the zone (so its access is not external)."""
-    for operator, key, values in _condition_items(condition):
-        base = operator.removesuffix("IfExists")
-        if not values:
-            continue
-        if base in ("StringEquals", "StringLike") and key == "aws:principalaccount":
-            limited = all(zone.contains_account(v) for v in values)
-        elif base in ("StringEquals", "StringLike") and key == "aws:principalorgid":
-            limited = zone.organization_id is not None and set(values) <= {zone.organization_id}
-        elif base in ("ArnEquals", "ArnLike") and key == "aws:principalarn":
-            limited = all(zone.contains_account(_account_of(v)) for v in values)
-        else:
-            limited = False
-        if limited:
-            return True
-    return False
-
-
-def _principal_arn_representative(kind: str, value: str) -> str | None:
-    """A string standing for every ``aws:PrincipalArn`` the principal can present (None: the key is absent).
-
-    An account principal covers every principal of that account, so it stands as ``arn:aws:iam::<id>:*``
-    (a literal ``*``): an ArnLike pattern covers it only if the pattern matches that literal, i.e. if it
-    covers the whole account. Public access stands as the literal ``*``. Web identity / SAML sessions carry
-    no aws:PrincipalArn.
-    """
-    if kind != "AWS":
-        return None
-    if value == "*":
-        return "*"
-    if _ACCOUNT_RE.match(value):
-        return f"arn:aws:iam::{value}:*"
-    session = _ASSUMED_ROLE_RE.match(value)
-    if session:  # a role session presents its role's ARN (path unknown here: the plain one)
-        return f"arn:{session['partition']}:iam::{session['account']}:role/{session['role']}"
-    return value
-
-
-def _deny_condition_holds(operator: str, key: str, values: list[str], kind: str, value: str, zone: TrustZone) -> bool:
-    """Does this one Deny condition hold for EVERY request the principal could make?
-
-    Only the forms the remediation writes are understood; anything else is treated as not holding, so the
-    Deny does not count and the access stays reported (the conservative answer the real analyzer gives too).
-    """
-    if_exists = operator.endswith("IfExists")
-    base = operator.removesuffix("IfExists")
-    account = _account_of(value) if kind == "AWS" else None
-    if base in ("ArnLike", "ArnEquals") and key == "aws:principalarn":
-        representative = _principal_arn_representative(kind, value)
-        if representative is None:
-            return if_exists
-        return any(fnmatch.fnmatchcase(representative, pattern) for pattern in values)
-    if base == "StringNotEquals" and key == "aws:principalaccount":
-        if kind != "AWS":
-            return True  # absent key: a not-equals condition is true
-        if value == "*":  # what is left is the listed accounts: covered if they are all trusted
-            return all(zone.contains_account(v) for v in values)
-        return account not in values
-    if base == "StringNotEquals" and key == "aws:principalorgid":
-        if kind != "AWS":
-            return True
-        if value == "*":
-            return zone.organization_id is not None and set(values) <= {zone.organization_id}
-        return zone.organization_of(account) not in values
-    if base == "Bool" and key == "aws:principalisawsservice":
-        if kind != "AWS":
-            return if_exists  # federated callers do not carry the key
-        return "false" in (v.lower() for v in values)  # external principals here are never services
-    return False
-
-
-def _deny_exclusion(operator: str, key: str, values: list[str], kind: str, value: str, zone: TrustZone) -> str | None:
-    """A Deny condition that holds for the principal's callers EXCEPT some: the condition those callers meet, as a
-    finding shows it ("key" -> "values"), or None when this is not such a condition for this principal.
-
-    Two forms, both written by the remediation inside its own Denies: ``StringNotEqualsIfExists aws:PrincipalOrgID``
-    (an account analyzer cannot tell whether another account belongs to the organization: the access that is left is
-    "if the caller's organization is o-...") and ``ArnNotLike aws:PrincipalArn`` (allowlisted principals of the
-    account keep their access)."""
-    base = operator.removesuffix("IfExists")
-    if kind != "AWS" or value == "*":
-        return None
-    account = _account_of(value)
-    if base == "StringNotEquals" and key == "aws:principalorgid":
-        if zone.organization_id is not None:
-            return None  # an organization analyzer knows its members: `_deny_condition_holds` decides
-        return ",".join(values) if account is not None else None
-    if base == "ArnNotLike" and key == "aws:principalarn":
-        representative = _principal_arn_representative(kind, value)
-        if representative is None:
-            return None
-        if _ACCOUNT_RE.match(value):  # some principals of the account may match: they keep their access
-            matching = [p for p in values if _account_of(p) in (account, None)]
-            return ",".join(matching) if matching else None
-        return ",".join(values) if any(fnmatch.fnmatchcase(representative, p) for p in values) else None
-    return None
-
-
-def _principal_value_matches(kind: str, value: str, deny_kind: str, deny_value: str) -> bool:
-    if deny_kind == "AWS" and deny_value == "*":
-        return True  # {"AWS": "*"} is the same as "*": every principal, federated ones included
-    if deny_kind != kind:
-        return False
-    if kind != "AWS":
-        return deny_value == value
-    if value == "*":
-        return False  # only a wildcard covers public access
-    deny_account = _account_of(_normalise_aws_principal(deny_value))
-    if _ACCOUNT_RE.match(_normalise_aws_principal(deny_value)):
-        return deny_account is not None and _account_of(value) == deny_account  # an account covers all its principals
-    return deny_value == value
-
-
-def _deny_covers(statement: Mapping[str, Any], kind: str, value: str, action: str, zone: TrustZone) -> bool:
-    """Does this Deny statement remove `action` for the principal (kind, value) entirely?"""
-    covered, left = _deny_effect(statement, kind, value, action, zone)
-    return covered and not left
-
-
-def _deny_effect(
-    statement: Mapping[str, Any], kind: str, value: str, action: str, zone: TrustZone
-) -> tuple[bool, dict[str, str]]:
-    """(removes, left): whether the Deny removes `action` for the principal, and the conditions under which some
-    of its callers keep it (empty: removed for every caller)."""
-    if "Principal" in statement:
-        entries = _principal_entries(statement["Principal"])
-        if not any(_principal_value_matches(kind, value, k, v) for k, v in entries):
-            return False, {}
-    elif "NotPrincipal" in statement:
-        if value == "*":
-            return False, {}
-        entries = _principal_entries(statement["NotPrincipal"])
-        if any(_principal_value_matches(kind, value, k, v) for k, v in entries):
-            return False, {}
-    else:
-        return False, {}
-    if "Action" in statement:
-        if not _action_matches(action, _as_list(statement["Action"])):
-            return False, {}
-    elif "NotAction" in statement:
-        if _action_matches(action, _as_list(statement["NotAction"])):
-            return False, {}
-    else:
-        return False, {}
-    left: dict[str, str] = {}
-    for operator, key, values in _condition_items(statement.get("Condition")):
-        excluded = _deny_exclusion(operator, key, values, kind, value, zone)
-        if excluded is not None:
-            original = next(k for k in _raw_condition_keys(statement.get("Condition")) if k.lower() == key)
-            left[original] = excluded
-        elif not _deny_condition_holds(operator, key, values, kind, value, zone):
-            return False, {}
-    return True, left
-
-
-def _raw_condition_keys(condition: Any) -> list[str]:
-    if not isinstance(condition, Mapping):
-        return []
-    return [str(key) for block in condition.values() if isinstance(block, Mapping) for key in block]
-
-
-def compute_role_access(policy: Mapping[str, Any] | str, zone: TrustZone) -> dict[tuple[str, str], RoleAccess]:
-    """External access a role trust policy grants, after its explicit Denies: {(kind, value): RoleAccess}.
-
-    Rules (a small model of the real analyzer, enough for the remediation's tests):
-
-    - Allow statements with assume-role actions (``sts:AssumeRole``, ``...WithSAML``, ``...WithWebIdentity``;
-      Action or NotAction, string or list, wildcards such as ``sts:*`` and ``*``) grant access to each principal:
-      ``AWS`` account ids, root ARNs (reported as the account id), user/role/session ARNs (not the unique ids IAM
-      leaves for deleted principals: nobody can use those), ``"*"`` / ``{"AWS": "*"}``
-      (public, isPublic true), and ``Federated`` providers, which are always external (even an OIDC provider in
-      the same account). ``Service`` principals are skipped, as are principals whose account is in the zone, and
-      Allows whose conditions pin ``aws:PrincipalAccount`` / ``aws:PrincipalOrgID`` / ``aws:PrincipalArn`` to the
-      zone.
-    - A Deny of the same policy removes an action when its Principal covers the principal (``*``, ``{"AWS": "*"}``,
-      the same account id / root ARN / ARN / federated provider) and its Action covers the action, and each of its
-      conditions holds for every caller of that principal (see `_deny_condition_holds`). Other conditions make the
-      Deny not count. A Deny that excludes some callers (`_deny_exclusion`: the organization, allowlisted principal
-      ARNs) leaves the access to those callers: the finding stays, with their condition added (the signature
-      changes, so the old finding resolves and a new one opens, as the real analyzer does).
-    - One entry per principal: the remaining actions (sorted) and the Allow conditions flattened to "key": "value".
-    """
-    document = json.loads(policy) if isinstance(policy, str) else policy
-    statements = [s for s in _as_list(document.get("Statement")) if isinstance(s, Mapping)]
-    denies = [s for s in statements if s.get("Effect") == "Deny"]
-    granted: dict[tuple[str, str], tuple[set[str], dict[str, str]]] = {}
-    for statement in statements:
-        if statement.get("Effect") != "Allow" or "Principal" not in statement:
-            continue
-        if _allow_limited_to_zone(statement.get("Condition"), zone):
-            continue
-        for kind, raw in _principal_entries(statement["Principal"]):
-            if kind == "AWS":
-                value = _normalise_aws_principal(raw)
-                account = _account_of(value)
-                if value != "*" and (account is None or zone.contains_account(account)):
-                    continue  # same zone, or a unique id IAM left for a deleted principal (unusable)
-            elif kind == "Federated":
-                value = raw
-            else:
-                continue  # Service (and CanonicalUser, which trust policies do not use)
-            actions = _granted_actions(statement, kind, value)
-            if not actions:
-                continue
-            entry = granted.setdefault((kind, value), (set(), {}))
-            entry[0].update(actions)
-            for key, condition_value in _flatten_condition(statement.get("Condition")).items():
-                entry[1].setdefault(key, condition_value)
-    result: dict[tuple[str, str], RoleAccess] = {}
-    for (kind, value), (actions, condition) in granted.items():
-        remaining = []
-        left = dict(condition)
-        for action in sorted(actions):
-            effects = [_deny_effect(d, kind, value, action, zone) for d in denies]
-            if any(covered and not excluded for covered, excluded in effects):
-                continue  # removed for every caller
-            remaining.append(action)
-            for covered, excluded in effects:
-                if covered:  # removed except for the callers these conditions describe: only they keep it
-                    for key, values in excluded.items():
-                        left.setdefault(key, values)
-        if remaining:
-            result[(kind, value)] = RoleAccess(kind, value, tuple(remaining), left, value == "*")
-    return result
-
-
 # ====================================================================================================== findings
 @dataclass
 class StoredFinding:
@@ -521,7 +174,10 @@ class StoredFinding:
     condition: dict[str, str] | None = None
     is_public: bool | None = None
     error: str | None = None
-    signature: Any = None  # RoleAccess.signature() for analysed role findings
+    signature: Any = None  # RoleAccess / ResourceAccess .signature() for analysed findings
+    # The finding's `sources` types: POLICY for roles (as the stand-in always reported them) and by default, POLICY
+    # and/or BUCKET_ACL for analysed S3 buckets, None (no `sources` member) for analysed KMS keys.
+    sources: list[str] | None = field(default_factory=lambda: ["POLICY"])
 
     @property
     def key(self) -> tuple[str, str] | None:
@@ -549,7 +205,8 @@ class StoredFinding:
             data["principal"] = dict(self.principal or {})
             data["action"] = list(self.action or [])
             data["isPublic"] = bool(self.is_public)
-            data["sources"] = [{"type": "POLICY"}]
+            if self.sources is not None:
+                data["sources"] = [{"type": source} for source in self.sources]
         return data
 
     def to_api_v2(self) -> dict[str, Any]:
@@ -889,6 +546,7 @@ class _Server(ThreadingHTTPServer):
 
     daemon_threads = False
     block_on_close = True
+    request_queue_size = 128  # a burst of new connections must queue, not be dropped (a SYN retried after 1 s)
 
     def __init__(self, address: tuple[str, int], standin: AccessAnalyzerStandIn) -> None:
         self.standin = standin
@@ -932,6 +590,18 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 # ====================================================================================================== the stand-in
+def _bucket_names(s3: Any) -> list[str]:
+    """Every bucket name ListBuckets returns (following ContinuationToken)."""
+    names: list[str] = []
+    token: str | None = None
+    while True:
+        response = s3.list_buckets(**({"ContinuationToken": token} if token else {}))
+        names.extend(str(bucket["Name"]) for bucket in response.get("Buckets", []))
+        token = response.get("ContinuationToken")
+        if not token:
+            return names
+
+
 @dataclass(frozen=True)
 class AnalysisResult:
     """What one analysis run changed: finding ids created and resolved, and events emitted."""
@@ -948,6 +618,13 @@ class AnalysisResult:
             self.unchanged + other.unchanged,
             self.events + other.events,
         )
+
+
+def _finding_sources(access: RoleAccess | ResourceAccess) -> list[str] | None:
+    """The ``sources`` of an analysed finding: the analysis's for resource policies, POLICY for roles (as always)."""
+    if isinstance(access, ResourceAccess):
+        return list(access.sources) if access.sources is not None else None
+    return ["POLICY"]
 
 
 @dataclass
@@ -996,6 +673,8 @@ class AccessAnalyzerStandIn:
         organization_account_ids: Iterable[str] = (),
         iam_client: Any = None,
         events_client: Any = None,
+        s3_client: Any = None,
+        kms_client: Any = None,
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
@@ -1011,6 +690,8 @@ class AccessAnalyzerStandIn:
         )
         self.iam_client = iam_client
         self.events_client = events_client
+        self.s3_client = s3_client
+        self.kms_client = kms_client
         self.host = host
         self._requested_port = port
         self.model: ServiceModel = botocore.session.get_session().get_service_model(SERVICE_NAME)
@@ -1087,12 +768,19 @@ class AccessAnalyzerStandIn:
         host, port = str(self._server.server_address[0]), int(self._server.server_address[1])
         return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
-    def attach(self, iam_client: Any = None, events_client: Any = None) -> None:
-        """Set the IAM client (for StartResourceScan) and the EventBridge client (for events) used by default."""
+    def attach(
+        self, iam_client: Any = None, events_client: Any = None, *, s3_client: Any = None, kms_client: Any = None
+    ) -> None:
+        """Set the clients used by default: IAM, S3 and KMS (the resources analysed, also on StartResourceScan; use
+        clients of the analyzer's Region) and EventBridge (events). A client left None keeps the one set before."""
         if iam_client is not None:
             self.iam_client = iam_client
         if events_client is not None:
             self.events_client = events_client
+        if s3_client is not None:
+            self.s3_client = s3_client
+        if kms_client is not None:
+            self.kms_client = kms_client
 
     def reset(self) -> None:
         """Forget every finding, rule, analyzer, counter, fault and event; recreate the default analyzer."""
@@ -1280,6 +968,133 @@ class AccessAnalyzerStandIn:
             self._emit(list(result.events), events_client)
         return result
 
+    def analyze(
+        self,
+        iam_client: Any = None,
+        events_client: Any = None,
+        *,
+        s3_client: Any = None,
+        kms_client: Any = None,
+        analyzer_arn: str | None = None,
+    ) -> AnalysisResult:
+        """Re-analyse every type whose client is given or attached: roles (IAM), buckets (S3), keys (KMS).
+
+        Findings follow each resource as `analyze_roles` describes for roles."""
+        iam, s3, kms = iam_client or self.iam_client, s3_client or self.s3_client, kms_client or self.kms_client
+        if iam is None and s3 is None and kms is None:
+            raise ValueError("analyze needs an IAM, S3 or KMS client (argument or attach())")
+        result = AnalysisResult()
+        if iam is not None:
+            result += self.analyze_roles(iam, events_client, analyzer_arn=analyzer_arn)
+        if s3 is not None:
+            result += self.analyze_buckets(s3, events_client, analyzer_arn=analyzer_arn)
+        if kms is not None:
+            result += self.analyze_keys(kms, events_client, analyzer_arn=analyzer_arn)
+        return result
+
+    def analyze_buckets(
+        self, s3_client: Any = None, events_client: Any = None, *, analyzer_arn: str | None = None
+    ) -> AnalysisResult:
+        """Re-analyse every S3 bucket of the analyzer's Region (`sandbox.analysis.s3_bucket`), as `analyze_roles`
+        does roles; findings of buckets that no longer exist are RESOLVED."""
+        s3 = s3_client or self.s3_client
+        if s3 is None:
+            raise ValueError("analyze_buckets needs an S3 client (argument or attach())")
+        found: dict[str, tuple[str, Mapping[tuple[str, str], ResourceAccess]]] = {}
+        for name in _bucket_names(s3):
+            state = _s3_bucket.read_bucket(s3, name)
+            if state is not None and state.region == self.region:
+                found[state.arn] = self._bucket_access(state)
+        return self._reconcile_type(S3_BUCKET, found, analyzer_arn, events_client, sweep=True)
+
+    def scan_bucket(
+        self, bucket_arn: str, s3_client: Any = None, events_client: Any = None, *, analyzer_arn: str | None = None
+    ) -> AnalysisResult:
+        """Re-analyse one bucket (what StartResourceScan does); a bucket that no longer exists (or is not in the
+        analyzer's Region) resolves its findings."""
+        s3 = s3_client or self.s3_client
+        if s3 is None:
+            raise ValueError("scan_bucket needs an S3 client (argument or attach())")
+        name = _s3_bucket.bucket_name(bucket_arn)
+        if name is None:
+            raise ValueError(f"not an S3 bucket ARN: {bucket_arn!r}")
+        state = _s3_bucket.read_bucket(s3, name)
+        if state is not None and (state.region != self.region or state.arn != bucket_arn):
+            state = None  # another Region's bucket (or partition): not this analyzer's resource
+        found = {bucket_arn: self._bucket_access(state) if state is not None else (self.account_id, {})}
+        return self._reconcile_type(S3_BUCKET, found, analyzer_arn, events_client, sweep=False)
+
+    def analyze_keys(
+        self, kms_client: Any = None, events_client: Any = None, *, analyzer_arn: str | None = None
+    ) -> AnalysisResult:
+        """Re-analyse every KMS key of the analyzer's Region (`sandbox.analysis.kms_key`), as `analyze_roles` does
+        roles; findings of keys that no longer exist are RESOLVED."""
+        kms = kms_client or self.kms_client
+        if kms is None:
+            raise ValueError("analyze_keys needs a KMS client (argument or attach())")
+        found: dict[str, tuple[str, Mapping[tuple[str, str], ResourceAccess]]] = {}
+        for page in kms.get_paginator("list_keys").paginate():
+            for listed in page["Keys"]:
+                parts = _kms_key.key_arn_parts(listed["KeyArn"])
+                state = _kms_key.read_key(kms, listed["KeyArn"]) if parts and parts[0] == self.region else None
+                if state is not None:
+                    found[state.arn] = self._key_access(state)
+        return self._reconcile_type(KMS_KEY, found, analyzer_arn, events_client, sweep=True)
+
+    def scan_key(
+        self, key_arn: str, kms_client: Any = None, events_client: Any = None, *, analyzer_arn: str | None = None
+    ) -> AnalysisResult:
+        """Re-analyse one KMS key (what StartResourceScan does); a key that no longer exists (or is not in the
+        analyzer's Region) resolves its findings."""
+        kms = kms_client or self.kms_client
+        if kms is None:
+            raise ValueError("scan_key needs a KMS client (argument or attach())")
+        parts = _kms_key.key_arn_parts(key_arn)
+        if parts is None:
+            raise ValueError(f"not a KMS key ARN: {key_arn!r}")
+        state = _kms_key.read_key(kms, key_arn) if parts[0] == self.region else None
+        found = {key_arn: self._key_access(state) if state is not None else (parts[1], {})}
+        return self._reconcile_type(KMS_KEY, found, analyzer_arn, events_client, sweep=False)
+
+    def _zone_with(self, owner: str) -> TrustZone:
+        return replace(self.zone, account_ids=self.zone.account_ids | {owner})
+
+    def _bucket_access(self, state: _s3_bucket.BucketState) -> tuple[str, Mapping[tuple[str, str], ResourceAccess]]:
+        owner = self.account_id  # a bucket ARN names no account: the stand-in's
+        return owner, _s3_bucket.compute_bucket_access(state, self._zone_with(owner))
+
+    def _key_access(self, state: _kms_key.KeyState) -> tuple[str, Mapping[tuple[str, str], ResourceAccess]]:
+        owner = state.account or self.account_id
+        return owner, _kms_key.compute_key_access(state, self._zone_with(owner))
+
+    def _reconcile_type(
+        self,
+        resource_type: str,
+        found: Mapping[str, tuple[str, Mapping[tuple[str, str], ResourceAccess]]],
+        analyzer_arn: str | None,
+        events_client: Any,
+        *,
+        sweep: bool,
+    ) -> AnalysisResult:
+        """Reconcile the analysed resources {ARN: (owner, access)} in every external-access analyzer (or one) and emit
+        the events; with `sweep`, the findings of resources of the type that were not found are RESOLVED."""
+        result = AnalysisResult()
+        with self._lock:
+            for analyzer in self._external_access_analyzers(analyzer_arn):
+                for arn, (owner, access) in found.items():
+                    result += self._reconcile(analyzer, arn, resource_type, owner, access, utc_now())
+                if not sweep:
+                    continue
+                gone = {
+                    f.resource
+                    for f in analyzer.findings.values()
+                    if f.resource_type == resource_type and f.status != "RESOLVED" and f.error is None
+                }
+                for arn in sorted(gone - found.keys()):
+                    result += self._reconcile(analyzer, arn, resource_type, self.account_id, {}, utc_now())
+            self._emit(list(result.events), events_client)
+        return result
+
     @staticmethod
     def _get_role(iam: Any, name: str) -> dict[str, Any] | None:
         try:
@@ -1299,6 +1114,19 @@ class AccessAnalyzerStandIn:
             if isinstance(document, str):
                 document = json.loads(urllib.parse.unquote(document))
             access = compute_role_access(document, replace(self.zone, account_ids=self.zone.account_ids | {owner}))
+        return self._reconcile(analyzer, role_arn, IAM_ROLE, owner, access, now)
+
+    def _reconcile(
+        self,
+        analyzer: Analyzer,
+        resource: str,
+        resource_type: str,
+        owner: str,
+        access: Mapping[tuple[str, str], RoleAccess | ResourceAccess],
+        now: datetime,
+    ) -> AnalysisResult:
+        """Bring the resource's findings in line with `access` (what the analysis of its type found), every type alike:
+        unchanged access keeps its finding, gone or changed access resolves it, new access opens one."""
         created: list[str] = []
         resolved: list[str] = []
         unchanged: list[str] = []
@@ -1306,7 +1134,7 @@ class AccessAnalyzerStandIn:
         current = [
             f
             for f in analyzer.findings.values()
-            if f.resource == role_arn and f.status != "RESOLVED" and f.error is None
+            if f.resource == resource and f.status != "RESOLVED" and f.error is None
         ]
         kept: set[tuple[str, str]] = set()
         for finding in current:
@@ -1325,8 +1153,8 @@ class AccessAnalyzerStandIn:
             finding = StoredFinding(
                 id=str(uuid.uuid4()),
                 analyzer_arn=analyzer.arn,
-                resource=role_arn,
-                resource_type=IAM_ROLE,
+                resource=resource,
+                resource_type=resource_type,
                 resource_owner_account=owner,
                 status="ACTIVE",
                 created_at=now,
@@ -1337,13 +1165,14 @@ class AccessAnalyzerStandIn:
                 condition=dict(wanted.condition),
                 is_public=wanted.is_public,
                 signature=wanted.signature(),
+                sources=_finding_sources(wanted),
             )
             if any(filter_matches(finding.to_api(), rule.filter) for rule in analyzer.archive_rules.values()):
                 finding.status = "ARCHIVED"
             analyzer.findings[finding.id] = finding
             created.append(finding.id)
             events.append(self._event_for(analyzer, finding))
-        analyzer.last_resource_analyzed, analyzer.last_resource_analyzed_at = role_arn, now
+        analyzer.last_resource_analyzed, analyzer.last_resource_analyzed_at = resource, now
         return AnalysisResult(tuple(created), tuple(resolved), tuple(unchanged), tuple(events))
 
     def _event_for(self, analyzer: Analyzer, finding: StoredFinding, *, is_deleted: bool = False) -> dict[str, Any]:
@@ -1596,6 +1425,10 @@ class AccessAnalyzerStandIn:
         resource = params["resourceArn"]
         if self.iam_client is not None and ":role/" in resource:
             self.scan_role(resource, analyzer_arn=analyzer.arn)
+        elif self.s3_client is not None and _s3_bucket.bucket_name(resource) is not None:
+            self.scan_bucket(resource, analyzer_arn=analyzer.arn)
+        elif self.kms_client is not None and _kms_key.key_arn_parts(resource) is not None:
+            self.scan_key(resource, analyzer_arn=analyzer.arn)
         return None
 
     def _create_archive_rule(self, params: dict[str, Any]) -> None:

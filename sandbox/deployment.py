@@ -395,7 +395,12 @@ class LocalAws:
         key = iam.create_access_key(UserName=ADMIN_USER)["AccessKey"]
         self.admin_credentials = Credentials(key["AccessKeyId"], key["SecretAccessKey"])
         self.authorizer.register(key["AccessKeyId"], "user", ADMIN_USER)
-        self.standin.attach(iam_client=self.admin.client("iam"), events_client=self.admin.client("events"))
+        self.standin.attach(
+            iam_client=self.admin.client("iam"),
+            events_client=self.admin.client("events"),
+            s3_client=self.admin.client("s3"),
+            kms_client=self.admin.client("kms"),
+        )
         return self.admin_credentials
 
     def assume_role(self, role_arn: str, session_name: str) -> Credentials:
@@ -728,12 +733,18 @@ class LocalDeployment:
         return dict(role["AssumeRolePolicyDocument"])
 
     def raise_findings(self) -> AnalysisResult:
-        """The stand-in analyses every role and puts an event per new or changed finding on the default bus."""
-        return self.aws.standin.analyze_roles()
+        """The stand-in analyses every role, bucket and key and puts an event per new or changed finding on the
+        default bus."""
+        return self.aws.standin.analyze()
 
-    def rescan(self, role_arn: str) -> AnalysisResult:
-        """StartResourceScan's effect: the role is analysed again; changed findings emit events."""
-        return self.aws.standin.scan_role(role_arn)
+    def rescan(self, resource_arn: str) -> AnalysisResult:
+        """StartResourceScan's effect: the role, bucket or key is analysed again; changed findings emit events."""
+        standin = self.aws.standin
+        if resource_arn.startswith("arn:aws:s3:::"):
+            return standin.scan_bucket(resource_arn)
+        if ":kms:" in resource_arn:
+            return standin.scan_key(resource_arn)
+        return standin.scan_role(resource_arn)
 
     def receive_findings(self, expected: int, timeout: float = 10.0) -> list[QueueMessage]:
         """What the deployed rule delivered to the deployed queue (polled with the function's role)."""

@@ -47,6 +47,7 @@ from access_analyzer_remediation.findings import (
     ACTION_RE,
     FINDING_ID_RE,
     IAM_ROLE,
+    RESOURCE_TYPE_RE,
     Finding,
     FindingRef,
     Ignored,
@@ -250,8 +251,10 @@ def check_parsed(event: Any) -> FindingRef | Ignored | None:
     assert FINDING_ID_RE.match(parsed.finding_id)
     claim = parsed.claim
     assert claim is not None and claim.id == parsed.finding_id and claim.status == "ACTIVE"
-    assert claim.resource_type == IAM_ROLE
-    assert RoleRef.parse(claim.resource_arn).account_id == claim.resource_owner_account
+    assert RESOURCE_TYPE_RE.match(claim.resource_type)
+    assert claim.resource.account_id == claim.resource_owner_account
+    if claim.resource_type == IAM_ROLE:
+        assert RoleRef.parse(claim.resource_arn).account_id == claim.resource_owner_account
     assert claim.principal and all(isinstance(k, str) and isinstance(v, str) for k, v in claim.principal.items())
     assert claim.actions and all(ACTION_RE.match(action) for action in claim.actions)
     return parsed

@@ -28,7 +28,7 @@ def _load(name: str) -> dict[str, Any]:
 def test_readme_lists_exactly_the_samples() -> None:
     listed = re.findall(r"^\| `([^`]+\.json)` \|", (EVENTS / "README.md").read_text(), flags=re.MULTILINE)
     assert sorted(listed) == SAMPLES
-    assert len(SAMPLES) == 11
+    assert len(SAMPLES) == 16
 
 
 @pytest.mark.parametrize("name", SAMPLES)
