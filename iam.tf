@@ -53,6 +53,81 @@ data "aws_iam_policy_document" "lambda" {
     ))
   }
 
+  # S3 buckets and KMS keys, only for the types in resource_types (the calls of resources/s3_bucket.py and
+  # resources/kms_key.py; tests/terraform/test_contract.py ties each action to a call there).
+  # A bucket policy: GetBucketPolicy and PutBucketPolicy (the Deny), DeleteBucketPolicy (a revert that would leave an
+  # empty policy, which S3 refuses to store), GetBucketTagging (the exemption tag). A bucket ARN names no account:
+  # s3:ResourceAccount keeps the statement to the buckets of this account.
+  dynamic "statement" {
+    for_each = contains(var.resource_types, "AWS::S3::Bucket") ? [1] : []
+
+    content {
+      sid = "EditBucketPolicies"
+      actions = [
+        "s3:GetBucketPolicy",
+        "s3:PutBucketPolicy",
+        "s3:DeleteBucketPolicy",
+        "s3:GetBucketTagging",
+      ]
+      resources = ["arn:${local.partition}:s3:::*"]
+
+      condition {
+        test     = "StringEquals"
+        variable = "s3:ResourceAccount"
+        values   = [local.account_id]
+      }
+    }
+  }
+
+  # Defence in depth, as for roles: never the deployment's own buckets (none today) or a protected bucket.
+  dynamic "statement" {
+    for_each = (
+      contains(var.resource_types, "AWS::S3::Bucket")
+      && length(concat(local.own_bucket_arns, local.protected_bucket_arns)) > 0
+    ) ? [1] : []
+
+    content {
+      sid       = "NeverEditProtectedBuckets"
+      effect    = "Deny"
+      actions   = ["s3:PutBucketPolicy", "s3:DeleteBucketPolicy"]
+      resources = distinct(concat(local.own_bucket_arns, local.protected_bucket_arns))
+    }
+  }
+
+  # A key policy: DescribeKey (KeyManager: AWS managed keys are only reported; key state, multi-Region), GetKeyPolicy
+  # and PutKeyPolicy (the Deny), ListResourceTags (the exemption tag), ListGrants (access a grant gives).
+  dynamic "statement" {
+    for_each = contains(var.resource_types, "AWS::KMS::Key") ? [1] : []
+
+    content {
+      sid = "EditKeyPolicies"
+      actions = [
+        "kms:DescribeKey",
+        "kms:GetKeyPolicy",
+        "kms:PutKeyPolicy",
+        "kms:ListResourceTags",
+        "kms:ListGrants",
+      ]
+      resources = ["arn:${local.partition}:kms:*:${local.account_id}:key/*"]
+    }
+  }
+
+  # Defence in depth: never the deployment's own keys (a changed topic key policy could silence the digests and the
+  # alarms) or a protected key.
+  dynamic "statement" {
+    for_each = (
+      contains(var.resource_types, "AWS::KMS::Key")
+      && length(concat(local.own_kms_key_arns, local.protected_kms_key_arns)) > 0
+    ) ? [1] : []
+
+    content {
+      sid       = "NeverEditProtectedKeys"
+      effect    = "Deny"
+      actions   = ["kms:PutKeyPolicy"]
+      resources = distinct(concat(local.own_kms_key_arns, local.protected_kms_key_arns))
+    }
+  }
+
   # The audit table: GetItem (state of a resource whose finding is no longer ACTIVE; the records of an outbox item),
   # UpdateItem (lease + intent, commit + release, outbox abandoned, subscription note), BatchWriteItem (audit records
   # and outbox items; outbox deletes), Query (the outbox). The table has no index: the table ARN is the resource.
@@ -140,11 +215,12 @@ resource "aws_iam_role_policy" "lambda" {
   policy = data.aws_iam_policy_document.lambda.json
 
   lifecycle {
-    # Every protected pattern adds up to two ARNs to the Deny: a long list could exceed IAM's 10,240-character
-    # quota for a role's inline policies (whitespace not counted). Checked at apply when the ARNs are known.
+    # Every protected pattern adds up to two ARNs to the Deny, every protected resource one: a long list could exceed
+    # IAM's 10,240-character quota for a role's inline policies (whitespace not counted). Checked at apply when the
+    # ARNs are known.
     precondition {
       condition     = length(replace(data.aws_iam_policy_document.lambda.json, "/\\s+/", "")) <= 10240
-      error_message = "The Lambda role's policy exceeds IAM's 10,240-character inline policy quota: shorten protected_role_patterns (each adds up to two ARNs to the Deny statement)."
+      error_message = "The Lambda role's policy exceeds IAM's 10,240-character inline policy quota: shorten protected_role_patterns (each adds up to two ARNs to the Deny statement) or protected_resource_arns (each adds one)."
     }
   }
 }

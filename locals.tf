@@ -55,6 +55,24 @@ locals {
     : ["${local.role_arn_prefix}${p}", "${local.role_arn_prefix}*/${p}"]
   ]))
 
+  # The KMS keys and S3 buckets the deployment itself uses (AAR_OWN_RESOURCE_ARNS): the Lambda never modifies them, and
+  # the role's explicit Deny makes IAM refuse it too. The topic's key when the module creates it (its ARN is known
+  # only after apply, but the list's length is known at plan, so the Deny's dynamic block can be planned), and every
+  # customer managed key passed in and in use. One key may serve several inputs (examples/complete): listed once.
+  # The module uses no S3 bucket (the Lambda zip is uploaded with the function).
+  own_kms_key_arns = concat(aws_kms_key.sns[*].arn, distinct(compact([
+    var.create_sns_kms_key || !local.sns_uses_customer_key ? null : var.sns_kms_key_id,
+    var.sqs_kms_key_arn,
+    var.audit_table_kms_key_arn,
+    var.log_kms_key_arn,
+  ])))
+  own_bucket_arns   = []
+  own_resource_arns = concat(local.own_kms_key_arns, local.own_bucket_arns)
+
+  # protected_resource_arns per service, for the explicit Denies (variables.tf admits bucket and key ARNs only).
+  protected_bucket_arns  = [for arn in var.protected_resource_arns : arn if can(regex("^arn:[^:]+:s3:::", arn))]
+  protected_kms_key_arns = [for arn in var.protected_resource_arns : arn if can(regex("^arn:[^:]+:kms:", arn))]
+
   # Exactly the variables of docs/architecture.md ("Environment"). AAR_QUEUE_URL: the sweep puts finding references on
   # the main queue, so they take the normal path (partial batch responses, redelivery, dead-letter queue) instead of
   # being processed inside the scheduler's single invocation.
@@ -65,6 +83,9 @@ locals {
     AAR_TRUSTED_ORG_ID                 = var.trusted_organization_id
     AAR_PROTECTED_ROLE_PATTERNS        = jsonencode(var.protected_role_patterns)
     AAR_OWN_ROLE_ARNS                  = jsonencode(local.own_role_arns)
+    AAR_RESOURCE_TYPES                 = jsonencode(var.resource_types)
+    AAR_OWN_RESOURCE_ARNS              = jsonencode(local.own_resource_arns)
+    AAR_PROTECTED_RESOURCE_ARNS        = jsonencode(var.protected_resource_arns)
     AAR_EXEMPTION_TAG_KEY              = var.exemption_tag_key
     AAR_ALLOWED_PRINCIPALS             = jsonencode(var.allowed_principals)
     AAR_AUDIT_TABLE_NAME               = aws_dynamodb_table.audit.name

@@ -22,7 +22,7 @@ variable "tags" {
 }
 
 variable "mode" {
-  description = "`remediate` adds the explicit Deny to the role trust policy; `notify` only computes and reports the change (AAR_MODE)."
+  description = "`remediate` adds the explicit Deny to the resource's policy (role trust policy, bucket policy, key policy); `notify` only computes and reports the change (AAR_MODE)."
   type        = string
   default     = "remediate"
   nullable    = false
@@ -69,9 +69,9 @@ variable "analyzer_arns" {
 }
 
 variable "resource_types" {
-  description = "Access Analyzer resource types whose ACTIVE external-access findings are sent to the Lambda (the event rule's detail.resourceType). The Lambda remediates AWS::IAM::Role; other types are reported only."
+  description = "Access Analyzer resource types whose ACTIVE external-access findings are sent to the Lambda (the event rule's detail.resourceType; AAR_RESOURCE_TYPES). AWS::IAM::Role, AWS::S3::Bucket and AWS::KMS::Key are contained, and the Lambda role gets the calls of the listed ones only; any other listed type is reported by e-mail, never changed."
   type        = list(string)
-  default     = ["AWS::IAM::Role"]
+  default     = ["AWS::IAM::Role", "AWS::S3::Bucket", "AWS::KMS::Key"]
   nullable    = false
 
   validation {
@@ -168,8 +168,29 @@ variable "protected_role_patterns" {
   }
 }
 
+variable "protected_resource_arns" {
+  description = "S3 buckets (arn:<partition>:s3:::<bucket>) and KMS keys (arn:<partition>:kms:<region>:<account>:key/<id>) that are never modified: their findings are only reported (AAR_PROTECTED_RESOURCE_ARNS). While the type is in `resource_types`, the Lambda role also carries an explicit Deny of s3:PutBucketPolicy and s3:DeleteBucketPolicy on each bucket, of kms:PutKeyPolicy on each key. The deployment's own keys are always protected (AAR_OWN_RESOURCE_ARNS)."
+  type        = list(string)
+  default     = []
+  nullable    = false
+
+  # Exact ARNs, no wildcards: the Lambda compares them with the finding's resource, IAM with the call's.
+  validation {
+    condition = alltrue([for arn in var.protected_resource_arns : (
+      can(regex("^arn:aws[a-z-]*:s3:::[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", arn))
+      || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[A-Za-z0-9-]+$", arn))
+    )])
+    error_message = "Every protected_resource_arns entry must be an S3 bucket ARN (arn:<partition>:s3:::<bucket>) or a KMS key ARN (arn:<partition>:kms:<region>:<account>:key/<id>), without wildcards."
+  }
+
+  validation {
+    condition     = length(var.protected_resource_arns) == length(distinct(var.protected_resource_arns))
+    error_message = "protected_resource_arns must list each ARN once."
+  }
+}
+
 variable "exemption_tag_key" {
-  description = "Roles tagged with this key (any value but `false`) are intended: the Lambda only notifies (AAR_EXEMPTION_TAG_KEY)."
+  description = "Roles, buckets and keys tagged with this key (any value but `false`) are intended: the Lambda only notifies (AAR_EXEMPTION_TAG_KEY)."
   type        = string
   default     = "access-analyzer-remediation:exempt"
   nullable    = false

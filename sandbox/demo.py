@@ -5,7 +5,9 @@ temporary copy; then the scenario of the AWS blog post: ``Audit_CrossAccountRole
 ``arn:aws:iam::999988887777:user/Alice`` of another account. The analyzer reports it, the deployed rule delivers
 the event to the deployed queue, the function (the committed zip, running as its execution role under enforced
 IAM authorization) adds a Deny, writes its audit record and e-mails the digest; a re-scan resolves the finding;
-``aa-remediate revert --archive`` undoes it.
+``aa-remediate revert --archive`` undoes it. Then a public S3 bucket (`BucketScenario`): its bucket policy lets
+anyone read its objects; the function appends a Deny to the bucket policy, a re-scan resolves the finding and
+``aa-remediate revert`` restores the bucket policy exactly.
 
 examples/basic takes only ``notification_email``: the sandbox's settings for the module (no analyzer of its own,
 the stand-in's instead; no Lambda layer, which moto cannot resolve) go into a module override in the override file.
@@ -232,6 +234,84 @@ class Scenario:
             n.say("no ACTIVE finding: the access stays, as the security team decided.")
 
 
+@dataclass
+class BucketScenario:
+    """A public bucket, contained, resolved and reverted, on the same deployment."""
+
+    local: LocalDeployment
+    narrator: Narrator
+    bucket: str = field(default_factory=lambda: f"demo-public-{uuid.uuid4().hex[:8]}")
+    policy_before: dict[str, Any] = field(default_factory=dict)
+    policy_after: dict[str, Any] = field(default_factory=dict)
+    policy_reverted: dict[str, Any] = field(default_factory=dict)
+    finding: dict[str, Any] = field(default_factory=dict)
+    delivery: Delivery | None = None
+    emails: list[Email] = field(default_factory=list)
+    status_after_rescan: str = ""
+    revert: CliResult | None = None
+
+    @property
+    def arn(self) -> str:
+        return f"arn:aws:s3:::{self.bucket}"
+
+    def run(self) -> BucketScenario:
+        n = self.narrator
+        s3 = self.local.aws.admin.client("s3")
+        n.title(f"Creating the bucket {self.bucket}, whose policy lets anyone read its objects")
+        s3.create_bucket(Bucket=self.bucket)
+        self.policy_before = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "PublicRead",
+                    "Effect": "Allow",
+                    "Principal": "*",
+                    "Action": "s3:GetObject",
+                    "Resource": f"{self.arn}/*",
+                }
+            ],
+        }
+        s3.put_bucket_policy(Bucket=self.bucket, Policy=json.dumps(self.policy_before))
+        n.json(self.policy_before)
+        mailbox = self.local.subscribe_mailbox(f"demo-bucket-mailbox-{uuid.uuid4().hex[:8]}")
+        with self.local.aws.authorization():
+            n.title("Access Analyzer reports the public bucket; rule, queue and function contain it")
+            result = self.local.rescan(self.arn)
+            [self.finding] = [
+                f for f in self.local.aws.standin.findings(resource=self.arn) if f["id"] in result.created
+            ]
+            f = self.finding
+            n.say(f"finding {f['id']}: {f['status']}, public: {f['isPublic']}, sources {f.get('sources')}")
+            self.delivery = self.local.run_function(self.local.receive_findings(1))
+            for record in self.delivery.invocation.log_records():
+                if record.get("message") == "decision":
+                    n.say(f"decision: {record['decision']} ({record['reason']}): {record['summary']}")
+            self.policy_after = self._policy()
+            n.say("the bucket policy now (the original statement untouched, the Deny appended):")
+            n.json(self.policy_after)
+            self.emails = mailbox.receive(1)
+            for email in self.emails:
+                n.say(f"Subject: {email.subject}")
+            n.title("Access Analyzer analyses the bucket again")
+            self.local.rescan(self.arn)
+            status = {f["id"]: f["status"] for f in self.local.aws.standin.findings(resource=self.arn)}
+            self.status_after_rescan = status[self.finding["id"]]
+            n.say(f"finding {self.finding['id']}: {self.status_after_rescan} (the public cannot read it any more)")
+            argv = ["revert", "--finding-id", self.finding["id"]]
+            n.title(f"Undo: aa-remediate {' '.join(argv)}")
+            environment = {**self.local.cli_environment(), "AWS_DEFAULT_REGION": self.local.aws.region}
+            self.revert = run_cli(argv, environment)
+            n.say(self.revert.stdout.rstrip() or self.revert.stderr.rstrip(), indent=6)
+            self.policy_reverted = self._policy()
+            same = "identical to" if self.policy_reverted == self.policy_before else "DIFFERENT FROM"
+            n.say(f"the bucket policy is now {same} the original.")
+        return self
+
+    def _policy(self) -> dict[str, Any]:
+        s3 = self.local.aws.admin.client("s3")
+        return dict(json.loads(s3.get_bucket_policy(Bucket=self.bucket)["Policy"]))
+
+
 def deploy(aws: LocalAws, work_dir: Path, narrator: Narrator, *, parallelism: int) -> LocalDeployment:
     """Apply examples/basic from a temporary copy into `aws`; narrate the progress."""
     tree = copy_module(work_dir / "module")
@@ -289,6 +369,7 @@ def main(argv: list[str] | None = None) -> int:
             narrator.title(f"Deploying {EXAMPLE} with Terraform (a temporary copy; the repository is not touched)")
             local = deploy(aws, work_dir, narrator, parallelism=args.parallelism)
             Scenario(local, narrator).run()
+            BucketScenario(local, narrator).run()
     except Exception as error:  # one readable line, then the details
         narrator.say("")
         print(f"demo: FAILED at step {narrator.step} after {narrator.elapsed():.0f} s: {error}", file=sys.stderr)

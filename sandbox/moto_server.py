@@ -452,14 +452,18 @@ def _stop_child(process: subprocess.Popen[bytes]) -> None:
 
 
 def scope_authorization_to_resources() -> None:
-    """Make moto authorize DynamoDB, SNS and CloudWatch Logs requests against the resource's ARN, not ``"*"``.
+    """Make moto authorize DynamoDB, SNS, CloudWatch Logs and KMS requests against the resource's ARN, not ``"*"``,
+    and S3 requests with the ``s3:ResourceAccount`` condition key AWS sets.
 
     moto asks a response class for ``_determine_resource()`` when it has one (IAM, SQS, STS do) and uses ``"*"``
-    otherwise. This adds the method to the three classes the remediation's role is scoped on. It changes
-    moto's global classes, so it runs only in the server's child process (`_serve_child`), never in a process
-    that also uses ``mock_aws``.
+    otherwise. This adds the method to the four classes the remediation's role is scoped on. moto evaluates
+    conditions only on the keys a request hands it, and S3 requests hand it none: every bucket of this moto lives in
+    its one account, so ``s3:ResourceAccount`` is that account. It changes moto's global classes, so it runs only in
+    the server's child process (`_serve_child`), never in a process that also uses ``mock_aws``.
     """
     from moto.dynamodb.responses import DynamoHandler
+    from moto.iam.access_control import IAMPolicy
+    from moto.kms.responses import KmsResponse
     from moto.logs.responses import LogsResponse
     from moto.sns.responses import SNSResponse
     from moto.utilities.utils import get_partition
@@ -484,6 +488,26 @@ def scope_authorization_to_resources() -> None:
         stream = self._get_param("logStreamName")
         return f"{arn}:log-stream:{stream}" if stream else f"{arn}:*"
 
+    def kms_resource(self: Any) -> str:
+        key = str(self._get_param("KeyId") or "")
+        if not key:
+            return "*"
+        if key.startswith("arn:"):
+            return key
+        prefix = f"arn:{get_partition(self.region)}:kms:{self.region}:{self.current_account}"
+        return f"{prefix}:{key}" if key.startswith("alias/") else f"{prefix}:key/{key}"
+
+    permitted = IAMPolicy.is_action_permitted
+
+    def with_s3_resource_account(
+        self: Any, action: str, resource: str = "*", principal: str | None = None, incoming: Any = None
+    ) -> Any:
+        if incoming is None and action.startswith("s3:"):
+            incoming = {"s3:ResourceAccount": DEFAULT_ACCOUNT_ID}
+        return permitted(self, action, resource, principal, incoming)
+
+    KmsResponse._determine_resource = kms_resource  # type: ignore[attr-defined]
+    IAMPolicy.is_action_permitted = with_s3_resource_account  # type: ignore[method-assign,assignment]
     DynamoHandler._determine_resource = dynamodb_resource  # type: ignore[attr-defined]
     SNSResponse._determine_resource = sns_resource  # type: ignore[attr-defined]
     LogsResponse._determine_resource = logs_resource  # type: ignore[attr-defined]

@@ -88,10 +88,10 @@ run "defaults" {
       detail = {
         status       = ["ACTIVE"]
         isDeleted    = [{ exists = false }, false]
-        resourceType = [{ prefix = "AWS::IAM::Role" }]
+        resourceType = [{ prefix = "AWS::IAM::Role" }, { prefix = "AWS::S3::Bucket" }, { prefix = "AWS::KMS::Key" }]
       }
     }
-    error_message = "Event pattern: ACTIVE, not deleted, IAM roles, from the created analyzer."
+    error_message = "Event pattern: ACTIVE, not deleted, IAM roles, S3 buckets and KMS keys, from the created analyzer."
   }
 
   assert {
@@ -102,6 +102,9 @@ run "defaults" {
       AAR_TRUSTED_ORG_ID                 = ""
       AAR_PROTECTED_ROLE_PATTERNS        = "[\"OrganizationAccountAccessRole\",\"AWSControlTowerExecution\",\"aws-controltower-*\",\"AWSAFT*\",\"/aws-reserved/*\",\"AWSCloudFormationStackSetExecutionRole\",\"AWSCloudFormationStackSetAdministrationRole\",\"stacksets-exec-*\"]"
       AAR_OWN_ROLE_ARNS                  = "[\"arn:aws:iam::111122223333:role/access-analyzer-remediation-lambda\",\"arn:aws:iam::111122223333:role/access-analyzer-remediation-scheduler\"]"
+      AAR_RESOURCE_TYPES                 = "[\"AWS::IAM::Role\",\"AWS::S3::Bucket\",\"AWS::KMS::Key\"]"
+      AAR_OWN_RESOURCE_ARNS              = "[\"arn:aws:kms:us-west-2:111122223333:key/55555555-5555-5555-5555-555555555555\"]"
+      AAR_PROTECTED_RESOURCE_ARNS        = "[]"
       AAR_EXEMPTION_TAG_KEY              = "access-analyzer-remediation:exempt"
       AAR_ALLOWED_PRINCIPALS             = "[]"
       AAR_AUDIT_TABLE_NAME               = "access-analyzer-remediation-audit"
@@ -217,15 +220,30 @@ run "defaults" {
         "arn:aws:iam::111122223333:role/access-analyzer-remediation-scheduler",
         "arn:aws:iam::111122223333:role/aws-service-role/*",
       ], local.protected_role_arns))])
-      AuditTable           = jsonencode(["Allow", ["dynamodb:BatchWriteItem", "dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem"], ["arn:aws:dynamodb:us-west-2:111122223333:table/access-analyzer-remediation-audit"]])
-      PublishDigest        = jsonencode(["Allow", ["sns:Publish"], ["arn:aws:sns:us-west-2:111122223333:access-analyzer-remediation"]])
-      CheckSubscriptions   = jsonencode(["Allow", ["sns:ListSubscriptionsByTopic"], ["arn:aws:sns:us-west-2:111122223333:access-analyzer-remediation"]])
-      ConsumeQueue         = jsonencode(["Allow", ["sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"], ["arn:aws:sqs:us-west-2:111122223333:access-analyzer-remediation"]])
-      EnqueueSweptFindings = jsonencode(["Allow", ["sqs:SendMessage"], ["arn:aws:sqs:us-west-2:111122223333:access-analyzer-remediation"]])
-      WriteLogs            = jsonencode(["Allow", ["logs:CreateLogStream", "logs:PutLogEvents"], ["arn:aws:logs:us-west-2:111122223333:log-group:/aws/lambda/access-analyzer-remediation:*"]])
-      KmsViaSns            = jsonencode(["Allow", ["kms:Decrypt", "kms:GenerateDataKey"], ["arn:aws:kms:us-west-2:111122223333:key/55555555-5555-5555-5555-555555555555"]])
+      AuditTable             = jsonencode(["Allow", ["dynamodb:BatchWriteItem", "dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem"], ["arn:aws:dynamodb:us-west-2:111122223333:table/access-analyzer-remediation-audit"]])
+      PublishDigest          = jsonencode(["Allow", ["sns:Publish"], ["arn:aws:sns:us-west-2:111122223333:access-analyzer-remediation"]])
+      CheckSubscriptions     = jsonencode(["Allow", ["sns:ListSubscriptionsByTopic"], ["arn:aws:sns:us-west-2:111122223333:access-analyzer-remediation"]])
+      ConsumeQueue           = jsonencode(["Allow", ["sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"], ["arn:aws:sqs:us-west-2:111122223333:access-analyzer-remediation"]])
+      EnqueueSweptFindings   = jsonencode(["Allow", ["sqs:SendMessage"], ["arn:aws:sqs:us-west-2:111122223333:access-analyzer-remediation"]])
+      WriteLogs              = jsonencode(["Allow", ["logs:CreateLogStream", "logs:PutLogEvents"], ["arn:aws:logs:us-west-2:111122223333:log-group:/aws/lambda/access-analyzer-remediation:*"]])
+      KmsViaSns              = jsonencode(["Allow", ["kms:Decrypt", "kms:GenerateDataKey"], ["arn:aws:kms:us-west-2:111122223333:key/55555555-5555-5555-5555-555555555555"]])
+      EditBucketPolicies     = jsonencode(["Allow", ["s3:DeleteBucketPolicy", "s3:GetBucketPolicy", "s3:GetBucketTagging", "s3:PutBucketPolicy"], ["arn:aws:s3:::*"]])
+      EditKeyPolicies        = jsonencode(["Allow", ["kms:DescribeKey", "kms:GetKeyPolicy", "kms:ListGrants", "kms:ListResourceTags", "kms:PutKeyPolicy"], ["arn:aws:kms:*:111122223333:key/*"]])
+      NeverEditProtectedKeys = jsonencode(["Deny", ["kms:PutKeyPolicy"], ["arn:aws:kms:us-west-2:111122223333:key/55555555-5555-5555-5555-555555555555"]])
     }
-    error_message = "The Lambda role grants exactly the calls of docs/architecture.md (no X-Ray; KMS only for the topic's own key)."
+    error_message = "The Lambda role grants exactly the calls of docs/architecture.md (no X-Ray; KMS only for the topic's own key; the S3 and KMS calls of the default resource types; no PutKeyPolicy on the topic's key; no bucket Deny: the module uses no bucket)."
+  }
+
+  assert {
+    condition = {
+      for s in data.aws_iam_policy_document.lambda.statement : s.sid => [for c in s.condition : [c.test, c.variable, c.values]]
+      if contains(["EditBucketPolicies", "EditKeyPolicies", "NeverEditProtectedKeys"], s.sid)
+      } == {
+      EditBucketPolicies     = [["StringEquals", "s3:ResourceAccount", tolist(["111122223333"])]]
+      EditKeyPolicies        = []
+      NeverEditProtectedKeys = []
+    }
+    error_message = "Bucket ARNs name no account: the S3 statement is limited to this account's buckets (s3:ResourceAccount); the key ARNs name it."
   }
 
   assert {
@@ -426,6 +444,106 @@ run "existing_analyzers" {
   assert {
     condition     = data.aws_iam_policy_document.lambda.statement[0].resources == toset(var.analyzer_arns)
     error_message = "The Lambda may read findings of the given analyzers only."
+  }
+
+  assert {
+    condition = (
+      aws_lambda_function.this.environment[0].variables.AAR_RESOURCE_TYPES == jsonencode(var.resource_types)
+      && contains([for s in data.aws_iam_policy_document.lambda.statement : s.sid], "EditBucketPolicies")
+      && length([for s in data.aws_iam_policy_document.lambda.statement : s if anytrue([for a in s.actions : startswith(a, "kms:") && !contains(["kms:Decrypt", "kms:GenerateDataKey"], a)])]) == 0
+    )
+    error_message = "AAR_RESOURCE_TYPES is resource_types; roles and buckets get their calls, keys none (beyond the topic key's use)."
+  }
+}
+
+# Only the types listed get their calls: a roles-only deployment has exactly the policy it had before S3 and KMS
+# (no S3 or KMS statement, no Deny of theirs even for protected_resource_arns), and the Lambda still learns the
+# protected resources (it reports their findings if a type is enabled later).
+run "roles_only" {
+  command = apply
+
+  variables {
+    resource_types          = ["AWS::IAM::Role"]
+    protected_resource_arns = ["arn:aws:s3:::audit-logs", "arn:aws:kms:us-west-2:111122223333:key/66666666-6666-6666-6666-666666666666"]
+  }
+
+  assert {
+    condition = toset([for s in data.aws_iam_policy_document.lambda.statement : s.sid]) == toset([
+      "ReadFindings", "EditRoleTrustPolicies", "NeverEditProtectedRoles", "AuditTable", "PublishDigest",
+      "CheckSubscriptions", "ConsumeQueue", "EnqueueSweptFindings", "WriteLogs", "KmsViaSns",
+    ])
+    error_message = "resource_types = [\"AWS::IAM::Role\"]: the role policy's statements are the roles-only ones."
+  }
+
+  assert {
+    condition = toset(flatten([
+      for s in data.aws_iam_policy_document.lambda.statement : [for a in s.actions : a if startswith(a, "s3:") || startswith(a, "kms:")]
+    ])) == toset(["kms:Decrypt", "kms:GenerateDataKey"])
+    error_message = "No S3 action and no KMS action but the topic key's use (kms:ViaService)."
+  }
+
+  assert {
+    condition = (
+      aws_lambda_function.this.environment[0].variables.AAR_RESOURCE_TYPES == jsonencode(var.resource_types)
+      && aws_lambda_function.this.environment[0].variables.AAR_RESOURCE_TYPES == "[\"AWS::IAM::Role\"]"
+      && aws_lambda_function.this.environment[0].variables.AAR_PROTECTED_RESOURCE_ARNS == jsonencode(var.protected_resource_arns)
+      && jsondecode(aws_lambda_function.this.environment[0].variables.AAR_OWN_RESOURCE_ARNS) == [aws_kms_key.sns[0].arn]
+    )
+    error_message = "AAR_RESOURCE_TYPES is resource_types; the own and protected resources are passed whatever the types."
+  }
+
+  assert {
+    condition     = jsondecode(local.event_pattern).detail.resourceType == [{ prefix = "AWS::IAM::Role" }]
+    error_message = "The rule sends role findings only."
+  }
+}
+
+# The deployment's own keys (every customer managed key input in use, one key serving two inputs listed once) and
+# protected_resource_arns get the explicit Denies; the Lambda gets both lists.
+run "own_and_protected_resources" {
+  command = apply
+
+  variables {
+    create_sns_kms_key      = false
+    sns_kms_key_id          = "arn:aws:kms:us-west-2:111122223333:key/11111111-1111-1111-1111-111111111111"
+    sqs_kms_key_arn         = "arn:aws:kms:us-west-2:111122223333:key/22222222-2222-2222-2222-222222222222"
+    audit_table_kms_key_arn = "arn:aws:kms:us-west-2:111122223333:key/22222222-2222-2222-2222-222222222222"
+    log_kms_key_arn         = "arn:aws:kms:us-west-2:111122223333:key/44444444-4444-4444-4444-444444444444"
+    protected_resource_arns = [
+      "arn:aws:s3:::audit-logs",
+      "arn:aws:kms:eu-west-1:111122223333:key/mrk-0123456789abcdef0123456789abcdef",
+      "arn:aws:s3:::org.cloudtrail-111122223333",
+    ]
+  }
+
+  assert {
+    condition = jsondecode(aws_lambda_function.this.environment[0].variables.AAR_OWN_RESOURCE_ARNS) == [
+      "arn:aws:kms:us-west-2:111122223333:key/11111111-1111-1111-1111-111111111111",
+      "arn:aws:kms:us-west-2:111122223333:key/22222222-2222-2222-2222-222222222222",
+      "arn:aws:kms:us-west-2:111122223333:key/44444444-4444-4444-4444-444444444444",
+    ]
+    error_message = "AAR_OWN_RESOURCE_ARNS: the topic's, the queues' and table's (one key), the log group's key."
+  }
+
+  assert {
+    condition     = aws_lambda_function.this.environment[0].variables.AAR_PROTECTED_RESOURCE_ARNS == jsonencode(var.protected_resource_arns)
+    error_message = "AAR_PROTECTED_RESOURCE_ARNS is protected_resource_arns."
+  }
+
+  assert {
+    condition = {
+      for s in data.aws_iam_policy_document.lambda.statement : s.sid => jsonencode([s.effect, sort(s.actions), sort(s.resources)])
+      if startswith(s.sid, "NeverEdit") && s.sid != "NeverEditProtectedRoles"
+      } == {
+      NeverEditProtectedBuckets = jsonencode(["Deny", ["s3:DeleteBucketPolicy", "s3:PutBucketPolicy"], ["arn:aws:s3:::audit-logs", "arn:aws:s3:::org.cloudtrail-111122223333"]])
+      NeverEditProtectedKeys = jsonencode(["Deny", ["kms:PutKeyPolicy"], [
+        "arn:aws:kms:eu-west-1:111122223333:key/mrk-0123456789abcdef0123456789abcdef",
+        "arn:aws:kms:us-west-2:111122223333:key/11111111-1111-1111-1111-111111111111",
+        "arn:aws:kms:us-west-2:111122223333:key/22222222-2222-2222-2222-222222222222",
+        "arn:aws:kms:us-west-2:111122223333:key/44444444-4444-4444-4444-444444444444",
+      ]])
+    }
+    error_message = "IAM refuses bucket policy writes on the protected buckets and key policy writes on the own and protected keys."
   }
 }
 
@@ -765,6 +883,15 @@ run "aws_managed_topic_key_with_a_separate_alarm_topic" {
   assert {
     condition     = length(aws_kms_key.sns) == 0 && aws_sns_topic.this.kms_master_key_id == "alias/aws/sns"
     error_message = "With the AWS managed key the module creates no key of its own."
+  }
+
+  assert {
+    condition = (
+      aws_lambda_function.this.environment[0].variables.AAR_OWN_RESOURCE_ARNS == "[]"
+      && !contains([for s in data.aws_iam_policy_document.lambda.statement : s.sid], "NeverEditProtectedKeys")
+      && contains([for s in data.aws_iam_policy_document.lambda.statement : s.sid], "EditKeyPolicies")
+    )
+    error_message = "No customer managed key of its own: no own resource, no key Deny (a Deny without a resource is no valid statement)."
   }
 
   assert {

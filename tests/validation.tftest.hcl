@@ -268,3 +268,39 @@ run "protected_role_patterns" {
   variables { protected_role_patterns = ["[a-z]*"] }
   expect_failures = [var.protected_role_patterns]
 }
+
+run "protected_resource_arns_not_a_bucket_or_key" {
+  command = plan
+  variables { protected_resource_arns = ["arn:aws:sqs:us-west-2:111122223333:queue"] }
+  expect_failures = [var.protected_resource_arns]
+}
+
+run "protected_resource_arns_key_alias" {
+  command = plan
+  variables { protected_resource_arns = ["arn:aws:kms:us-west-2:111122223333:alias/audit"] }
+  expect_failures = [var.protected_resource_arns]
+}
+
+run "protected_resource_arns_bucket_objects" {
+  command = plan
+  variables { protected_resource_arns = ["arn:aws:s3:::audit-logs/*"] }
+  expect_failures = [var.protected_resource_arns]
+}
+
+run "protected_resource_arns_wildcard" {
+  command = plan
+  variables { protected_resource_arns = ["arn:aws:s3:::audit-*"] }
+  expect_failures = [var.protected_resource_arns]
+}
+
+run "protected_resource_arns_bare_name" {
+  command = plan
+  variables { protected_resource_arns = ["audit-logs"] }
+  expect_failures = [var.protected_resource_arns]
+}
+
+run "protected_resource_arns_twice" {
+  command = plan
+  variables { protected_resource_arns = ["arn:aws:s3:::audit-logs", "arn:aws:s3:::audit-logs"] }
+  expect_failures = [var.protected_resource_arns]
+}

@@ -115,7 +115,7 @@ module "access_analyzer_remediation" {
   create_analyzer    = var.create_analyzer
   analyzer_type      = "ACCOUNT"
   analyzer_arns      = var.analyzer_arns
-  resource_types     = ["AWS::IAM::Role"]
+  resource_types     = ["AWS::IAM::Role", "AWS::S3::Bucket", "AWS::KMS::Key"]
   event_retry_policy = { maximum_event_age_in_seconds = 86400, maximum_retry_attempts = 185 }
 
   # Zone of trust and engine settings
@@ -128,11 +128,12 @@ module "access_analyzer_remediation" {
     # ... plus this account's emergency-access roles.
     "break-glass-*",
   ]
-  exemption_tag_key      = "access-analyzer-remediation:exempt"
-  allowed_principals     = var.allowed_principals
-  trust_policy_max_chars = 2048
-  audit_retention_days   = 365
-  lock_lease_seconds     = 60
+  protected_resource_arns = [] # buckets and keys never modified (exact ARNs), with their type in resource_types
+  exemption_tag_key       = "access-analyzer-remediation:exempt"
+  allowed_principals      = var.allowed_principals
+  trust_policy_max_chars  = 2048
+  audit_retention_days    = 365
+  lock_lease_seconds      = 60
 
   # Lambda
   architecture                = "arm64"

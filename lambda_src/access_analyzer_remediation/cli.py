@@ -336,23 +336,25 @@ def _human_revert_all(result: dict[str, Any]) -> str:
     lines = []
     for row in result["roles"]:
         entries = row["entries"] if result["dry_run"] else row.get("removed", [])
-        lines.append(f"{row['role_arn']}: {verb} {len(entries)} Deny entr{'y' if len(entries) == 1 else 'ies'}")
+        lines.append(f"{row['resource_arn']}: {verb} {len(entries)} Deny entr{'y' if len(entries) == 1 else 'ies'}")
         lines += [f"  - {e['value']} ({'/'.join(e['actions'])}) from {e['sid']}" for e in entries]
     total = sum(len(r["entries"] if result["dry_run"] else r.get("removed", [])) for r in result["roles"])
-    lines.append(f"{'dry run: ' if result['dry_run'] else ''}{verb} {total} entries on {len(result['roles'])} role(s)")
+    lines.append(
+        f"{'dry run: ' if result['dry_run'] else ''}{verb} {total} entries on {len(result['roles'])} resource(s)"
+    )
     if result["dry_run"]:
         lines.append("run again with --yes to remove them (each removal is audited)")
     return "\n".join(lines)
 
 
 def _human_revert(result: dict[str, Any]) -> str:
-    lines = [f"reverted finding {result['finding_id']} on {result['role_arn']}"]
+    lines = [f"reverted finding {result['finding_id']} on {result['resource_arn']}"]
     lines += [f"  - removed {e['value']} ({'/'.join(e['actions'])}) from {e['sid']}" for e in result["removed"]]
     if result["archived"]:
         for rule in result["archive_rules"]:
-            lines.append(f"  archive rule {rule}: findings for this role and principal are archived")
+            lines.append(f"  archive rule {rule}: findings for this resource and principal are archived")
         lines.append(f"  finding status: {result['finding_status']}")
-    lines.append("trust policy now:")
+    lines.append(f"{_DOCUMENTS.get(result.get('resource_type', IAM_ROLE), 'policy')} now:")
     lines.append(json.dumps(result["policy_after"], indent=2))
     return "\n".join(lines)
 

@@ -40,9 +40,10 @@ TABLE_NAME_RE = re.compile(r"^[A-Za-z0-9_.-]{3,255}$", re.ASCII)
 QUEUE_URL_RE = re.compile(r"^https?://\S+/\d{12}/[A-Za-z0-9_-]{1,80}(\.fifo)?$", re.ASCII)
 # IAM wildcards are `*` and `?` only; a pattern is also an IAM resource ARN in the role's explicit Deny.
 PROTECTED_PATTERN_RE = re.compile(r"^(/[\w+=,.@*?/-]*|[\w+=,.@*?-]+)$", re.ASCII)
-# A bucket or key of the deployment itself, or one never to be modified (an alias names a key the deployment uses).
+# A bucket or key of the deployment itself, or one never to be modified: exact ARNs (a key by its key ARN, never an
+# alias, which an IAM Deny on the key could not name either).
 RESOURCE_ARN_RE = re.compile(
-    r"^arn:aws[a-z-]*:(s3:::[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]|kms:[a-z0-9-]+:\d{12}:(key|alias)/[A-Za-z0-9/_-]{1,256})$",
+    r"^arn:aws[a-z-]*:(s3:::[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]|kms:[a-z0-9-]+:\d{12}:key/[A-Za-z0-9-]{1,128})$",
     re.ASCII,
 )
 RESOURCE_TYPE_NAME_RE = re.compile(r"^AWS::[A-Za-z0-9]{1,64}::[A-Za-z0-9]{1,64}$", re.ASCII)

@@ -6,7 +6,7 @@ import io
 
 import pytest
 
-from sandbox.demo import ALICE, Narrator, Scenario
+from sandbox.demo import ALICE, BucketScenario, Narrator, Scenario
 from tests.integration.targets import SandboxTarget
 
 pytestmark = [pytest.mark.integration, pytest.mark.terraform]
@@ -33,3 +33,20 @@ def test_the_demo_scenario_does_what_it_narrates(sandbox: SandboxTarget) -> None
     assert [line.split(". ", 1)[0].split("] ")[1] for line in text.splitlines() if line.startswith("[")] == [
         str(n) for n in range(1, 10)
     ]
+
+
+def test_the_demo_bucket_scenario_does_what_it_narrates(sandbox: SandboxTarget) -> None:
+    out = io.StringIO()
+    scenario = BucketScenario(sandbox.local, Narrator(out), bucket=sandbox.unique("demo-public-")).run()
+    text = out.getvalue()
+    assert scenario.finding["isPublic"] is True and scenario.finding["status"] == "ACTIVE"
+    assert scenario.delivery is not None and scenario.delivery.invocation.result == {"batchItemFailures": []}
+    before, after = scenario.policy_before["Statement"], scenario.policy_after["Statement"]
+    assert after[: len(before)] == before and [s["Effect"] for s in after[len(before) :]] == ["Deny"]
+    [email] = scenario.emails
+    assert email.subject == f"[Access Analyzer] Denied external access to bucket {scenario.bucket}"
+    assert scenario.status_after_rescan == "RESOLVED"
+    assert scenario.revert is not None
+    assert scenario.revert.code == 0, scenario.revert.stderr
+    assert scenario.policy_reverted == scenario.policy_before
+    assert "the bucket policy is now identical to the original." in text

@@ -6,8 +6,10 @@ event source mapping run with the execution role's credentials only. Two directi
 - missing: withhold one granted action from the deployed role policy and the record fails (AccessDenied ->
   batchItemFailures), and succeeds once the permission is back (the queue redelivers it);
 - excess: every action the policy grants is used by the function, its event source mapping or its log delivery
-  in one pass over the code paths (remediate, sweep, error path). Exempt, and said so: the kms:* statements (the
-  services decrypt/encrypt with the role's permissions, which moto does not emulate) and xray:* (tracing).
+  in one pass over the code paths (remediate a role, a bucket and a key; sweep; error path). Exempt, and said so:
+  kms:GenerateDataKey and kms:Decrypt (the services encrypt with the role's permissions, which moto does not
+  emulate), xray:* (tracing) and s3:DeleteBucketPolicy (only when the function completes an interrupted revert that
+  leaves a bucket without statements: tests/unit/test_resources.py covers that path).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from botocore.exceptions import ClientError
 
 from sandbox.deployment import LocalDeployment, allow, trust_policy
 from sandbox.lambda_runtime import AwsCall, EventSourceMapping, QueueMessage, sqs_event
+from sandbox.moto_server import DEFAULT_ACCOUNT_ID
 from tests.integration.targets import SandboxTarget
 
 pytestmark = [pytest.mark.integration, pytest.mark.terraform]
@@ -36,7 +39,7 @@ _ACTION_OF = {
     "SendMessageBatch": "SendMessage",
     "DeleteMessageBatch": "DeleteMessage",
 }
-NOT_EMULATED = ("kms:", "xray:")
+NOT_EMULATED = ("kms:GenerateDataKey", "kms:Decrypt", "xray:", "s3:DeleteBucketPolicy")
 
 
 def iam_action(call: AwsCall) -> str:
@@ -140,7 +143,8 @@ def test_the_sweep_needs_list_findings(sandbox: SandboxTarget) -> None:
         with withheld(local, "access-analyzer:ListFindings"):
             denied = local.function.invoke({"aar_action": "sweep"})
         assert denied.error is not None and "AccessDeniedException" in repr(denied.error)
-        active = [f for f in standin.findings(status="ACTIVE") if f["resourceType"] == "AWS::IAM::Role"]
+        received = ("AWS::IAM::Role", "AWS::S3::Bucket", "AWS::KMS::Key")  # the deployment's resource_types
+        active = [f for f in standin.findings(status="ACTIVE") if f["resourceType"] in received]
         swept = local.function.invoke({"aar_action": "sweep"})
         assert swept.error is None, swept.logs
         assert active and swept.result == {"enqueued": len(active)}  # references: the normal path does the work
@@ -211,6 +215,29 @@ def test_every_granted_action_is_used(sandbox: SandboxTarget) -> None:
             "batchItemFailures": []
         }
         assert mapping.delete_succeeded(references, {"batchItemFailures": []}) == []
+        # A bucket and a key: GetBucketPolicy, GetBucketTagging, PutBucketPolicy; DescribeKey, GetKeyPolicy,
+        # ListResourceTags, ListGrants, PutKeyPolicy.
+        admin = local.aws.admin
+        bucket = sandbox.unique("aar-e2e-all-")
+        admin.client("s3").create_bucket(Bucket=bucket)
+        shared = {"Effect": "Allow", "Principal": {"AWS": sandbox.external_account}, "Action": "s3:GetObject"}
+        policy = {"Version": "2012-10-17", "Statement": [{**shared, "Resource": f"arn:aws:s3:::{bucket}/*"}]}
+        admin.client("s3").put_bucket_policy(Bucket=bucket, Policy=json.dumps(policy))
+        key_policy = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {**shared, "Action": "kms:Encrypt", "Resource": "*"},
+                {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{DEFAULT_ACCOUNT_ID}:root"},
+                 "Action": "kms:*", "Resource": "*"},
+            ],
+        }  # fmt: skip
+        key = admin.client("kms").create_key(Policy=json.dumps(key_policy))["KeyMetadata"]["Arn"]
+        for resource in (f"arn:aws:s3:::{bucket}", key):
+            local.rescan(resource)
+            shared_messages = mapping.receive(1)
+            result = function.invoke(sqs_event(shared_messages, mapping.queue_arn, "us-east-1")).result
+            assert result == {"batchItemFailures": []}, resource
+            assert mapping.delete_succeeded(shared_messages, {"batchItemFailures": []}) == []
         # The error path: Publish refused, the notice waits in the outbox; the redelivery sends it (Query).
         _, failing = new_role(sandbox, "aar-e2e-outbox-")
         local.rescan(failing)

@@ -2,18 +2,31 @@
 
 from __future__ import annotations
 
+import ast
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import hcl2
+import pytest
 from hcl2.utils import SerializationOptions
 
 from tests.terraform.tfrunner import REPO_ROOT
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 OPTIONS = SerializationOptions(with_comments=False, strip_string_quotes=True)
 CONTRACT = (REPO_ROOT / "docs" / "architecture.md").read_text()
 # Not AWS calls of the package: the runtime's logging (the table lists what the code calls).
 RUNTIME_ACTIONS = {"logs:CreateLogStream", "logs:PutLogEvents"}
+RESOURCES_DIR = REPO_ROOT / "lambda_src" / "access_analyzer_remediation" / "resources"
+# Resource type -> (its adapter in resources/, the adapter's client attribute: `self.<client>.<operation>(`). iam.tf
+# grants each type's calls in dynamic statements on `contains(var.resource_types, "<type>")`; the role's calls
+# (resources/iam_role.py) are static statements, checked by the last test of this file.
+TYPE_ADAPTERS = {
+    "AWS::S3::Bucket": ("s3_bucket.py", "s3"),
+    "AWS::KMS::Key": ("kms_key.py", "kms"),
+}
 
 
 def section(title: str) -> str:
@@ -33,6 +46,57 @@ def parse(name: str) -> dict[str, Any]:
     return parsed
 
 
+def lambda_policy() -> dict[str, Any]:
+    """The Lambda role's `aws_iam_policy_document` as python-hcl2 parses it: `statement` (static) and `dynamic`."""
+    documents = [block["aws_iam_policy_document"] for block in parse("iam.tf")["data"]]
+    policy: dict[str, Any] = next(doc["lambda"] for doc in documents if "lambda" in doc)
+    return policy
+
+
+def type_statements(resource_type: str | None = None) -> list[dict[str, Any]]:
+    """The dynamic statements granted only for one resource type (`resource_type`), or for any type (None)."""
+    gate = re.compile(r'contains\(var\.resource_types, "([^"]+)"\)')
+    found = []
+    for block in lambda_policy().get("dynamic", []):
+        dynamic = block.get("statement")
+        if dynamic is None:
+            continue
+        types = set(gate.findall(dynamic["for_each"]))
+        if types and (resource_type is None or resource_type in types):
+            assert len(types) == 1, f"a statement gated on several types: {dynamic['for_each']}"
+            found.extend(dynamic["content"])
+    return found
+
+
+def actions_of(statements: list[dict[str, Any]], effect: str) -> set[str]:
+    return {a for s in statements if s.get("effect", "Allow") == effect for a in s["actions"]}
+
+
+def declared_actions(path: Path) -> dict[str, str]:
+    """The adapter's module-level `_IAM_ACTIONS = {"<Operation>": "<service>:<Action>", ...}`, read from its source
+    (a literal: nothing is imported, so the file needs no working import to be checked)."""
+    for node in ast.parse(path.read_text(), filename=str(path)).body:
+        if isinstance(node, ast.Assign):
+            targets, value = node.targets, node.value
+        elif isinstance(node, ast.AnnAssign) and node.value is not None:
+            targets, value = [node.target], node.value
+        else:
+            continue
+        if any(isinstance(t, ast.Name) and t.id == "_IAM_ACTIONS" for t in targets):
+            declared = ast.literal_eval(value)
+            assert isinstance(declared, dict), "_IAM_ACTIONS is not a dict literal"
+            assert all(isinstance(k, str) and isinstance(v, str) for k, v in declared.items()), declared
+            return declared
+    pytest.fail(f"{path.relative_to(REPO_ROOT)} declares no module-level _IAM_ACTIONS dict literal")
+
+
+def called_operations(source: str, client: str) -> set[str]:
+    """Every `self.<client>.<method>(` call of `source`, a paginator `self.<client>.get_paginator("<method>")` as
+    a call of that method."""
+    calls = set(re.findall(rf"self\.{client}\.(\w+)\(", source)) - {"get_paginator"}
+    return calls | set(re.findall(rf"self\.{client}\.get_paginator\(\s*[\"'](\w+)[\"']", source))
+
+
 def test_lambda_environment_is_the_contract() -> None:
     contract = {name for name in table_column(section("Environment"), 0) if re.fullmatch(r"[A-Z_]+", name)}
     environment = next(block["lambda_environment"] for block in parse("locals.tf")["locals"])
@@ -40,11 +104,48 @@ def test_lambda_environment_is_the_contract() -> None:
 
 
 def test_lambda_role_actions_are_the_contract() -> None:
+    """The table lists every action the role may be granted: the static statements and the statements of each
+    resource type (the X-Ray and kms:ViaService statements, dynamic on other inputs, are described below it)."""
     contract = {a for a in table_column(section("AWS calls the Lambda makes"), 1) if ":" in a}
-    documents = [block["aws_iam_policy_document"] for block in parse("iam.tf")["data"]]
-    statements = next(doc["lambda"] for doc in documents if "lambda" in doc)["statement"]  # X-Ray/KMS are dynamic
-    allowed = {a for s in statements if s.get("effect", "Allow") == "Allow" for a in s["actions"]}
+    statements = lambda_policy()["statement"]
+    allowed = actions_of(statements, "Allow") | actions_of(type_statements(), "Allow")
     assert allowed - RUNTIME_ACTIONS == contract
+
+
+def test_every_type_statement_belongs_to_an_adapter() -> None:
+    """Only the types with an adapter get calls; each of them gets its own statements."""
+    gated = {t for s in lambda_policy().get("dynamic", []) for t in re.findall(r'"(AWS::[^"]+)"', str(s))}
+    assert gated == set(TYPE_ADAPTERS)
+    assert all(actions_of(type_statements(t), "Allow") for t in TYPE_ADAPTERS)
+
+
+@pytest.mark.parametrize("resource_type", sorted(TYPE_ADAPTERS))
+def test_each_type_grants_exactly_its_adapter_calls(resource_type: str) -> None:
+    """resources/<type>.py declares the IAM action of every call it makes (`_IAM_ACTIONS`, operation -> action);
+    each declared operation is called in that file and every call of its client is declared; the statements iam.tf
+    grants for the type allow exactly the declared actions, each in docs/architecture.md's table; the type's Denies
+    only take back declared actions."""
+    from botocore import xform_name
+
+    filename, client = TYPE_ADAPTERS[resource_type]
+    path = RESOURCES_DIR / filename
+    assert path.is_file(), f"{resource_type}: iam.tf grants its calls but {path.relative_to(REPO_ROOT)} is missing"
+    declared = declared_actions(path)
+    source = path.read_text()
+    assert declared, "an adapter that declares no calls"
+    called = called_operations(source, client)
+    for operation, action in declared.items():
+        assert xform_name(operation) in called, f"{operation} is declared but never called (self.{client}...)"
+        assert action.startswith(f"{client}:"), f"{operation}: {action} is not an action of {client}"
+    assert called == {xform_name(op) for op in declared}, "a call without a declared action"
+
+    statements = type_statements(resource_type)
+    assert actions_of(statements, "Allow") == set(declared.values()), (
+        "the actions iam.tf grants for the type are not the adapter's declared ones"
+    )
+    assert actions_of(statements, "Deny") <= set(declared.values())
+    contract = {a for a in table_column(section("AWS calls the Lambda makes"), 1) if ":" in a}
+    assert set(declared.values()) <= contract, set(declared.values()) - contract
 
 
 def test_protected_role_patterns_default_is_the_contract() -> None:

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.terraform
 
 EVENTS = REPO_ROOT / "tests" / "events"
 ANALYZER = "arn:aws:access-analyzer:us-west-2:111122223333:analyzer/MyAnalyzer"
-MATCH = [
+ROLE_MATCH = [
     "iam_role_active.json",
     "iam_role_federated_cognito.json",
     "iam_role_public.json",
@@ -25,17 +25,25 @@ MATCH = [
     # resourceType is prefix-matched: events with stray whitespace after the type are still delivered.
     "iam_role_whitespace_quirk.json",
 ]
+# The default resource_types also sends bucket and key findings; a roles-only deployment does not.
+BUCKET_AND_KEY_MATCH = [
+    "s3_bucket_active.json",
+    "s3_bucket_public.json",
+    "s3_bucket_cross_account.json",
+    "s3_bucket_acl.json",
+    "kms_key_cross_account.json",
+    "kms_key_grant.json",
+]
+MATCH = ROLE_MATCH + BUCKET_AND_KEY_MATCH
 NO_MATCH = [
     "iam_role_archived.json",
     "iam_role_resolved.json",
     "iam_role_deleted.json",
-    "s3_bucket_active.json",
     "unused_access.json",
 ]
 
 
-@pytest.fixture(scope="module")
-def pattern(terraform: Terraform, initialized: Callable[[str], Path]) -> dict[str, Any]:
+def render(terraform: Terraform, directory: Path, *variables: str) -> dict[str, Any]:
     """local.event_pattern of the root module for the sample events' analyzer (existing-analyzer mode)."""
     proc = terraform.run(
         "console",
@@ -43,11 +51,23 @@ def pattern(terraform: Terraform, initialized: Callable[[str], Path]) -> dict[st
         "-var=notification_email=security@example.com",
         "-var=create_analyzer=false",
         f"-var=analyzer_arns=[{json.dumps(ANALYZER)}]",
-        cwd=initialized("."),
+        *variables,
+        cwd=directory,
         stdin="local.event_pattern\n",
     )
     rendered: dict[str, Any] = json.loads(json.loads(proc.stdout.strip()))
     return rendered
+
+
+@pytest.fixture(scope="module")
+def pattern(terraform: Terraform, initialized: Callable[[str], Path]) -> dict[str, Any]:
+    """The pattern with the default resource_types."""
+    return render(terraform, initialized("."))
+
+
+@pytest.fixture(scope="module")
+def roles_only_pattern(terraform: Terraform, initialized: Callable[[str], Path]) -> dict[str, Any]:
+    return render(terraform, initialized("."), '-var=resource_types=["AWS::IAM::Role"]')
 
 
 def load(name: str) -> dict[str, Any]:
@@ -67,14 +87,31 @@ def test_pattern_content(pattern: dict[str, Any]) -> None:
         "detail": {
             "status": ["ACTIVE"],
             "isDeleted": [{"exists": False}, False],
-            "resourceType": [{"prefix": "AWS::IAM::Role"}],
+            "resourceType": [{"prefix": "AWS::IAM::Role"}, {"prefix": "AWS::S3::Bucket"}, {"prefix": "AWS::KMS::Key"}],
         },
     }
 
 
 @pytest.mark.parametrize("name", MATCH)
-def test_active_iam_role_findings_match(pattern: dict[str, Any], name: str) -> None:
+def test_active_findings_of_the_default_types_match(pattern: dict[str, Any], name: str) -> None:
     assert matches(pattern, load(name))
+
+
+@pytest.mark.parametrize("name", ROLE_MATCH)
+def test_roles_only_matches_role_findings(roles_only_pattern: dict[str, Any], name: str) -> None:
+    assert roles_only_pattern["detail"]["resourceType"] == [{"prefix": "AWS::IAM::Role"}]
+    assert matches(roles_only_pattern, load(name))
+
+
+@pytest.mark.parametrize("name", BUCKET_AND_KEY_MATCH + NO_MATCH)
+def test_roles_only_matches_nothing_else(roles_only_pattern: dict[str, Any], name: str) -> None:
+    assert not matches(roles_only_pattern, load(name))
+
+
+def test_a_type_not_listed_does_not_match(pattern: dict[str, Any]) -> None:
+    event = load("iam_role_active.json")
+    event["detail"]["resourceType"] = "AWS::SQS::Queue"
+    assert not matches(pattern, event)
 
 
 @pytest.mark.parametrize("name", NO_MATCH)

@@ -458,3 +458,32 @@ def test_aws_calls_per_contained_finding_lone_and_ten_on_one_resource(aws: Aws, 
     # Ten findings on one resource: ten GetFinding, the rest once.
     expected = {S3_BUCKET: (8, 1.7), KMS_KEY: (10, 1.9)}[resource_type]
     assert (figures[1][0], figures[10][0]) == expected, figures
+
+
+def test_the_function_completes_an_interrupted_revert_that_leaves_a_bucket_without_a_policy(
+    aws: Aws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The only path on which the function itself calls DeleteBucketPolicy: a revert whose write may or may not
+    have landed (no answer) keeps its intent; the next holder, here the function handling a resolved finding of the
+    bucket, completes it and the policy the tool created is gone."""
+    s3 = _bucket(aws, None)
+    kwargs = {"resource": BUCKET_ARN, "resource_type": S3_BUCKET, "principal": {"AWS": EXTERNAL},
+              "action": ["s3:GetObject"], "resource_owner_account": SANDBOX_ACCOUNT, "publish": False}  # fmt: skip
+    finding = aws.standin.add_finding(**kwargs)
+    remediator = aws.remediator()
+    [outcome] = remediator.process([_ref(aws, finding)])
+    assert outcome.decision == "remediate" and _policy_of(s3) is not None
+
+    def no_answer(self: Any, ref: Any, document: Any) -> None:
+        raise ConnectionError("the connection dropped: S3 may or may not have applied it")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(s3_bucket.S3BucketAdapter, "write", no_answer)
+        with pytest.raises(ConnectionError):
+            revert(remediator, finding["id"])
+    assert _policy_of(s3) is not None  # nothing written, but the intent to remove the Deny stays
+    resolved = aws.standin.add_finding(**{**kwargs, "status": "RESOLVED"})
+    aws.calls.clear()
+    [done] = aws.remediator().process([_ref(aws, resolved)])
+    assert done.reason == "finding_not_active" and aws.calls["DeleteBucketPolicy"] == 1
+    assert _policy_of(s3) is None
