@@ -43,7 +43,7 @@ MUTANTS = (
     Mutant(
         "no ledger check",
         f"{PACKAGE}/cycle.py",
-        "        read = pre if self._consistent(pre.policy, state) else self._await_consistent(role, lease)\n"
+        "        read = pre if self._consistent(role, pre.policy, state) else self._await_consistent(role, lease)\n"
         "        now = self.clock()\n"
         "        base, repaired = restore_entries(read.policy, state.ledger.in_place())\n",
         "        read = pre\n        now = self.clock()\n        base, repaired = read.policy, []\n",

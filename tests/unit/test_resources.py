@@ -109,21 +109,29 @@ def test_a_bucket_without_a_policy_gets_one_holding_only_the_deny_and_loses_it_o
     ]
 
 
-def test_the_bucket_quota_edge_notifies_with_the_deny_that_did_not_fit() -> None:
-    finding = _finding(S3_BUCKET, BUCKET_ARN, {"AWS": EXTERNAL})
+@pytest.mark.parametrize("resource_type", [S3_BUCKET, KMS_KEY])
+def test_the_quota_edge_notifies_with_the_deny_that_did_not_fit(resource_type: str) -> None:
+    is_bucket = resource_type == S3_BUCKET
+    arn, limit = (BUCKET_ARN, BUCKET_POLICY_MAX_BYTES) if is_bucket else (KEY_ARN, kms_key.KEY_POLICY_MAX_BYTES)
+    finding = _finding(resource_type, arn, {"AWS": EXTERNAL})
 
     def plan_with(padding: int) -> Any:
-        pad = {**ALLOW_EXTERNAL, "Sid": "Pad", "Condition": {"StringLike": {"s3:prefix": ["x" * padding]}}}
-        return plan_bucket(finding, BucketState(BUCKET_ARN, BUCKET, {}, _bucket_policy(ALLOW_EXTERNAL, pad)), SETTINGS)
+        pad = {**ALLOW_EXTERNAL, "Sid": "Pad", "Condition": {"StringLike": {"aws:userid": ["x" * padding]}}}
+        if is_bucket:
+            return plan_bucket(
+                finding, BucketState(BUCKET_ARN, BUCKET, {}, _bucket_policy(ALLOW_EXTERNAL, pad)), SETTINGS
+            )
+        policy = {**KEY_POLICY, "Statement": [*KEY_POLICY["Statement"], {**pad, "Resource": "*"}]}
+        return plan_key(finding, _key(policy), SETTINGS)
 
-    low, high = 0, BUCKET_POLICY_MAX_BYTES  # the largest padding that still fits, by bisection
+    low, high = 0, limit  # the largest padding that still fits, by bisection
     while high - low > 1:
         middle = (low + high) // 2
         low, high = (middle, high) if plan_with(middle).decision == "remediate" else (low, middle)
     fits, over = plan_with(low), plan_with(high)
-    assert fits.policy_after is not None and len(compact(fits.policy_after).encode()) == BUCKET_POLICY_MAX_BYTES
+    assert fits.policy_after is not None and len(compact(fits.policy_after).encode()) == limit
     assert (over.decision, over.reason) == ("notify", "policy_quota") and over.policy_after is None
-    assert f"{BUCKET_POLICY_MAX_BYTES + 1} bytes, over the 20480-byte quota" in over.summary
+    assert f"{limit + 1} bytes, over the {limit}-byte quota" in over.summary
     assert [e.value for e in over.added] == [EXTERNAL]  # the notice shows the Deny that did not fit
 
 
@@ -365,6 +373,27 @@ def test_findings_from_two_regions_contain_the_bucket_of_each(aws: Aws) -> None:
             f"arn:aws:s3:::{name}",
             f"arn:aws:s3:::{name}/*",
         ]
+
+
+def test_findings_from_two_regions_contain_the_key_of_each(aws: Aws) -> None:
+    keys, refs = [], []
+    for region in ("us-east-1", "eu-west-1"):
+        kms = aws.client("kms", region)
+        key = kms.create_key(Policy=json.dumps(KEY_POLICY))["KeyMetadata"]
+        finding = aws.standins[region].add_finding(
+            resource=key["Arn"],
+            resource_type=KMS_KEY,
+            principal={"AWS": EXTERNAL},
+            action=["kms:Decrypt"],
+            publish=False,
+        )
+        keys.append((kms, key))
+        refs.append(_ref(aws, finding, region))
+    outcomes = aws.remediator().process(refs)
+    assert [o.decision for o in outcomes] == ["remediate", "remediate"]
+    for kms, key in keys:
+        policy = json.loads(kms.get_key_policy(KeyId=key["KeyId"], PolicyName="default")["Policy"])
+        assert policy["Statement"][-1]["Effect"] == "Deny" and policy["Statement"][:2] == KEY_POLICY["Statement"]
 
 
 def test_a_key_finding_is_contained_and_reverted_exactly(aws: Aws) -> None:
