@@ -68,6 +68,8 @@ data "aws_iam_policy_document" "lambda" {
         "s3:PutBucketPolicy",
         "s3:DeleteBucketPolicy",
         "s3:GetBucketTagging",
+        "s3:GetBucketPublicAccessBlock",
+        "s3:PutBucketPublicAccessBlock",
       ]
       resources = ["arn:${local.partition}:s3:::*"]
 
@@ -89,7 +91,7 @@ data "aws_iam_policy_document" "lambda" {
     content {
       sid       = "NeverEditProtectedBuckets"
       effect    = "Deny"
-      actions   = ["s3:PutBucketPolicy", "s3:DeleteBucketPolicy"]
+      actions   = ["s3:PutBucketPolicy", "s3:DeleteBucketPolicy", "s3:PutBucketPublicAccessBlock"]
       resources = distinct(concat(local.own_bucket_arns, local.protected_bucket_arns))
     }
   }
@@ -107,6 +109,7 @@ data "aws_iam_policy_document" "lambda" {
         "kms:PutKeyPolicy",
         "kms:ListResourceTags",
         "kms:ListGrants",
+        "kms:RevokeGrant",
       ]
       resources = ["arn:${local.partition}:kms:*:${local.account_id}:key/*"]
     }
@@ -123,7 +126,7 @@ data "aws_iam_policy_document" "lambda" {
     content {
       sid       = "NeverEditProtectedKeys"
       effect    = "Deny"
-      actions   = ["kms:PutKeyPolicy"]
+      actions   = ["kms:PutKeyPolicy", "kms:RevokeGrant"]
       resources = distinct(concat(local.own_kms_key_arns, local.protected_kms_key_arns))
     }
   }

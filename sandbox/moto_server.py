@@ -511,16 +511,24 @@ def scope_authorization_to_resources() -> None:
     DynamoHandler._determine_resource = dynamodb_resource  # type: ignore[attr-defined]
     SNSResponse._determine_resource = sns_resource  # type: ignore[attr-defined]
     LogsResponse._determine_resource = logs_resource  # type: ignore[attr-defined]
-    _authorize_sqs_batches_as_aws_does()
+    _authorize_actions_as_aws_names_them()
     _leave_event_source_mappings_to_the_sandbox()
 
 
-# SQS has no IAM actions of its own for its batch calls: AWS authorizes each under the single call's action. moto
-# 5.2.5 asks for e.g. "sqs:SendMessageBatch", which a correct least-privilege policy never grants.
-_SQS_BATCH_ACTIONS = {
+# IAM actions as AWS names them where moto 5.2.5 asks for another name, which a correct least-privilege policy never
+# grants. SQS has no actions of its own for its batch calls: AWS authorizes each under the single call's action.
+_ACTIONS_AS_AWS_NAMES_THEM = {
     "sqs:SendMessageBatch": "sqs:SendMessage",
     "sqs:DeleteMessageBatch": "sqs:DeleteMessage",
     "sqs:ChangeMessageVisibilityBatch": "sqs:ChangeMessageVisibility",
+}
+# A bucket's Block Public Access calls: moto 5.2.5 looks for a `public_access_block` query parameter, finds none (the
+# request says `publicAccessBlock`) and asks for s3:ListBucket / s3:CreateBucket / s3:DeleteBucket. AWS authorizes
+# them as s3:GetBucketPublicAccessBlock and s3:PutBucketPublicAccessBlock (the delete too).
+_BUCKET_PUBLIC_ACCESS_BLOCK = {
+    "GET": "GetBucketPublicAccessBlock",
+    "PUT": "PutBucketPublicAccessBlock",
+    "DELETE": "PutBucketPublicAccessBlock",
 }
 
 
@@ -545,14 +553,18 @@ def _leave_event_source_mappings_to_the_sandbox() -> None:
     Queue.__init__ = init  # type: ignore[method-assign]
 
 
-def _authorize_sqs_batches_as_aws_does() -> None:
+def _authorize_actions_as_aws_names_them() -> None:
     from moto.iam.access_control import IAMRequestBase
+    from moto.s3.responses import ACTION_MAP
+
+    for method, action in _BUCKET_PUBLIC_ACCESS_BLOCK.items():
+        ACTION_MAP["BUCKET"][method]["publicAccessBlock"] = action
 
     original = IAMRequestBase.__init__
 
     def init(self: Any, *args: Any, **kwargs: Any) -> None:
         original(self, *args, **kwargs)
-        self._action = _SQS_BATCH_ACTIONS.get(self._action, self._action)
+        self._action = _ACTIONS_AS_AWS_NAMES_THEM.get(self._action, self._action)
 
     IAMRequestBase.__init__ = init  # type: ignore[method-assign]
 

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from .planner import SideChange
+
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
@@ -338,3 +340,18 @@ def denied_entries(records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]
                 if entry in entries:
                     entries.remove(entry)
     return entries
+
+
+def side_changes(records: Iterable[Mapping[str, Any]]) -> list[SideChange]:
+    """The side changes verified decisions made for a finding (Block Public Access, a revoked grant), minus those a
+    later revert undid, in the order they were made."""
+    made: dict[str, SideChange] = {}
+    for record in records:
+        if record.get("record_type") == DECISION and record.get("decision") == "remediate":
+            for data in json.loads(str(record.get("side_changes", "[]"))):
+                change = SideChange.from_json(data)
+                made.setdefault(change.key, change)
+        elif record.get("record_type") == REVERT:
+            for data in json.loads(str(record.get("restored", "[]"))):
+                made.pop(str(data.get("key")), None)
+    return list(made.values())

@@ -89,6 +89,12 @@ def _parser() -> argparse.ArgumentParser:
         help="the resource's policy as its read API returns it: trust policy or `aws iam get-role` output;"
         " `aws s3api get-bucket-policy` output ({} for a bucket without one); `aws kms get-key-policy` output",
     )
+    plan.add_argument(
+        "--attributes",
+        type=Path,
+        help="what the resource holds beside its policy, as its read API returns it: `aws s3api"
+        " get-public-access-block` output for a bucket ({} for none), `aws kms list-grants` output for a key",
+    )
     plan.add_argument("--trusted-account", action="append", default=[], metavar="ID")
     plan.add_argument("--trusted-org-id", metavar="ID")
     plan.add_argument("--allowed-principal", action="append", default=[], metavar="P")
@@ -145,6 +151,13 @@ def cmd_plan(args: argparse.Namespace) -> int:
         policy, tags = _policy_and_tags(document)
     else:
         policy, tags = _resource_policy(document, resource_type), {}
+    attributes = _read_json(args.attributes, "attributes") if args.attributes else None
+    if attributes is not None and resource_type == IAM_ROLE:
+        raise UsageError("--attributes: a role has nothing beside its trust policy (give it in --policy)")
+    if resource_type == S3_BUCKET:
+        _public_access_block(attributes)  # bad input is refused before anything else is said
+    elif resource_type == KMS_KEY:
+        _grants(attributes)
     if not isinstance(parsed, Ignored) and parsed.claim is not None:
         claim = parsed.claim
         if not grants(policy, claim.principal, claim.actions):
@@ -178,7 +191,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
         allowed_principals=tuple(args.allowed_principal),
         trust_policy_max_chars=args.max_chars,
     )
-    plan, changes = _offline_plan(parsed.claim, policy, tags, settings)
+    plan, changes = _offline_plan(parsed.claim, policy, tags, settings, attributes)
     return _emit(args, _plan_json(plan, policy, changes, _DOCUMENTS[resource_type]), _human_plan)
 
 
@@ -186,26 +199,57 @@ _DOCUMENTS = {IAM_ROLE: "trust policy", S3_BUCKET: "bucket policy", KMS_KEY: "ke
 
 
 def _offline_plan(
-    finding: Finding, policy: dict[str, Any], tags: dict[str, str], settings: Settings
+    finding: Finding, policy: dict[str, Any], tags: dict[str, str], settings: Settings, attributes: Any = None
 ) -> tuple[Plan, list[Change]]:
-    """The adapter's pure plan on the given policy, and the exact write calls it would make. Offline, a key is
-    taken for a customer managed key without grants (its KeyManager and grants are not in POLICY.json)."""
+    """The adapter's pure plan on the given policy (and attributes), and the exact write calls it would make, the
+    policy write first. Offline, a key is taken for a customer managed key (its KeyManager is not in POLICY.json),
+    without grants and a bucket without Block Public Access settings unless --attributes says otherwise."""
     ref = finding.resource
     if finding.resource_type == IAM_ROLE:
         role = finding.role
         plan = plan_finding(finding, RoleState(role.arn, role.path, tags, policy), settings)
         write = iam_role.changes_for(role, plan.policy_after) if plan.policy_after is not None else []
     elif finding.resource_type == S3_BUCKET:
-        bucket = s3_bucket.BucketState(ref.arn, ref.name, tags, policy)
+        block = _public_access_block(attributes)
+        bucket = s3_bucket.BucketState(ref.arn, ref.name, tags, policy, block)
         plan = guard_resource(ref, settings, finding.analyzer_arn, "bucket") or s3_bucket.plan_bucket(
             finding, bucket, settings
         )
-        write = s3_bucket.changes_for(ref, plan.policy_after) if plan.policy_after is not None else []
+        write = s3_bucket.changes_for(ref, plan.policy_after) if plan.policy_after not in (None, policy) else []
+        if attributes is None and finding.is_public:
+            plan = replace(plan, notes=(*plan.notes, "Block Public Access taken as off: no --attributes given"))
     else:
-        key = kms_key.KeyState(ref.arn, ref.name, "CUSTOMER", tags, policy)
+        key = kms_key.KeyState(ref.arn, ref.name, "CUSTOMER", tags, policy, _grants(attributes))
         plan = guard_resource(ref, settings, finding.analyzer_arn, "key") or kms_key.plan_key(finding, key, settings)
         write = kms_key.changes_for(ref, plan.policy_after) if plan.policy_after is not None else []
-    return plan, write if plan.decision == "remediate" else []
+    if plan.decision != "remediate":
+        return plan, []
+    return plan, [*write, *(dict(change.do) for change in plan.side_changes)]
+
+
+def _public_access_block(attributes: Any) -> dict[str, bool] | None:
+    """`aws s3api get-public-access-block` output ({} or none: the bucket has no configuration)."""
+    if attributes is None or attributes == {}:
+        return None
+    config = attributes.get("PublicAccessBlockConfiguration") if isinstance(attributes, dict) else None
+    if not isinstance(config, dict) or not all(
+        name in s3_bucket.BPA_SETTINGS and isinstance(value, bool) for name, value in config.items()
+    ):
+        raise UsageError("--attributes is not get-public-access-block output (PublicAccessBlockConfiguration)")
+    return {name: bool(config.get(name, False)) for name in s3_bucket.BPA_SETTINGS}
+
+
+def _grants(attributes: Any) -> tuple[kms_key.Grant, ...]:
+    """`aws kms list-grants` output (none: no grants)."""
+    if attributes is None:
+        return ()
+    grants_ = attributes.get("Grants") if isinstance(attributes, dict) else None
+    if not isinstance(grants_, list) or not all(
+        isinstance(g, dict) and isinstance(g.get("GrantId"), str) and isinstance(g.get("GranteePrincipal"), str)
+        for g in grants_
+    ):
+        raise UsageError("--attributes is not list-grants output (Grants with GrantId and GranteePrincipal)")
+    return tuple(kms_key.Grant.from_api(g) for g in grants_)
 
 
 def _resource_policy(document: Any, resource_type: str) -> dict[str, Any]:

@@ -33,7 +33,7 @@ from .audit import AuditRecord, AuditStore, new_id
 from .clients import error_code
 from .findings import IAM_ROLE, Finding, FindingRef
 from .outcomes import Outcome, audit_record, completed_outcomes, from_plan, payload
-from .planner import Plan
+from .planner import Plan, SideChange
 from .policy import (
     DenyEntry,
     Policy,
@@ -231,6 +231,10 @@ class ResourceCycle(Generic[RefT, SnapshotT]):
             rejection = self._write_under(role, lease, after, progress)
             if rejection is not None:
                 return self._rejected(lease, mine, rejection, state)
+        # Beside the policy: what the interrupted changes and ours still need (each idempotent), once the Deny that
+        # contains the finding is written.
+        ready.completed = self._sides(role, lease, ready.completed, progress)
+        mine = self._sides(role, lease, mine, progress)
         mine = self._restored(mine, ready.repaired, after)
         resources = self.adapter.resources(role)
         ours = iter(mine)
@@ -264,11 +268,15 @@ class ResourceCycle(Generic[RefT, SnapshotT]):
         records: Sequence[AuditRecord],
         keep: Intended | None = None,
         original: str | None = None,
-    ) -> tuple[Policy, Policy, list[DenyEntry], list[AuditRecord]]:
+        *,
+        undo: Sequence[SideChange] = (),
+    ) -> Reverted:
         """Remove exactly `entries` (an operator's revert) with every rail of a containment: lease, intent, a read
         the ledger vouches for, interrupted changes completed. `records`: one REVERT record per finding, each with
         the entries it reverts in `extra["removed"]` (narrowed to what was really removed). `original`: the document
-        before the first Deny, whose Statement form a revert restores. Returns (before, after, removed, records)."""
+        before the first Deny, whose Statement form a revert restores. `undo`: the side changes to undo, first,
+        while the Deny still holds (a failure there leaves the Deny and the rest in place, and a second run goes
+        on from where the first stopped)."""
         pre = self.read(role)
         if pre is None:
             raise LookupError(f"{role.arn} no longer exists")
@@ -278,14 +286,20 @@ class ResourceCycle(Generic[RefT, SnapshotT]):
         try:
             ready = self._prepare(role, pre, lease)
             after, removed = remove_denies(ready.base, entries, self.adapter.resources(role))
-            if not removed:
+            if not removed and not undo:
                 self.state.abort(lease)
-                return ready.read.policy, ready.read.policy, [], []
-            if original:
+                return Reverted(ready.read.policy, ready.read.policy, [], [], [])
+            restored = []
+            for change in undo:
+                self._may_write(role, lease)
+                progress.written = True
+                restored.append({"key": change.key, "summary": self.adapter.undo(role, change)})
+            if original and removed:
                 after = match_statement_form(after, json.loads(original))
-            rejection = self._write_under(role, lease, after, progress)
-            if rejection is not None:
-                raise RuntimeError(rejection[2])
+            if removed:
+                rejection = self._write_under(role, lease, after, progress)
+                if rejection is not None:
+                    raise RuntimeError(rejection[2])
             ledger = ready.ledger
             ledger.remove(removed)
             intended = [*lease.state.intended, *([keep] if keep else [])]
@@ -293,7 +307,13 @@ class ResourceCycle(Generic[RefT, SnapshotT]):
             for record in records:
                 asked = [DenyEntry.from_json(e) for e in json.loads(record.extra.get("removed", "[]"))]
                 mine = [e for e in removed if e in asked] if asked else removed
-                summary = f"removed {len(mine)} Deny entr{'y' if len(mine) == 1 else 'ies'}"
+                summary = "; ".join(
+                    [f"removed {len(mine)} Deny entr{'y' if len(mine) == 1 else 'ies'}"]
+                    + [str(r["summary"]) for r in restored]
+                )
+                extra = {**record.extra, "removed": json.dumps([e.to_json() for e in mine], sort_keys=True)}
+                if restored:
+                    extra["restored"] = json.dumps(restored, sort_keys=True)
                 done.append(
                     self.audit.stamp(
                         replace(
@@ -301,7 +321,7 @@ class ResourceCycle(Generic[RefT, SnapshotT]):
                             summary=summary,
                             policy_before=compact(ready.read.policy),
                             policy_after=compact(after),
-                            extra={**record.extra, "removed": json.dumps([e.to_json() for e in mine], sort_keys=True)},
+                            extra=extra,
                         )
                     )
                 )
@@ -315,17 +335,55 @@ class ResourceCycle(Generic[RefT, SnapshotT]):
                 intent_id=intent.id,
                 more_records=done,
             )
-            return ready.read.policy, after, removed, done
+            return Reverted(ready.read.policy, after, removed, done, [str(r["summary"]) for r in restored])
         except Exception:
             self._let_go(lease, progress)
             raise
 
-    def _write_under(self, role: RefT, lease: Lease, policy: Policy, progress: _Progress) -> Rejection | None:
+    def _may_write(self, role: RefT, lease: Lease) -> None:
+        """A write starts only under a lease with a margin left, and with the time to record and announce it."""
         margin = min(WRITE_MARGIN_SECONDS, self.settings.lock_lease_seconds / 4)
         if not self.state.still_held(lease, margin):
             raise LockLost(f"lease on {role.arn} is nearly over: not writing a policy read under it")
         if self.budget.left() < self.budget.reserve(self.settings.lock_lease_seconds):
             raise OutOfTime(f"{self.budget.left():.1f} s left: not writing {role.arn}")
+
+    def _sides(self, role: RefT, lease: Lease, outcomes: list[Outcome], progress: _Progress) -> list[Outcome]:
+        """Make the side changes of the remediated outcomes. One the service refuses for good is dropped from the
+        outcome (its record and notice say what was not done and how to do it by hand); the Deny already written
+        contains the finding either way. Any other error is raised: the intent stays and the retry makes them."""
+        result = []
+        for outcome in outcomes:
+            plan = outcome.plan
+            if outcome.decision != "remediate" or plan is None or not plan.side_changes:
+                result.append(outcome)
+                continue
+            made, refused = [], []
+            for change in plan.side_changes:
+                self._may_write(role, lease)
+                progress.written = True
+                message = self.adapter.apply(role, change)
+                if message is None:
+                    made.append(change)
+                else:
+                    refused.append(f"not done: {change.summary} ({message}); the Deny contains the finding")
+            if not refused:
+                result.append(outcome)
+                continue
+            changed = replace(outcome, plan=replace(plan, side_changes=tuple(made), notes=(*plan.notes, *refused)))
+            record = outcome.record
+            stamped = audit_record(
+                changed,
+                self.settings.mode,
+                record.record_id if record else "",
+                record.decided_at if record else "",
+                record.intent_id if record else "",
+            )
+            result.append(replace(changed, record=self.audit.stamp(stamped)))
+        return result
+
+    def _write_under(self, role: RefT, lease: Lease, policy: Policy, progress: _Progress) -> Rejection | None:
+        self._may_write(role, lease)
         progress.written = True  # from here on the write may have happened: our intent stays until the commit
         try:
             rejection = self.write(role, policy)
@@ -479,10 +537,14 @@ class ResourceCycle(Generic[RefT, SnapshotT]):
         the record id it had in an earlier plan of this cycle (`stamps`), so the intent's promise stays valid."""
         running = role.policy
         planned = []
+        sides: set[str] = set()  # a side change is made once per cycle, by the first finding that needs it
         for ref, finding in items:
             plan = self.adapter.plan(finding, role.with_policy(running), self.settings, state.intended, self.clock())
+            if plan.side_changes:
+                plan = replace(plan, side_changes=tuple(c for c in plan.side_changes if c.key not in sides))
             if plan.decision == "remediate" and plan.policy_after is not None:
                 running = plan.policy_after
+                sides |= {c.key for c in plan.side_changes}
             planned.append((ref, finding, plan))
         result = []
         for ref, finding, plan in planned:
@@ -518,6 +580,15 @@ class ResourceCycle(Generic[RefT, SnapshotT]):
     def write(self, role: RefT, policy: Policy) -> Rejection | None:
         """The adapter's write; a permanent refusal becomes (decision, reason, message) instead of a retry."""
         return self.adapter.write(role, policy)
+
+
+@dataclass(frozen=True)
+class Reverted:
+    before: Policy
+    after: Policy
+    removed: list[DenyEntry]
+    records: list[AuditRecord]
+    restored: list[str]  # what undoing the side changes did, as the records say it
 
 
 @dataclass

@@ -12,7 +12,7 @@ from . import planner
 from .audit import CLAIM, DECISION, AuditRecord, OutboxItem
 from .findings import Finding, FindingRef
 from .notify import Notice
-from .planner import Plan
+from .planner import Plan, SideChange
 from .policy import DenyEntry, Policy, compact
 
 UNKNOWN_ANALYZER = "unknown_analyzer"
@@ -82,7 +82,9 @@ class Outcome:
             self.finding,
             mode,
             statements,
-            plan.notes if plan is not None else (),
+            (*plan.notes, *(f"{c.summary}; a revert {c.undo_summary}" for c in plan.side_changes))
+            if plan is not None
+            else (),
             self.entries,
             self.completed,
         )
@@ -122,6 +124,8 @@ def audit_record(
         extra["would_deny"] = _json([e.to_json() for e in plan.added])
     if plan is not None and plan.notes:
         extra["notes"] = _json(list(plan.notes))
+    if plan is not None and plan.side_changes:
+        extra["side_changes" if written else "would_side_change"] = _json([c.to_json() for c in plan.side_changes])
     if outcome.completed:
         extra["completed_for_interrupted_invocation"] = "true"
     return AuditRecord(
@@ -213,6 +217,7 @@ def _plan_json(plan: Plan) -> dict[str, Any]:
         "covered": [e.to_json() for e in plan.covered],
         "notes": list(plan.notes),
         "policy_after": compact(plan.policy_after) if plan.policy_after is not None else None,
+        "side_changes": [c.to_json() for c in plan.side_changes],
     }
 
 
@@ -227,6 +232,7 @@ def _plan_from_json(data: Mapping[str, Any]) -> Plan:
         json.loads(data["policy_after"]) if data.get("policy_after") else None,
         tuple(map(str, data.get("notes", []))),
         tuple(DenyEntry.from_json(e) for e in data.get("covered", [])),
+        tuple(SideChange.from_json(c) for c in data.get("side_changes", [])),
     )
 
 

@@ -85,6 +85,35 @@ class RoleState:
 
 
 @dataclass(frozen=True)
+class SideChange:
+    """A change beside the policy document that the same finding needs (a bucket's Block Public Access settings,
+    a key's grant), with its exact undo. `key` names what it changes (one side change per key and resource in a
+    cycle); `do` and `undo` are single write calls as `plan --json` shows them. The adapter makes `do` (idempotent:
+    an interrupted invocation's is made again) and `undo` (after reading what holds now, so later changes stay)."""
+
+    key: str
+    summary: str
+    do: Mapping[str, Any]
+    undo: Mapping[str, Any]
+    undo_summary: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "summary": self.summary,
+            "do": dict(self.do),
+            "undo": dict(self.undo),
+            "undo_summary": self.undo_summary,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> SideChange:
+        return cls(
+            str(data["key"]), str(data["summary"]), dict(data["do"]), dict(data["undo"]), str(data["undo_summary"])
+        )
+
+
+@dataclass(frozen=True)
 class Plan:
     decision: Decision
     reason: str
@@ -93,6 +122,7 @@ class Plan:
     policy_after: Policy | None = None
     notes: tuple[str, ...] = field(default_factory=tuple)
     covered: tuple[DenyEntry, ...] = ()  # the tool's entries that already contain the finding
+    side_changes: tuple[SideChange, ...] = ()  # made after the policy write, undone by a revert
 
     @property
     def sids_added(self) -> list[str]:

@@ -14,7 +14,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .audit import DECISION, REVERT, AuditRecord, denied_entries
+from .audit import DECISION, REVERT, AuditRecord, denied_entries, side_changes
 from .clients import error_code
 from .cycle import Budget, ResourceCycle
 from .engine import Remediator
@@ -43,8 +43,9 @@ def revert(remediator: Remediator, finding_id: str, archive: bool = False) -> di
     cycle = _cycle(remediator, resource_type, analyzer_arn)
     role = cycle.adapter.ref(resource_arn, analyzer_arn.split(":")[4])
     entries = [DenyEntry.from_json(entry) for entry in denied_entries(history)]
-    if not entries:
-        raise NothingToRevert(f"no Deny of this tool is recorded for finding {finding_id}")
+    undo = side_changes(history)
+    if not entries and not undo:
+        raise NothingToRevert(f"no Deny or other change of this tool is recorded for finding {finding_id}")
     actions = tuple(sorted({a for d in decisions for a in d.get("actions") or []}))
     keep = Intended(principal, actions, remediator.clock() + INTENDED_SECONDS, finding_id) if archive else None
     original = next((str(r["policy_before"]) for r in decisions if r.get("policy_before")), None)
@@ -63,10 +64,11 @@ def revert(remediator: Remediator, finding_id: str, archive: bool = False) -> di
     )
     settings = remediator.settings
     try:
-        before, after, removed, _done = cycle.revert(role, entries, [record], keep, original)
+        done = cycle.revert(role, entries, [record], keep, original, undo=undo)
     except LookupError as err:
         raise NothingToRevert(str(err)) from None
-    if not removed:
+    before, after, removed = done.before, done.after, done.removed
+    if not removed and not done.restored:
         raise NothingToRevert(f"the Deny added for finding {finding_id} is no longer in the {cycle.adapter.document}")
     rules: list[str] = []
     finding_status = None
@@ -81,6 +83,7 @@ def revert(remediator: Remediator, finding_id: str, archive: bool = False) -> di
         "resource_arn": role.arn,
         "resource_type": resource_type,
         "removed": [e.to_json() for e in removed],
+        "restored": done.restored,
         "archived": archive,
         "archive_rules": rules,
         "archive_rule": rules[0] if rules else None,
@@ -134,11 +137,14 @@ def revert_all(remediator: Remediator, dry_run: bool = True) -> list[dict[str, A
                 )
                 for finding_id in findings
             ]
+            undo = [c for finding_id in findings for c in side_changes(remediator.audit.history(finding_id))]
+            restored: list[str] = []
             try:
-                _, after, removed, _ = cycle.revert(role, entries, records)
+                done = cycle.revert(role, entries, records, undo=undo)
+                after, removed, restored = done.after, done.removed, done.restored
             except LookupError:  # the resource is gone, and its Denies with it
                 after, removed = None, []
-            row |= {"removed": [e.to_json() for e in removed], "policy_after": after}
+            row |= {"removed": [e.to_json() for e in removed], "restored": restored, "policy_after": after}
         report.append(row)
     return report
 

@@ -38,6 +38,9 @@ _ACTION_OF = {
     # SQS authorizes a batch call under the single call's action.
     "SendMessageBatch": "SendMessage",
     "DeleteMessageBatch": "DeleteMessage",
+    # S3's Block Public Access calls are authorized as bucket actions.
+    "GetPublicAccessBlock": "GetBucketPublicAccessBlock",
+    "PutPublicAccessBlock": "PutBucketPublicAccessBlock",
 }
 NOT_EMULATED = ("kms:GenerateDataKey", "kms:Decrypt", "xray:", "s3:DeleteBucketPolicy")
 
@@ -215,13 +218,15 @@ def test_every_granted_action_is_used(sandbox: SandboxTarget) -> None:
             "batchItemFailures": []
         }
         assert mapping.delete_succeeded(references, {"batchItemFailures": []}) == []
-        # A bucket and a key: GetBucketPolicy, GetBucketTagging, PutBucketPolicy; DescribeKey, GetKeyPolicy,
-        # ListResourceTags, ListGrants, PutKeyPolicy.
+        # A public bucket and a key shared by policy and grant: GetBucketPolicy, GetBucketTagging,
+        # GetPublicAccessBlock, PutBucketPolicy, PutPublicAccessBlock; DescribeKey, GetKeyPolicy, ListResourceTags,
+        # ListGrants, PutKeyPolicy, RevokeGrant.
         admin = local.aws.admin
         bucket = sandbox.unique("aar-e2e-all-")
         admin.client("s3").create_bucket(Bucket=bucket)
         shared = {"Effect": "Allow", "Principal": {"AWS": sandbox.external_account}, "Action": "s3:GetObject"}
-        policy = {"Version": "2012-10-17", "Statement": [{**shared, "Resource": f"arn:aws:s3:::{bucket}/*"}]}
+        public = {**shared, "Principal": "*", "Resource": f"arn:aws:s3:::{bucket}/*"}
+        policy = {"Version": "2012-10-17", "Statement": [public]}
         admin.client("s3").put_bucket_policy(Bucket=bucket, Policy=json.dumps(policy))
         key_policy = {
             "Version": "2012-10-17",
@@ -232,6 +237,8 @@ def test_every_granted_action_is_used(sandbox: SandboxTarget) -> None:
             ],
         }  # fmt: skip
         key = admin.client("kms").create_key(Policy=json.dumps(key_policy))["KeyMetadata"]["Arn"]
+        grantee = f"arn:aws:iam::{sandbox.external_account}:root"
+        admin.client("kms").create_grant(KeyId=key, GranteePrincipal=grantee, Operations=["Encrypt"])
         for resource in (f"arn:aws:s3:::{bucket}", key):
             local.rescan(resource)
             shared_messages = mapping.receive(1)

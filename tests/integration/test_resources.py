@@ -38,6 +38,24 @@ def _key_policy(target: SandboxTarget, key_id: str) -> dict[str, Any]:
     return dict(json.loads(kms.get_key_policy(KeyId=key_id, PolicyName="default")["Policy"]))
 
 
+_BLOCKED = {
+    "BlockPublicAcls": False,
+    "IgnorePublicAcls": True,
+    "BlockPublicPolicy": False,
+    "RestrictPublicBuckets": True,
+}
+
+
+def _public_access_block(target: SandboxTarget, name: str) -> dict[str, bool] | None:
+    s3 = target.local.aws.admin.client("s3")
+    try:
+        return dict(s3.get_public_access_block(Bucket=name)["PublicAccessBlockConfiguration"])
+    except s3.exceptions.ClientError as err:
+        if err.response["Error"]["Code"] == "NoSuchPublicAccessBlockConfiguration":
+            return None
+        raise
+
+
 @pytest.mark.parametrize("principal", [EXTERNAL, "*"], ids=["cross-account", "public"])
 def test_a_shared_bucket_is_contained_resolved_and_reverted(sandbox: SandboxTarget, principal: str) -> None:
     name = sandbox.unique("aar-e2e-bucket-")
@@ -64,6 +82,9 @@ def test_a_shared_bucket_is_contained_resolved_and_reverted(sandbox: SandboxTarg
         decision = _decision(sandbox, finding["id"])
         assert (decision["decision"], decision["reason"]) == ("remediate", "external_access_denied")
         assert json.loads(decision["policy_before"]) == original and json.loads(decision["policy_after"]) == after
+        # A public finding also turns on the two Block Public Access settings that act on existing grants.
+        block = _public_access_block(sandbox, name)
+        assert block == (_BLOCKED if principal == "*" else None)
 
         [email] = mailbox.receive(1, sandbox.mail_timeout)
         assert email.subject == f"[Access Analyzer] Denied external access to bucket {name}"
@@ -81,6 +102,7 @@ def test_a_shared_bucket_is_contained_resolved_and_reverted(sandbox: SandboxTarg
         assert result.code == 0, result.stderr
         assert result.json()["resource_arn"] == arn
         assert _bucket_policy(sandbox, name) == original
+        assert _public_access_block(sandbox, name) is None  # the bucket had no configuration: none again
 
 
 def test_a_bucket_without_a_policy_shared_by_its_acl_is_contained_and_the_acl_grant_named(
@@ -132,6 +154,9 @@ def test_a_key_shared_with_another_account_is_contained_resolved_and_reverted(sa
         ],
     }
     key = kms.create_key(Policy=json.dumps(original))["KeyMetadata"]
+    # The same account also holds a grant: revoked beside the Deny, re-created (a new id) by the revert.
+    grantee = f"arn:aws:iam::{EXTERNAL}:root"  # one finding: the account, by its policy statement and its grant
+    grant = kms.create_grant(KeyId=key["KeyId"], GranteePrincipal=grantee, Operations=["Decrypt"], Name="reader")
     mailbox = sandbox.mailbox()
 
     with sandbox.enforcing():
@@ -145,8 +170,10 @@ def test_a_key_shared_with_another_account_is_contained_resolved_and_reverted(sa
         [deny] = after["Statement"][2:]
         assert deny["Effect"] == "Deny" and deny["Resource"] == ["*"] and deny["Action"] == ["kms:Decrypt"]
         assert _decision(sandbox, finding["id"])["reason"] == "external_access_denied"
+        assert kms.list_grants(KeyId=key["KeyId"])["Grants"] == []
         [email] = mailbox.receive(1, sandbox.mail_timeout)
         assert email.subject == f"[Access Analyzer] Denied external access to key {key['KeyId']}"
+        assert f"revoked grant {grant['GrantId']} (reader)" in email.message
 
         [again] = sandbox.redeliver(contained)
         assert (again["decision"], again["reason"]) == ("skip", "already_contained")
@@ -157,3 +184,10 @@ def test_a_key_shared_with_another_account_is_contained_resolved_and_reverted(sa
         result = sandbox.cli("revert", "--finding-id", finding["id"], "--json")
         assert result.code == 0, result.stderr
         assert _key_policy(sandbox, key["KeyId"]) == original
+        [again_granted] = kms.list_grants(KeyId=key["KeyId"])["Grants"]
+        assert (again_granted["GranteePrincipal"], again_granted["Operations"], again_granted["Name"]) == (
+            grantee,
+            ["Decrypt"],
+            "reader",
+        )
+        assert again_granted["GrantId"] in result.json()["restored"][0]

@@ -72,9 +72,10 @@ def actions_of(statements: list[dict[str, Any]], effect: str) -> set[str]:
     return {a for s in statements if s.get("effect", "Allow") == effect for a in s["actions"]}
 
 
-def declared_actions(path: Path) -> dict[str, str]:
-    """The adapter's module-level `_IAM_ACTIONS = {"<Operation>": "<service>:<Action>", ...}`, read from its source
-    (a literal: nothing is imported, so the file needs no working import to be checked)."""
+def declared_actions(path: Path, name: str = "_IAM_ACTIONS", required: bool = True) -> dict[str, str]:
+    """The adapter's module-level `_IAM_ACTIONS = {"<Operation>": "<service>:<Action>", ...}` (or another such
+    literal, e.g. `_OPERATOR_ACTIONS`), read from its source (a literal: nothing is imported, so the file needs no
+    working import to be checked)."""
     for node in ast.parse(path.read_text(), filename=str(path)).body:
         if isinstance(node, ast.Assign):
             targets, value = node.targets, node.value
@@ -82,12 +83,14 @@ def declared_actions(path: Path) -> dict[str, str]:
             targets, value = [node.target], node.value
         else:
             continue
-        if any(isinstance(t, ast.Name) and t.id == "_IAM_ACTIONS" for t in targets):
+        if any(isinstance(t, ast.Name) and t.id == name for t in targets):
             declared = ast.literal_eval(value)
-            assert isinstance(declared, dict), "_IAM_ACTIONS is not a dict literal"
+            assert isinstance(declared, dict), f"{name} is not a dict literal"
             assert all(isinstance(k, str) and isinstance(v, str) for k, v in declared.items()), declared
             return declared
-    pytest.fail(f"{path.relative_to(REPO_ROOT)} declares no module-level _IAM_ACTIONS dict literal")
+    if not required:
+        return {}
+    pytest.fail(f"{path.relative_to(REPO_ROOT)} declares no module-level {name} dict literal")
 
 
 def called_operations(source: str, client: str) -> set[str]:
@@ -121,28 +124,32 @@ def test_every_type_statement_belongs_to_an_adapter() -> None:
 
 @pytest.mark.parametrize("resource_type", sorted(TYPE_ADAPTERS))
 def test_each_type_grants_exactly_its_adapter_calls(resource_type: str) -> None:
-    """resources/<type>.py declares the IAM action of every call it makes (`_IAM_ACTIONS`, operation -> action);
-    each declared operation is called in that file and every call of its client is declared; the statements iam.tf
-    grants for the type allow exactly the declared actions, each in docs/architecture.md's table; the type's Denies
-    only take back declared actions."""
+    """resources/<type>.py declares the IAM action of every call it makes (`_IAM_ACTIONS`, operation -> action,
+    and `_OPERATOR_ACTIONS` for the calls only a revert makes, with the operator's credentials); each declared
+    operation is called in that file and every call of its client is declared; the statements iam.tf grants for the
+    type allow exactly the `_IAM_ACTIONS`, each in docs/architecture.md's table, and never an operator-only action
+    (the function may never create a KMS grant); the type's Denies only take back declared actions."""
     from botocore import xform_name
 
     filename, client = TYPE_ADAPTERS[resource_type]
     path = RESOURCES_DIR / filename
     assert path.is_file(), f"{resource_type}: iam.tf grants its calls but {path.relative_to(REPO_ROOT)} is missing"
     declared = declared_actions(path)
+    operator = declared_actions(path, "_OPERATOR_ACTIONS", required=False)
     source = path.read_text()
     assert declared, "an adapter that declares no calls"
     called = called_operations(source, client)
-    for operation, action in declared.items():
+    for operation, action in {**declared, **operator}.items():
         assert xform_name(operation) in called, f"{operation} is declared but never called (self.{client}...)"
         assert action.startswith(f"{client}:"), f"{operation}: {action} is not an action of {client}"
-    assert called == {xform_name(op) for op in declared}, "a call without a declared action"
+    assert called == {xform_name(op) for op in {**declared, **operator}}, "a call without a declared action"
 
     statements = type_statements(resource_type)
     assert actions_of(statements, "Allow") == set(declared.values()), (
         "the actions iam.tf grants for the type are not the adapter's declared ones"
     )
+    operator_only = set(operator.values()) - set(declared.values())
+    assert not operator_only & actions_of(lambda_policy()["statement"] + statements, "Allow"), operator_only
     assert actions_of(statements, "Deny") <= set(declared.values())
     contract = {a for a in table_column(section("AWS calls the Lambda makes"), 1) if ":" in a}
     assert set(declared.values()) <= contract, set(declared.values()) - contract

@@ -25,7 +25,7 @@ from access_analyzer_remediation.policy import (
     statements,
 )
 from access_analyzer_remediation.resources.kms_key import KeyState, plan_key
-from access_analyzer_remediation.resources.s3_bucket import BucketState, plan_bucket
+from access_analyzer_remediation.resources.s3_bucket import BucketState, plan_bucket, restored_block
 
 from .conftest import ANALYZER, OWNER, make_settings
 
@@ -179,3 +179,47 @@ def test_a_finding_for_the_zone_or_the_allowlist_changes_nothing(resource_type: 
                           (ACTIONS[resource_type][0],), {}, False, OWNER)  # fmt: skip
         result = plan(finding, policy)
         assert result.decision == decision and result.policy_after is None, (value, result)
+
+
+# -- changes beside the policy: Block Public Access ---------------------------------------------------------------
+OWNER_ONLY = make_settings()
+SETTING_NAMES = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
+configs = st.none() | st.fixed_dictionaries({name: st.booleans() for name in SETTING_NAMES})
+
+
+@settings(max_examples=300, deadline=None)
+@given(before=configs, later=st.dictionaries(st.sampled_from(SETTING_NAMES), st.booleans()))
+def test_block_public_access_only_turns_settings_on_and_its_undo_restores_exactly_keeping_later_changes(
+    before: dict[str, bool] | None, later: dict[str, bool]
+) -> None:
+    public = Finding(
+        id="f-public",
+        analyzer_arn=ANALYZER,
+        resource_type=S3_BUCKET,
+        resource_arn=BUCKET_ARN,
+        status="ACTIVE",
+        principal={"AWS": "*"},
+        actions=("s3:GetObject",),
+        condition={},
+        is_public=True,
+        resource_owner_account=OWNER,
+    )
+    policy = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": "*",
+              "Action": "s3:GetObject", "Resource": f"{BUCKET_ARN}/*"}]}  # fmt: skip
+    plan = plan_bucket(public, BucketState(BUCKET_ARN, "shared-data", {}, policy, before), OWNER_ONLY)
+    previous = dict.fromkeys(SETTING_NAMES, False) | (before or {})
+    if previous["IgnorePublicAcls"] and previous["RestrictPublicBuckets"]:
+        assert plan.side_changes == ()
+        return
+    [change] = plan.side_changes
+    done = change.do["params"]["PublicAccessBlockConfiguration"]
+    assert all(done[name] for name in SETTING_NAMES if previous[name])  # never turns a setting off
+    assert done["IgnorePublicAcls"] and done["RestrictPublicBuckets"]
+    assert restored_block(change, done)[0] == before  # nothing changed since: exactly as before
+    now = done | later
+    result, _ = restored_block(change, now)
+    after = dict.fromkeys(SETTING_NAMES, False) | (result or {})
+    for name in SETTING_NAMES:
+        ours = done[name] and not previous[name]  # what the change turned on goes back while still on
+        assert after[name] == (previous[name] if ours and now[name] else now[name]), (name, before, later)
+    assert (result is None) == (before is None and not any(after.values()))

@@ -197,3 +197,77 @@ def test_plan_refuses_a_type_the_tool_does_not_contain(tmp_path: Path, capsys: p
     assert main(["plan", "--event", str(path), "--policy", str(_write(tmp_path, "p.json", BUCKET_POLICY))]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "does not contain AWS::SQS::Queue findings" in err
+
+
+PUBLIC_SITE = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Sid": "PublicRead",
+            "Effect": "Allow",
+            "Principal": "*",
+            "Action": "s3:GetObject",
+            "Resource": "arn:aws:s3:::amzn-s3-demo-website/*",
+        }
+    ],
+}
+
+
+def test_plan_of_a_public_bucket_lists_the_block_public_access_write_after_the_policy(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    policy = str(_write(tmp_path, "site.json", {"Policy": json.dumps(PUBLIC_SITE)}))
+    event = str(EVENTS / "s3_bucket_public.json")
+    config = {"BlockPublicAcls": True, "IgnorePublicAcls": False, "BlockPublicPolicy": False}
+    block = {"PublicAccessBlockConfiguration": {**config, "RestrictPublicBuckets": False}}
+    attributes = str(_write(tmp_path, "bpa.json", block))
+    assert main(["plan", "--event", event, "--policy", policy, "--attributes", attributes, "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert [c["api"] for c in result["changes"]] == ["s3:PutBucketPolicy", "s3:PutPublicAccessBlock"]
+    assert result["changes"][1]["params"] == {
+        "Bucket": "amzn-s3-demo-website",
+        "ExpectedBucketOwner": "111122223333",
+        "PublicAccessBlockConfiguration": {"BlockPublicAcls": True, "IgnorePublicAcls": True,
+                                           "BlockPublicPolicy": False, "RestrictPublicBuckets": True},
+    }  # fmt: skip
+    assert main(["plan", "--event", event, "--policy", policy, "--json"]) == 0  # no --attributes: taken as off
+    assert "Block Public Access taken as off: no --attributes given" in json.loads(capsys.readouterr().out)["notes"]
+    org = ["--trusted-org-id", "o-abc123def4"]
+    assert main(["plan", "--event", event, "--policy", policy, "--attributes", attributes, "--json", *org]) == 0
+    assert [c["api"] for c in json.loads(capsys.readouterr().out)["changes"]] == ["s3:PutBucketPolicy"]
+
+
+def test_plan_of_a_key_with_list_grants_output_revokes_the_principals_grant(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    key_arn = "arn:aws:kms:us-west-2:111122223333:key/0987dcba-09fe-87dc-65ba-ab0987654321"
+    owner = {"Sid": "Owner", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:root"},
+             "Action": "kms:*", "Resource": "*"}  # fmt: skip
+    policy = _write(tmp_path, "key.json", {"Policy": json.dumps({"Version": "2012-10-17", "Statement": [owner]})})
+    grants = {"Grants": [{"GrantId": "g-9", "GranteePrincipal": "arn:aws:iam::999988887777:role/Ci",
+                          "Operations": ["Decrypt"], "KeyId": key_arn}]}  # fmt: skip
+    attributes = _write(tmp_path, "grants.json", grants)
+    argv = ["plan", "--event", str(EVENTS / "kms_key_grant.json"), "--policy", str(policy), "--json"]
+    assert main([*argv, "--attributes", str(attributes)]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert [c["api"] for c in result["changes"]] == ["kms:PutKeyPolicy", "kms:RevokeGrant"]
+    assert result["changes"][1]["params"] == {"KeyId": key_arn, "GrantId": "g-9"}
+
+
+@pytest.mark.parametrize(
+    ("event", "attributes", "message"),
+    [
+        ("s3_bucket_public.json", {"PublicAccessBlockConfiguration": {"BlockAll": True}}, "get-public-access-block"),
+        ("kms_key_grant.json", {"Grants": [{"Operations": ["Decrypt"]}]}, "list-grants output"),
+        ("iam_role_active.json", {}, "a role has nothing beside its trust policy"),
+    ],
+)
+def test_plan_refuses_attributes_that_are_not_the_read_apis_output(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], event: str, attributes: object, message: str
+) -> None:
+    document = trust_policy({"AWS": "999988887777"}) if event.startswith("iam") else {"Policy": json.dumps(PUBLIC_SITE)}
+    policy = _write(tmp_path, "p.json", document)
+    path = _write(tmp_path, "a.json", attributes)
+    assert main(["plan", "--event", str(EVENTS / event), "--policy", str(policy), "--attributes", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err

@@ -243,7 +243,7 @@ def test_aws_managed_and_unreadable_keys_are_reported_only() -> None:
     assert plan_key(finding, _key(readable=False, policy={}), SETTINGS).reason == "unreadable_policy"
 
 
-def test_a_grant_held_by_the_principal_is_named_with_its_exact_revoke() -> None:
+def test_a_grant_held_by_the_principal_is_revoked_beside_the_deny() -> None:
     grant = kms_key.Grant("g-123", f"arn:aws:iam::{EXTERNAL}:role/Reader", ("Decrypt",), "reader")
     finding = _finding(KMS_KEY, KEY_ARN, {"AWS": EXTERNAL})
     plan = plan_key(
@@ -252,7 +252,9 @@ def test_a_grant_held_by_the_principal_is_named_with_its_exact_revoke() -> None:
         SETTINGS,
     )
     assert plan.decision == "remediate"
-    assert any(f"revoke-grant --region us-east-1 --key-id {KEY_ARN} --grant-id g-123" in n for n in plan.notes)
+    [revocation] = plan.side_changes  # revoked beside the Deny (tests/unit/test_side_changes.py)
+    assert revocation.do == {"api": "kms:RevokeGrant", "params": {"KeyId": KEY_ARN, "GrantId": "g-123"}}
+    assert "revoked grant g-123 (reader)" in revocation.summary
 
 
 # -- the engine, against moto --------------------------------------------------------------------------------
@@ -482,10 +484,11 @@ def test_aws_calls_per_contained_finding_lone_and_ten_on_one_resource(aws: Aws, 
         assert {o.decision for o in outcomes} == {"remediate"}
         calls = {k: v for k, v in aws.calls.items() if k != "Publish"}
         figures[count] = (sum(calls.values()) / count, dict(sorted(calls.items())))
-    # GetFinding, the reads (policy + tags; a key: DescribeKey, GetKeyPolicy, ListResourceTags, ListGrants), lease,
+    # GetFinding, the reads (a bucket: policy, tags, Block Public Access; a key: DescribeKey, GetKeyPolicy,
+    # ListResourceTags, ListGrants), lease,
     # the write, records and outbox, commit, outbox clear: the role's 7 plus the type's extra reads.
     # Ten findings on one resource: ten GetFinding, the rest once.
-    expected = {S3_BUCKET: (8, 1.7), KMS_KEY: (10, 1.9)}[resource_type]
+    expected = {S3_BUCKET: (9, 1.8), KMS_KEY: (10, 1.9)}[resource_type]
     assert (figures[1][0], figures[10][0]) == expected, figures
 
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol, Self, TypeVar
 if TYPE_CHECKING:
     from ..clients import AwsClients
     from ..findings import Finding, ResourceRef
-    from ..planner import Decision, Plan
+    from ..planner import Decision, Plan, SideChange
     from ..policy import Policy
     from ..settings import Settings
     from ..state import Intended
@@ -90,6 +90,16 @@ class Adapter(Protocol[RefT, SnapshotT]):
 
     def write(self, ref: RefT, document: Policy) -> Rejection | None:
         """Write the planned document; a permanent refusal is returned, anything else raises (a retry)."""
+        ...
+
+    def apply(self, ref: RefT, change: SideChange) -> str | None:
+        """Make a side change of a plan (idempotent: made again when an interrupted invocation's change is
+        completed); a permanent refusal is returned as a message, anything else raises (a retry)."""
+        ...
+
+    def undo(self, ref: RefT, change: SideChange) -> str:
+        """Undo a side change as far as it still holds (what changed since stays): what was done, as a record says
+        it. Idempotent: a second revert finds it undone."""
         ...
 
 

@@ -14,7 +14,7 @@ from .. import planner
 from ..clients import error_code
 from ..findings import Finding, RoleRef
 from ..outcomes import IAM_REJECTED
-from ..planner import Plan, RoleState
+from ..planner import Plan, RoleState, SideChange
 from ..policy import compact
 from ..settings import Settings
 from ..state import Intended
@@ -90,3 +90,9 @@ class IamRoleAdapter:
                 return decision, reason, f"IAM refused the change ({code}): nothing written"
             raise
         return None
+
+    def apply(self, ref: RoleRef, change: SideChange) -> str | None:
+        raise ValueError(f"a trust policy has no side changes: {change.key}")  # the role planner never plans one
+
+    def undo(self, ref: RoleRef, change: SideChange) -> str:
+        raise ValueError(f"a trust policy has no side changes: {change.key}")

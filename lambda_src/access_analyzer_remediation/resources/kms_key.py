@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from fnmatch import fnmatchcase
 from types import MappingProxyType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .. import planner
 from ..clients import error_code
@@ -49,7 +49,12 @@ _IAM_ACTIONS = {
     "ListResourceTags": "kms:ListResourceTags",
     "ListGrants": "kms:ListGrants",
     "PutKeyPolicy": "kms:PutKeyPolicy",
+    "RevokeGrant": "kms:RevokeGrant",
 }
+# Calls only a revert makes, with the operator's credentials: the Lambda role may never create a grant.
+_OPERATOR_ACTIONS = {"CreateGrant": "kms:CreateGrant"}
+# KMS's permanent refusals of RevokeGrant: the Deny contains the finding; the notice gives the command.
+_SIDE_REFUSALS = frozenset({"AccessDeniedException", "KMSInvalidStateException", "InvalidGrantIdException"})
 # KMS's permanent refusals of PutKeyPolicy: reported, never retried.
 _REJECTIONS: dict[str, tuple[planner.Decision, str]] = {
     "MalformedPolicyDocumentException": ("notify", planner.POLICY_REJECTED),
@@ -61,12 +66,49 @@ _REJECTIONS: dict[str, tuple[planner.Decision, str]] = {
 
 @dataclass(frozen=True)
 class Grant:
-    """A grant on the key (ListGrants), reduced to what the notice names."""
+    """A grant on the key as ListGrants returns it: everything CreateGrant needs to make an equivalent one."""
 
     grant_id: str
     grantee: str
     operations: tuple[str, ...]
     name: str = ""
+    retiring_principal: str = ""
+    constraints: Mapping[str, Any] = field(default_factory=dict)
+    issuing_account: str = ""
+
+    @classmethod
+    def from_api(cls, data: Mapping[str, Any]) -> Grant:
+        return cls(
+            str(data.get("GrantId", "")),
+            str(data.get("GranteePrincipal", "")),
+            tuple(str(op) for op in data.get("Operations", [])),
+            str(data.get("Name", "")),
+            str(data.get("RetiringPrincipal", "")),
+            {str(k): v for k, v in dict(data.get("Constraints") or {}).items()},
+            str(data.get("IssuingAccount", "")),
+        )
+
+    def create_params(self, key_arn: str) -> dict[str, Any]:
+        """CreateGrant's parameters for an equivalent grant (KMS gives it a new id)."""
+        params: dict[str, Any] = {"KeyId": key_arn, "GranteePrincipal": self.grantee}
+        params["Operations"] = list(self.operations)
+        if self.retiring_principal:
+            params["RetiringPrincipal"] = self.retiring_principal
+        if self.constraints:
+            params["Constraints"] = dict(self.constraints)
+        if self.name:
+            params["Name"] = self.name
+        return params
+
+    def same_as(self, other: Grant) -> bool:
+        """Equivalent: the same grantee, operations, retiring principal, constraints and name (ids differ)."""
+        mine = (self.grantee, sorted(self.operations), self.retiring_principal, self.name)
+        theirs = (other.grantee, sorted(other.operations), other.retiring_principal, other.name)
+        return mine == theirs and _canonical(self.constraints) == _canonical(other.constraints)
+
+
+def _canonical(value: Mapping[str, Any]) -> str:
+    return json.dumps(value, sort_keys=True, default=str)
 
 
 @dataclass(frozen=True)
@@ -138,14 +180,39 @@ def plan_key(
         resources=("*",),
         refuse=lambda after, added: planner.KEY_LOCKOUT if may_lock_out(after, added, ref.account_id) else None,
     )
+    held = [grant for grant in key.grants if _held_by(grant, finding.principal)]
+    revoked = [grant for grant in held if _serves(grant, finding.actions)] if plan.decision == "remediate" else []
     notes = [
-        f"grant {grant.grant_id}{f' ({grant.name})' if grant.name else ''} gives {grant.grantee}"
-        f" {'/'.join(grant.operations)}: the Deny overrides it; to remove it for good: aws kms revoke-grant"
-        f" --region {ref.region} --key-id {ref.arn} --grant-id {grant.grant_id}"
-        for grant in key.grants
-        if _held_by(grant, finding.principal)
+        f"grant {_named(grant)} gives {grant.grantee} {'/'.join(grant.operations)}: the Deny overrides it; to remove"
+        f" it for good: aws kms revoke-grant --region {ref.region} --key-id {ref.arn} --grant-id {grant.grant_id}"
+        for grant in held
+        if grant not in revoked
     ]
-    return replace(plan, notes=(*plan.notes, *notes)) if notes else plan
+    changes = tuple(_revocation(ref, grant) for grant in revoked)
+    return replace(plan, notes=(*plan.notes, *notes), side_changes=changes) if notes or changes else plan
+
+
+def _revocation(ref: ResourceRef, grant: Grant) -> planner.SideChange:
+    """Revoke a grant the finding's principal holds; its undo creates an equivalent grant (a new grant id, issued
+    by whoever reverts: KMS cannot re-issue the old one)."""
+    return planner.SideChange(
+        f"kms:grant:{grant.grant_id}",
+        f"revoked grant {_named(grant)} of key {ref.name} ({grant.grantee}: {'/'.join(grant.operations)})",
+        {"api": "kms:RevokeGrant", "params": {"KeyId": ref.arn, "GrantId": grant.grant_id}},
+        {"api": "kms:CreateGrant", "params": grant.create_params(ref.arn)},
+        "creates an equivalent grant (same grantee, operations, constraints, retiring principal and name; KMS gives"
+        " it a new grant id, issued by the reverting principal; needs kms:CreateGrant)",
+    )
+
+
+def _named(grant: Grant) -> str:
+    return f"{grant.grant_id}{f' ({grant.name})' if grant.name else ''}"
+
+
+def _serves(grant: Grant, actions: Sequence[str]) -> bool:
+    """The grant allows one of the finding's actions (KMS names grant operations without the `kms:` prefix)."""
+    wanted = {a.lower().removeprefix("kms:") for a in actions}
+    return any(op.lower() in wanted or "*" in wanted for op in grant.operations)
 
 
 def _held_by(grant: Grant, principal: Mapping[str, str]) -> bool:
@@ -200,17 +267,14 @@ class KmsKeyAdapter:
         tags: dict[str, str] = {}
         for page in self.kms.get_paginator("list_resource_tags").paginate(KeyId=ref.arn):
             tags.update({str(tag["TagKey"]): str(tag.get("TagValue", "")) for tag in page.get("Tags", [])})
-        grants = [
-            Grant(
-                str(grant.get("GrantId", "")),
-                str(grant.get("GranteePrincipal", "")),
-                tuple(str(op) for op in grant.get("Operations", [])),
-                str(grant.get("Name", "")),
-            )
+        return KeyState(ref.arn, ref.name, manager, tags, policy, self._grants(ref))
+
+    def _grants(self, ref: ResourceRef) -> tuple[Grant, ...]:
+        return tuple(
+            Grant.from_api(grant)
             for page in self.kms.get_paginator("list_grants").paginate(KeyId=ref.arn)
             for grant in page.get("Grants", [])
-        ]
-        return KeyState(ref.arn, ref.name, manager, tags, policy, tuple(grants))
+        )
 
     def plan(
         self, finding: Finding, snapshot: KeyState, settings: Settings, intended: Sequence[Intended], now: float
@@ -231,3 +295,38 @@ class KmsKeyAdapter:
                 return decision, reason, f"KMS refused the change ({code}): nothing written"
             raise
         return None
+
+    def apply(self, ref: ResourceRef, change: planner.SideChange) -> str | None:
+        if change.do["api"] != "kms:RevokeGrant":
+            raise ValueError(f"not a side change of a key: {change.do['api']}")
+        try:
+            self.kms.revoke_grant(**change.do["params"])
+        except Exception as err:
+            code = error_code(err)
+            if code == "NotFoundException":
+                return None  # revoked already (by an interrupted invocation, or by hand): nothing left to do
+            if code in _SIDE_REFUSALS:
+                grant = change.do["params"]["GrantId"]
+                return (
+                    f"KMS refused RevokeGrant ({code}); to revoke it by hand: aws kms revoke-grant --region"
+                    f" {ref.region} --key-id {ref.arn} --grant-id {grant}"
+                )
+            raise
+        return None
+
+    def undo(self, ref: ResourceRef, change: planner.SideChange) -> str:
+        if change.undo["api"] != "kms:CreateGrant":
+            raise ValueError(f"not a side change of a key: {change.key}")
+        params = change.undo["params"]
+        wanted = Grant.from_api({**params, "GrantId": ""})
+        try:
+            existing = next((g for g in self._grants(ref) if g.same_as(wanted)), None)
+        except Exception as err:
+            if error_code(err) == "NotFoundException":
+                return f"key {ref.name} no longer exists: no grant re-created"
+            raise
+        revoked = change.do["params"]["GrantId"]
+        if existing is not None:
+            return f"an equivalent of grant {revoked} is on key {ref.name} already ({existing.grant_id}): none created"
+        created = self.kms.create_grant(**params)
+        return f"re-created grant {revoked} of key {ref.name} as {created['GrantId']} (a new grant id)"

@@ -34,9 +34,18 @@ BUCKET_POLICY_MAX_BYTES = 20 * 1024  # S3 User Guide: a bucket policy is at most
 _IAM_ACTIONS = {
     "GetBucketPolicy": "s3:GetBucketPolicy",
     "GetBucketTagging": "s3:GetBucketTagging",
+    "GetPublicAccessBlock": "s3:GetBucketPublicAccessBlock",
     "PutBucketPolicy": "s3:PutBucketPolicy",
     "DeleteBucketPolicy": "s3:DeleteBucketPolicy",
+    "PutPublicAccessBlock": "s3:PutBucketPublicAccessBlock",
 }
+# Calls only a revert makes, with the operator's credentials (the Lambda role is not granted what they need
+# beyond _IAM_ACTIONS).
+_OPERATOR_ACTIONS = {"DeletePublicAccessBlock": "s3:PutBucketPublicAccessBlock"}
+# Block Public Access: the two settings that act on grants already in place (the other two only refuse new ones).
+BPA_SETTINGS = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
+BPA_CONTAINING = ("RestrictPublicBuckets", "IgnorePublicAcls")
+BPA_KEY = "s3:PublicAccessBlock"
 # S3's permanent refusals of PutBucketPolicy / DeleteBucketPolicy: reported, never retried.
 _REJECTIONS: dict[str, tuple[planner.Decision, str]] = {
     "MalformedPolicy": ("notify", planner.POLICY_REJECTED),
@@ -44,6 +53,8 @@ _REJECTIONS: dict[str, tuple[planner.Decision, str]] = {
     "PolicyTooLarge": ("notify", planner.POLICY_QUOTA),
     "NoSuchBucket": ("skip", planner.RESOURCE_NOT_FOUND),
 }
+# S3's permanent refusals of PutPublicAccessBlock: the Deny contains the finding; the notice says what was not done.
+_SIDE_REFUSALS = frozenset({"AccessDenied", "InvalidRequest", "NoSuchBucket"})
 _SOURCE_NOTES = {
     "BUCKET_ACL": "the bucket ACL grants this access too: the Deny overrides it; to remove the grant for good, drop"
     " it from the ACL (aws s3api get-bucket-acl / put-bucket-acl --bucket {name}) or turn on IgnorePublicAcls",
@@ -56,13 +67,15 @@ _SOURCE_NOTES = {
 
 @dataclass(frozen=True)
 class BucketState:
-    """What GetBucketPolicy and GetBucketTagging returned. `policy` is empty (no statements) when the bucket has
-    none."""
+    """What GetBucketPolicy, GetBucketTagging and GetPublicAccessBlock returned. `policy` is empty (no statements)
+    when the bucket has none; `public_access_block` is None when the bucket has no Block Public Access
+    configuration (every setting off)."""
 
     arn: str
     name: str
     tags: Mapping[str, str]
     policy: Policy
+    public_access_block: Mapping[str, bool] | None = None
 
     def with_policy(self, policy: Policy) -> BucketState:
         return replace(self, policy=policy)
@@ -106,7 +119,80 @@ def plan_bucket(
         for source in finding.sources
         if source.type != "POLICY"
     ]
-    return replace(plan, notes=(*plan.notes, *notes)) if notes else plan
+    plan = replace(plan, notes=(*plan.notes, *notes)) if notes else plan
+    held_back = plan.decision == "notify" and plan.reason == planner.NOTIFY_MODE
+    if not finding.is_public or not (plan.decision == "remediate" or held_back) or plan.policy_after is None:
+        return plan
+    return _with_public_access_block(plan, finding, bucket, settings)
+
+
+def _with_public_access_block(plan: Plan, finding: Finding, bucket: BucketState, settings: Settings) -> Plan:
+    """A public finding: also turn on the Block Public Access settings that act on existing grants, when that
+    cannot cut off the zone of trust. RestrictPublicBuckets leaves a bucket with a public policy to its own
+    account and AWS services, IgnorePublicAcls drops public ACL grants: a trusted account, organization or
+    allowlisted principal of another account reaching the bucket through that public grant would lose it, so
+    then only the Deny (which spares them) is written. S3 refuses a public policy while BlockPublicPolicy is on:
+    then the settings are the containment and the policy is left as it is."""
+    ref = finding.resource
+    current = dict.fromkeys(BPA_SETTINGS, False) | dict(bucket.public_access_block or {})
+    turn_on = [name for name in BPA_CONTAINING if not current[name]]
+    if not turn_on:
+        return plan
+    refused_policy = current["BlockPublicPolicy"] and plan.decision == "remediate"
+    beyond = _zone_beyond_owner(ref.account_id, settings)
+    if beyond:
+        note = (
+            f"Block Public Access not changed: {' and '.join(turn_on)} would also cut off {', '.join(beyond)}"
+            " (the zone of trust or the allowlist) where a public grant serves them"
+        )
+        if refused_policy:
+            return Plan(
+                "notify",
+                planner.POLICY_REJECTED,
+                "S3 refuses a public bucket policy while BlockPublicPolicy is on, so the Deny cannot be written, and"
+                f" {note[:1].lower()}{note[1:]}: remove the public statement by hand",
+                added=plan.added,
+                notes=plan.notes,
+            )
+        return replace(plan, notes=(*plan.notes, note))
+    wanted = current | dict.fromkeys(turn_on, True)
+    owner = {"Bucket": ref.name, "ExpectedBucketOwner": ref.account_id}
+    had = bucket.public_access_block
+    kept = ", ".join(f"{n}={str(current[n]).lower()}" for n in BPA_SETTINGS if n not in turn_on)
+    undo: Change = (
+        {"api": "s3:PutPublicAccessBlock", "params": {**owner, "PublicAccessBlockConfiguration": dict(current)}}
+        if had is not None
+        else {"api": "s3:DeletePublicAccessBlock", "params": owner}
+    )
+    change = planner.SideChange(
+        BPA_KEY,
+        f"turned on Block Public Access {' and '.join(turn_on)} of bucket {ref.name} (off before; "
+        + (f"{kept} kept)" if had is not None else "the bucket had no Block Public Access configuration)"),
+        {"api": "s3:PutPublicAccessBlock", "params": {**owner, "PublicAccessBlockConfiguration": wanted}},
+        undo,
+        f"turns {' and '.join(turn_on)} back off (a setting changed since is kept)",
+    )
+    if plan.decision == "notify":
+        return replace(plan, notes=(*plan.notes, f"would also have {change.summary}"))
+    if refused_policy:
+        return replace(
+            plan,
+            summary=f"{change.summary}: S3 refuses a public bucket policy while BlockPublicPolicy is on, so this is"
+            " the containment (no Deny written)",
+            added=(),
+            policy_after=bucket.policy,
+            side_changes=(change,),
+        )
+    return replace(plan, side_changes=(change,))
+
+
+def _zone_beyond_owner(owner_account: str, settings: Settings) -> list[str]:
+    """Who the zone of trust and the allowlist hold outside the bucket's own account."""
+    beyond = [f"account {a}" for a in sorted(settings.trusted_account_ids - {owner_account})]
+    beyond += [f"organization {settings.trusted_org_id}"] if settings.trusted_org_id else []
+    return beyond + [
+        f"allowlisted {p}" for p in settings.allowed_principals if p != owner_account and f"::{owner_account}:" not in p
+    ]
 
 
 def changes_for(ref: ResourceRef, document: Policy) -> list[Change]:
@@ -116,6 +202,23 @@ def changes_for(ref: ResourceRef, document: Policy) -> list[Change]:
     if not statements(document):
         return [{"api": "s3:DeleteBucketPolicy", "params": owner}]
     return [{"api": "s3:PutBucketPolicy", "params": {**owner, "Policy": compact(document)}}]
+
+
+def restored_block(
+    change: planner.SideChange, now: Mapping[str, bool] | None
+) -> tuple[dict[str, bool] | None, list[str]]:
+    """Pure: the Block Public Access configuration that undoes `change` on top of `now` (None: none), and the
+    settings turned back off. Only a setting the change turned on and that is still on goes back; every other
+    setting stays as it is now. None when nothing is left on and the bucket had no configuration before."""
+    wanted = change.do["params"]["PublicAccessBlockConfiguration"]
+    had = change.undo["params"].get("PublicAccessBlockConfiguration")
+    before = dict.fromkeys(BPA_SETTINGS, False) | dict(had or {})
+    current = dict.fromkeys(BPA_SETTINGS, False) | dict(now or {})
+    ours = [name for name in BPA_SETTINGS if wanted.get(name) and not before[name] and current[name]]
+    result = current | dict.fromkeys(ours, False)
+    if had is None and not any(result.values()):
+        return None, ours
+    return result, ours
 
 
 @dataclass(frozen=True)
@@ -153,7 +256,24 @@ class S3BucketAdapter:
                 raise
             tag_set = []
         tags = {str(tag.get("Key")): str(tag.get("Value", "")) for tag in tag_set}
-        return BucketState(ref.arn, ref.name, tags, policy_from_api(text))
+        try:
+            block = self._public_access_block(ref)
+        except LookupError:
+            return None
+        return BucketState(ref.arn, ref.name, tags, policy_from_api(text), block)
+
+    def _public_access_block(self, ref: ResourceRef) -> dict[str, bool] | None:
+        """The bucket's Block Public Access settings, None when it has no configuration (LookupError: no bucket)."""
+        try:
+            response = self.s3.get_public_access_block(Bucket=ref.name, ExpectedBucketOwner=ref.account_id)
+        except Exception as err:
+            if error_code(err) == "NoSuchBucket":
+                raise LookupError(ref.arn) from None
+            if error_code(err) != "NoSuchPublicAccessBlockConfiguration":
+                raise
+            return None
+        config = response["PublicAccessBlockConfiguration"]
+        return {name: bool(config.get(name, False)) for name in BPA_SETTINGS}
 
     def plan(
         self, finding: Finding, snapshot: BucketState, settings: Settings, intended: Sequence[Intended], now: float
@@ -177,3 +297,33 @@ class S3BucketAdapter:
                 return decision, reason, f"S3 refused the change ({code}): nothing written"
             raise
         return None
+
+    def apply(self, ref: ResourceRef, change: planner.SideChange) -> str | None:
+        if change.do["api"] != "s3:PutPublicAccessBlock":
+            raise ValueError(f"not a side change of a bucket: {change.do['api']}")
+        try:
+            self.s3.put_public_access_block(**change.do["params"])
+        except Exception as err:
+            if error_code(err) in _SIDE_REFUSALS:
+                return f"S3 refused PutPublicAccessBlock ({error_code(err)})"
+            raise
+        return None
+
+    def undo(self, ref: ResourceRef, change: planner.SideChange) -> str:
+        if change.key != BPA_KEY:
+            raise ValueError(f"not a side change of a bucket: {change.key}")
+        try:
+            now = self._public_access_block(ref)
+        except LookupError:
+            return f"bucket {ref.name} no longer exists: its Block Public Access settings went with it"
+        result, ours = restored_block(change, now)
+        owner = {"Bucket": ref.name, "ExpectedBucketOwner": ref.account_id}
+        if not ours:
+            return f"Block Public Access of bucket {ref.name} left as it is (the settings turned on are off again)"
+        if result is None:
+            self.s3.delete_public_access_block(**owner)
+        else:
+            self.s3.put_public_access_block(**owner, PublicAccessBlockConfiguration=result)  # type: ignore[arg-type]
+        return f"turned Block Public Access {' and '.join(ours)} of bucket {ref.name} back off" + (
+            " (no configuration left, as before)" if result is None else ""
+        )
