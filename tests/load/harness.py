@@ -774,14 +774,21 @@ class SimulationResult:
 
 
 _AWS_ERROR = re.compile(r"\((\w+)\) when calling the (\w+) operation")
+_ARN = re.compile(r"arn:[^\s'\"]*[^\s'\":,.]")
 
 
 def error_cause(summary: str) -> str:
-    """ "ClientError('An error occurred (Throttling) when calling the GetRole operation...')" -> the code and call."""
+    """ "ClientError('An error occurred (Throttling) when calling the GetRole operation...')" -> the code and call;
+    any other error -> its type and message without ARNs, so "LockBusy('<arn> has a change in progress...')" (handed
+    back at once) and "LockBusy('<arn> is leased by another worker')" (after the whole lock wait) count apart."""
     match = _AWS_ERROR.search(summary)
     if match:
         return f"{match[1]} on {match[2]}"
-    return summary.split("(", 1)[0] or summary[:80]
+    name, _, rest = summary.partition("(")
+    message = _ARN.sub("<arn>", rest.removesuffix(")").strip("'\"")).strip()
+    if name and message:
+        return f"{name}: {message[:80]}"
+    return name or summary[:80]
 
 
 def finding_id_of(body: str) -> str:
