@@ -18,7 +18,17 @@ from pathlib import Path
 from typing import Any
 
 from .audit import AuditStore
-from .findings import IAM_ROLE, KMS_KEY, S3_BUCKET, Finding, FindingRef, Ignored, MalformedEvent, parse_event
+from .findings import (
+    IAM_ROLE,
+    KMS_KEY,
+    NOUN_AND_DOCUMENT,
+    S3_BUCKET,
+    Finding,
+    FindingRef,
+    Ignored,
+    MalformedEvent,
+    parse_event,
+)
 from .planner import EXTERNAL_ACCESS_DENIED, NOTIFY_MODE, Plan, RoleState, plan_finding
 from .policy import PolicyError, grants, statements
 from .resources import Change, guard_resource, iam_role, kms_key, s3_bucket
@@ -195,7 +205,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     return _emit(args, _plan_json(plan, policy, changes, _DOCUMENTS[resource_type]), _human_plan)
 
 
-_DOCUMENTS = {IAM_ROLE: "trust policy", S3_BUCKET: "bucket policy", KMS_KEY: "key policy"}
+_DOCUMENTS = {resource_type: document for resource_type, (_, document) in NOUN_AND_DOCUMENT.items()}
 
 
 def _offline_plan(

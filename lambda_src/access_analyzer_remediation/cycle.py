@@ -31,9 +31,9 @@ from typing import Generic
 from . import planner
 from .audit import AuditRecord, AuditStore, new_id
 from .clients import error_code
-from .findings import IAM_ROLE, Finding, FindingRef
+from .findings import Finding, FindingRef
 from .outcomes import Outcome, audit_record, completed_outcomes, from_plan, payload
-from .planner import Plan, SideChange
+from .planner import SideChange
 from .policy import (
     DenyEntry,
     Policy,
@@ -108,12 +108,7 @@ class ResourceCycle(Generic[RefT, SnapshotT]):
             return [from_plan(ref, finding, guarded) for ref, finding in items]
         pre = self.read(role)
         if pre is None:
-            gone = (
-                Plan("skip", planner.ROLE_NOT_FOUND, "the role no longer exists")
-                if self.adapter.resource_type == IAM_ROLE
-                else Plan("skip", planner.RESOURCE_NOT_FOUND, "the resource no longer exists")
-            )
-            return [from_plan(ref, finding, gone) for ref, finding in items]
+            return [from_plan(ref, finding, self.adapter.gone()) for ref, finding in items]
         outcomes, _ = self._plan(role, items, pre, ResourceState(role.arn))
         if self.settings.mode != "remediate":
             return outcomes

@@ -22,6 +22,13 @@ OTHER_DETAIL_TYPES = frozenset(
 IAM_ROLE = "AWS::IAM::Role"
 S3_BUCKET = "AWS::S3::Bucket"
 KMS_KEY = "AWS::KMS::Key"
+# Per contained type: what notices and the CLI call one resource, and the document the tool's statements go into.
+# The one table of these names (the adapters, notify and cli read it).
+NOUN_AND_DOCUMENT = {
+    IAM_ROLE: ("role", "trust policy"),
+    S3_BUCKET: ("bucket", "bucket policy"),
+    KMS_KEY: ("key", "key policy"),
+}
 FINDING_STATUSES = frozenset({"ACTIVE", "ARCHIVED", "RESOLVED"})
 
 ROLE_ARN_RE = re.compile(

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .findings import IAM_ROLE, KMS_KEY, S3_BUCKET, Finding, ResourceRef
+from .findings import IAM_ROLE, KMS_KEY, NOUN_AND_DOCUMENT, S3_BUCKET, Finding, ResourceRef
 from .policy import DenyEntry
 
 if TYPE_CHECKING:
@@ -28,8 +28,6 @@ _CONSOLE = {
     "aws-cn": "console.amazonaws.cn",
     "aws-us-gov": "console.amazonaws-us-gov.com",
 }
-# Per resource type: what a notice calls the resource, and the document the tool's statements go into.
-_KINDS = {IAM_ROLE: ("role", "trust policy"), S3_BUCKET: ("bucket", "bucket policy"), KMS_KEY: ("key", "key policy")}
 # Access stays open although nobody said it is intended: these notices are loud.
 INTENDED_REASONS = frozenset({"exempt_tag", "allowlisted_principal", "intended_by_operator"})
 HELD_BACK_REASONS = frozenset({"notify_mode", "no_confirmed_subscription"})
@@ -155,7 +153,7 @@ def digest(notices: Sequence[Notice], prologue: str = "") -> str:
 def render(notice: Notice) -> str:
     finding = notice.finding
     role = finding.resource
-    noun, document = _KINDS.get(finding.resource_type, ("resource", "policy"))
+    noun, document = NOUN_AND_DOCUMENT.get(finding.resource_type, ("resource", "policy"))
     principal = ", ".join(f"{clean(k)}: {clean(v)}" for k, v in sorted(finding.principal.items()))
     condition = ", ".join(f"{clean(k)}={clean(v)}" for k, v in sorted(finding.condition.items())) or "none"
     actions = ", ".join(clean(a) for a in finding.actions)
@@ -235,7 +233,7 @@ def _rule_suffix(name: str) -> str:
 
 
 def _noun(finding: Finding) -> str:
-    return _KINDS.get(finding.resource_type, ("resource", "policy"))[0]
+    return NOUN_AND_DOCUMENT.get(finding.resource_type, ("resource", "policy"))[0]
 
 
 def console_link(resource: ResourceRef) -> str:

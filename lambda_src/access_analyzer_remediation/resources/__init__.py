@@ -70,6 +70,10 @@ class Adapter(Protocol[RefT, SnapshotT]):
         """The resource named by `arn` (MalformedEvent if it is not one of this type)."""
         ...
 
+    def gone(self) -> Plan:
+        """The plan for a resource the read no longer finds (a skip: nothing to contain)."""
+        ...
+
     def guard(self, ref: RefT, settings: Settings, analyzer_arn: str) -> Plan | None:
         """A plan that changes nothing (protected, the tool's own, reserved), before any read; None to go on."""
         ...
@@ -132,12 +136,25 @@ AdapterFactory = Callable[["AwsClients", str], "Adapter[Any, Any]"]
 def registry() -> dict[str, AdapterFactory]:
     """Access Analyzer resourceType -> how to build its adapter from the clients and the finding's Region. A type
     not listed is never changed: its findings are reported."""
+    from ..findings import IAM_ROLE, KMS_KEY, S3_BUCKET
+
+    return {IAM_ROLE: _iam_role, S3_BUCKET: _s3_bucket, KMS_KEY: _kms_key}
+
+
+# Each adapter is imported when its type is first met: a batch of role findings never loads the S3 or KMS code.
+def _iam_role(clients: AwsClients, region: str) -> Adapter[Any, Any]:
     from .iam_role import IamRoleAdapter
-    from .kms_key import KmsKeyAdapter
+
+    return IamRoleAdapter(clients.iam())
+
+
+def _s3_bucket(clients: AwsClients, region: str) -> Adapter[Any, Any]:
     from .s3_bucket import S3BucketAdapter
 
-    return {
-        IamRoleAdapter.resource_type: lambda clients, region: IamRoleAdapter(clients.iam()),
-        S3BucketAdapter.resource_type: lambda clients, region: S3BucketAdapter(clients.s3(region)),
-        KmsKeyAdapter.resource_type: lambda clients, region: KmsKeyAdapter(clients.kms(region)),
-    }
+    return S3BucketAdapter(clients.s3(region))
+
+
+def _kms_key(clients: AwsClients, region: str) -> Adapter[Any, Any]:
+    from .kms_key import KmsKeyAdapter
+
+    return KmsKeyAdapter(clients.kms(region))

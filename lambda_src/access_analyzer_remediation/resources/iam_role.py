@@ -12,7 +12,7 @@ from urllib.parse import unquote
 
 from .. import planner
 from ..clients import error_code
-from ..findings import Finding, RoleRef
+from ..findings import IAM_ROLE, NOUN_AND_DOCUMENT, Finding, RoleRef
 from ..outcomes import IAM_REJECTED
 from ..planner import Plan, RoleState, SideChange
 from ..policy import compact
@@ -23,7 +23,7 @@ from . import Change, Rejection
 if TYPE_CHECKING:
     from mypy_boto3_iam import IAMClient
 
-RESOURCE_TYPE = "AWS::IAM::Role"
+RESOURCE_TYPE = IAM_ROLE
 _IAM_ACTIONS = {"GetRole": "iam:GetRole", "UpdateAssumeRolePolicy": "iam:UpdateAssumeRolePolicy"}
 # IAM's permanent refusals of UpdateAssumeRolePolicy: reported, never retried.
 _REJECTIONS: dict[str, tuple[planner.Decision, str]] = {
@@ -45,11 +45,14 @@ def changes_for(ref: RoleRef, document: dict[str, Any]) -> list[Change]:
 class IamRoleAdapter:
     iam: IAMClient
     resource_type: str = RESOURCE_TYPE
-    document: str = "trust policy"
+    document: str = NOUN_AND_DOCUMENT[RESOURCE_TYPE][1]
     iam_actions: Mapping[str, str] = field(default_factory=lambda: MappingProxyType(_IAM_ACTIONS))
 
     def ref(self, arn: str, owner_account: str) -> RoleRef:
         return RoleRef.parse(arn)
+
+    def gone(self) -> Plan:
+        return Plan("skip", planner.ROLE_NOT_FOUND, "the role no longer exists")
 
     def resources(self, ref: RoleRef) -> tuple[str, ...]:
         return ()  # a trust policy's statements name no resource

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import planner
 from ..clients import error_code
-from ..findings import KMS_KEY, Finding, ResourceRef
+from ..findings import KMS_KEY, NOUN_AND_DOCUMENT, Finding, ResourceRef
 from ..planner import Plan, Quota
 from ..policy import (
     ACCOUNT,
@@ -231,17 +231,20 @@ def changes_for(ref: ResourceRef, document: Policy) -> list[Change]:
 class KmsKeyAdapter:
     kms: KMSClient
     resource_type: str = RESOURCE_TYPE
-    document: str = "key policy"
+    document: str = NOUN_AND_DOCUMENT[RESOURCE_TYPE][1]
     iam_actions: Mapping[str, str] = field(default_factory=lambda: MappingProxyType(_IAM_ACTIONS))
 
     def ref(self, arn: str, owner_account: str) -> ResourceRef:
         return ResourceRef.parse(RESOURCE_TYPE, arn, owner_account)
 
+    def gone(self) -> Plan:
+        return Plan("skip", planner.RESOURCE_NOT_FOUND, f"the {NOUN_AND_DOCUMENT[RESOURCE_TYPE][0]} no longer exists")
+
     def resources(self, ref: ResourceRef) -> tuple[str, ...]:
         return ("*",)  # in a key policy, "*" is the key itself
 
     def guard(self, ref: ResourceRef, settings: Settings, analyzer_arn: str) -> Plan | None:
-        return guard_resource(ref, settings, analyzer_arn, "key")
+        return guard_resource(ref, settings, analyzer_arn, NOUN_AND_DOCUMENT[RESOURCE_TYPE][0])
 
     def read(self, ref: ResourceRef) -> KeyState | None:
         try:

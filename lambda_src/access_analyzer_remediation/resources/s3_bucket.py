@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from .. import planner
 from ..clients import error_code
-from ..findings import S3_BUCKET, Finding, ResourceRef
+from ..findings import NOUN_AND_DOCUMENT, S3_BUCKET, Finding, ResourceRef
 from ..planner import Plan, Quota
 from ..policy import POLICY_VERSION, Policy, compact, statements
 from ..settings import Settings
@@ -225,17 +225,20 @@ def restored_block(
 class S3BucketAdapter:
     s3: S3Client
     resource_type: str = RESOURCE_TYPE
-    document: str = "bucket policy"
+    document: str = NOUN_AND_DOCUMENT[RESOURCE_TYPE][1]
     iam_actions: Mapping[str, str] = field(default_factory=lambda: MappingProxyType(_IAM_ACTIONS))
 
     def ref(self, arn: str, owner_account: str) -> ResourceRef:
         return ResourceRef.parse(RESOURCE_TYPE, arn, owner_account)
 
+    def gone(self) -> Plan:
+        return Plan("skip", planner.RESOURCE_NOT_FOUND, f"the {NOUN_AND_DOCUMENT[RESOURCE_TYPE][0]} no longer exists")
+
     def resources(self, ref: ResourceRef) -> tuple[str, ...]:
         return bucket_resources(ref)
 
     def guard(self, ref: ResourceRef, settings: Settings, analyzer_arn: str) -> Plan | None:
-        return guard_resource(ref, settings, analyzer_arn, "bucket")
+        return guard_resource(ref, settings, analyzer_arn, NOUN_AND_DOCUMENT[RESOURCE_TYPE][0])
 
     def read(self, ref: ResourceRef) -> BucketState | None:
         try:
