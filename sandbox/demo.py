@@ -101,6 +101,9 @@ class Scenario:
     emails: list[Email] = field(default_factory=list)
     status_after_rescan: str = ""
     revert: CliResult | None = None
+    block_before: dict[str, bool] | None = None  # the bucket's Block Public Access settings (None: none)
+    block_after: dict[str, bool] | None = None
+    block_reverted: dict[str, bool] | None = None
     final_findings: list[dict[str, Any]] = field(default_factory=list)
     mailbox: Mailbox | None = None
     messages: list[QueueMessage] = field(default_factory=list)
@@ -249,6 +252,9 @@ class BucketScenario:
     emails: list[Email] = field(default_factory=list)
     status_after_rescan: str = ""
     revert: CliResult | None = None
+    block_before: dict[str, bool] | None = None  # the bucket's Block Public Access settings (None: none)
+    block_after: dict[str, bool] | None = None
+    block_reverted: dict[str, bool] | None = None
 
     @property
     def arn(self) -> str:
@@ -273,6 +279,7 @@ class BucketScenario:
         }
         s3.put_bucket_policy(Bucket=self.bucket, Policy=json.dumps(self.policy_before))
         n.json(self.policy_before)
+        self.block_before = self._block()
         mailbox = self.local.subscribe_mailbox(f"demo-bucket-mailbox-{uuid.uuid4().hex[:8]}")
         with self.local.aws.authorization():
             n.title("Access Analyzer reports the public bucket; rule, queue and function contain it")
@@ -289,6 +296,8 @@ class BucketScenario:
             self.policy_after = self._policy()
             n.say("the bucket policy now (the original statement untouched, the Deny appended):")
             n.json(self.policy_after)
+            self.block_after = self._block()
+            n.say(f"Block Public Access, none before, now: {self.block_after}")
             self.emails = mailbox.receive(1)
             for email in self.emails:
                 n.say(f"Subject: {email.subject}")
@@ -305,7 +314,19 @@ class BucketScenario:
             self.policy_reverted = self._policy()
             same = "identical to" if self.policy_reverted == self.policy_before else "DIFFERENT FROM"
             n.say(f"the bucket policy is now {same} the original.")
+            self.block_reverted = self._block()
+            same = "as before" if self.block_reverted == self.block_before else "DIFFERENT FROM BEFORE"
+            n.say(f"Block Public Access: {self.block_reverted} ({same}).")
         return self
+
+    def _block(self) -> dict[str, bool] | None:
+        s3 = self.local.aws.admin.client("s3")
+        try:
+            return dict(s3.get_public_access_block(Bucket=self.bucket)["PublicAccessBlockConfiguration"])
+        except s3.exceptions.ClientError as err:
+            if err.response["Error"]["Code"] == "NoSuchPublicAccessBlockConfiguration":
+                return None
+            raise
 
     def _policy(self) -> dict[str, Any]:
         s3 = self.local.aws.admin.client("s3")

@@ -392,6 +392,10 @@ def _human_revert_all(result: dict[str, Any]) -> str:
         entries = row["entries"] if result["dry_run"] else row.get("removed", [])
         lines.append(f"{row['resource_arn']}: {verb} {len(entries)} Deny entr{'y' if len(entries) == 1 else 'ies'}")
         lines += [f"  - {e['value']} ({'/'.join(e['actions'])}) from {e['sid']}" for e in entries]
+        if result["dry_run"]:
+            lines += [f"  ~ {change}" for change in row.get("side_changes", [])]
+        else:
+            lines += [f"  ~ {restored}" for restored in row.get("restored", [])]
     total = sum(len(r["entries"] if result["dry_run"] else r.get("removed", [])) for r in result["roles"])
     lines.append(
         f"{'dry run: ' if result['dry_run'] else ''}{verb} {total} entries on {len(result['roles'])} resource(s)"
@@ -404,6 +408,7 @@ def _human_revert_all(result: dict[str, Any]) -> str:
 def _human_revert(result: dict[str, Any]) -> str:
     lines = [f"reverted finding {result['finding_id']} on {result['resource_arn']}"]
     lines += [f"  - removed {e['value']} ({'/'.join(e['actions'])}) from {e['sid']}" for e in result["removed"]]
+    lines += [f"  ~ {restored}" for restored in result.get("restored", [])]
     if result["archived"]:
         for rule in result["archive_rules"]:
             lines.append(f"  archive rule {rule}: findings for this resource and principal are archived")

@@ -110,11 +110,13 @@ def revert_all(remediator: Remediator, dry_run: bool = True) -> list[dict[str, A
         cycle = _cycle(remediator, resource_type, home, region)
         role = cycle.adapter.ref(state.resource_arn, home.split(":")[4])
         findings = sorted({f for e in entries for f in state.ledger.findings_of(e)}) or ["unknown"]
+        undo = [c for finding_id in findings for c in side_changes(remediator.audit.history(finding_id))]
         row: dict[str, Any] = {
             **({"role_arn": role.arn} if resource_type == IAM_ROLE else {}),
             "resource_arn": role.arn,
             "findings": findings,
             "entries": [e.to_json() for e in entries],
+            "side_changes": [f"{c.summary}; a revert {c.undo_summary}" for c in undo],
         }
         if not dry_run:
             records = [
@@ -137,7 +139,6 @@ def revert_all(remediator: Remediator, dry_run: bool = True) -> list[dict[str, A
                 )
                 for finding_id in findings
             ]
-            undo = [c for finding_id in findings for c in side_changes(remediator.audit.history(finding_id))]
             restored: list[str] = []
             try:
                 done = cycle.revert(role, entries, records, undo=undo)

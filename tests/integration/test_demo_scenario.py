@@ -50,3 +50,9 @@ def test_the_demo_bucket_scenario_does_what_it_narrates(sandbox: SandboxTarget) 
     assert scenario.revert.code == 0, scenario.revert.stderr
     assert scenario.policy_reverted == scenario.policy_before
     assert "the bucket policy is now identical to the original." in text
+    # Public: Block Public Access turned on beside the Deny, and back to none by the revert.
+    assert scenario.block_before is None
+    assert scenario.block_after is not None
+    assert scenario.block_after["RestrictPublicBuckets"] and scenario.block_after["IgnorePublicAcls"]
+    assert scenario.block_reverted is None and "Block Public Access: None (as before)." in text
+    assert "turned Block Public Access IgnorePublicAcls and RestrictPublicBuckets" in scenario.revert.stdout

@@ -342,3 +342,31 @@ def test_a_grant_is_revoked_with_the_deny_and_revert_recreates_an_equivalent_gra
     adapter = kms_key.KmsKeyAdapter(kms)  # idempotent: an equivalent grant is there, none is created
     assert adapter.undo(adapter.ref(key["Arn"], SANDBOX_ACCOUNT), change).startswith("an equivalent of grant")
     assert len(kms.list_grants(KeyId=key["KeyId"])["Grants"]) == 1
+
+
+def test_revert_all_lists_the_side_changes_in_its_dry_run_then_undoes_them(aws: Aws) -> None:
+    from access_analyzer_remediation.revert import revert_all
+
+    s3 = aws.client("s3")
+    s3.create_bucket(Bucket=BUCKET)
+    s3.put_bucket_policy(Bucket=BUCKET, Policy=json.dumps({"Version": POLICY_VERSION, "Statement": [PUBLIC_READ]}))
+    kms = aws.client("kms")
+    key = kms.create_key(Policy=json.dumps(OWNER_ONLY_KEY_POLICY))["KeyMetadata"]
+    kms.create_grant(KeyId=key["KeyId"], GranteePrincipal=READER, Operations=["Decrypt"])
+    key_finding = aws.standin.add_finding(
+        resource=key["Arn"], resource_type=KMS_KEY, principal={"AWS": READER}, action=["kms:Decrypt"], publish=False
+    )
+    remediator = aws.remediator()
+    outcomes = remediator.process([_ref(aws, _public_finding(aws)), _ref(aws, key_finding)])
+    assert [o.decision for o in outcomes] == ["remediate", "remediate"]
+    dry = revert_all(remediator, dry_run=True)
+    planned = {row["resource_arn"]: row["side_changes"] for row in dry}
+    assert [c.split(";")[0] for c in planned[BUCKET_ARN]] == [
+        f"turned on Block Public Access RestrictPublicBuckets and IgnorePublicAcls of bucket {BUCKET} (off before"
+    ]
+    assert planned[key["Arn"]][0].startswith("revoked grant ")
+    assert _block(s3) is not None and kms.list_grants(KeyId=key["KeyId"])["Grants"] == []  # the dry run changed nothing
+    done = {row["resource_arn"]: row["restored"] for row in revert_all(remediator, dry_run=False)}
+    assert _block(s3) is None and len(done[BUCKET_ARN]) == 1
+    [grant] = kms.list_grants(KeyId=key["KeyId"])["Grants"]
+    assert grant["GranteePrincipal"] == READER and grant["GrantId"] in done[key["Arn"]][0]
