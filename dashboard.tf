@@ -1,5 +1,5 @@
 ################################################################################
-# CloudWatch dashboard: findings contained, notified and failed (per reason), notices, queues, the function
+# CloudWatch dashboard: findings by outcome (in total, per reason, per resource type), notices, queues, the function
 ################################################################################
 
 locals {
@@ -39,6 +39,17 @@ locals {
       ))
     }
   }
+
+  # Per resource type: the same outcomes once more with the dimensions service and resource_type (the finding's
+  # resourceType, or `unknown` when no finding could be read). A search over that dimension set draws one line per
+  # type, so a new type appears without a change to the module.
+  dashboard_search_by_type = "{\"${var.metrics_namespace}\",resource_type,service} service=\"${var.name}\""
+  dashboard_by_type = [
+    { name = "Remediated", title = "Contained, per resource type" },
+    { name = "NotifiedOnly", title = "Notified only, per resource type" },
+    { name = "NotContained", title = "Not contained (access stays open), per resource type" },
+    { name = "Failed", title = "Failed, per resource type" },
+  ]
 
   dashboard_alarm_arns = concat(
     [for a in aws_cloudwatch_metric_alarm.dlq : a.arn],
@@ -89,7 +100,31 @@ locals {
     ],
     [
       {
-        type = "metric", x = 0, y = 14, width = 8, height = 6
+        type = "text", x = 0, y = 14, width = 24, height = 1
+        properties = {
+          markdown = "## By resource type"
+        }
+      },
+    ],
+    [
+      for i, outcome in local.dashboard_by_type : {
+        type = "metric", x = 6 * i, y = 15, width = 6, height = 6
+        properties = {
+          title  = outcome.title
+          view   = "timeSeries"
+          region = local.region
+          period = local.dashboard_period
+          metrics = [[{
+            id         = "types${i}"
+            expression = "SEARCH('${local.dashboard_search_by_type} MetricName=\"${outcome.name}\"', 'Sum', ${local.dashboard_period})"
+            label      = "$${PROP('Dim.resource_type')}"
+          }]]
+        }
+      }
+    ],
+    [
+      {
+        type = "metric", x = 0, y = 21, width = 8, height = 6
         properties = {
           title  = "Notices (digests)"
           view   = "timeSeries"
@@ -105,7 +140,7 @@ locals {
         }
       },
       {
-        type = "metric", x = 8, y = 14, width = 8, height = 6
+        type = "metric", x = 8, y = 21, width = 8, height = 6
         properties = {
           title  = "Findings waiting and dead-lettered"
           view   = "timeSeries"
@@ -121,7 +156,7 @@ locals {
         }
       },
       {
-        type = "metric", x = 16, y = 14, width = 8, height = 6
+        type = "metric", x = 16, y = 21, width = 8, height = 6
         properties = {
           title  = "Oldest finding waiting in the queue (seconds)"
           view   = "timeSeries"
@@ -137,7 +172,7 @@ locals {
         }
       },
       {
-        type = "metric", x = 0, y = 20, width = 12, height = 6
+        type = "metric", x = 0, y = 27, width = 12, height = 6
         properties = {
           title  = "Function"
           view   = "timeSeries"
@@ -152,7 +187,7 @@ locals {
         }
       },
       {
-        type = "metric", x = 12, y = 20, width = 12, height = 6
+        type = "metric", x = 12, y = 27, width = 12, height = 6
         properties = {
           title  = "IAM consistency"
           view   = "timeSeries"
@@ -170,7 +205,7 @@ locals {
     # non-empty tuple has no single type).
     [
       for arns in [local.dashboard_alarm_arns] : {
-        type = "alarm", x = 0, y = 26, width = 24, height = 3
+        type = "alarm", x = 0, y = 33, width = 24, height = 3
         properties = {
           title  = "Alarms"
           alarms = arns

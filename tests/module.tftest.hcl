@@ -378,11 +378,22 @@ run "defaults" {
       for w in jsondecode(aws_cloudwatch_dashboard.this[0].dashboard_body).widgets : [
         for m in try(w.properties.metrics, []) : m[0].expression if can(m[0].expression)
       ]
-      ])) == toset([
+      ])) == toset(concat([
       for outcome in ["Failed", "NotifiedOnly", "Remediated", "Skipped"] :
       "SEARCH('{\"AccessAnalyzerRemediation\",service} service=\"access-analyzer-remediation\" MetricName=${outcome} NOT MetricName=\"${outcome}\"${outcome == "Failed" ? " NOT MetricName=\"NotificationFailed\"" : ""}', 'Sum', 300)"
-    ])
-    error_message = "Per reason: one search per outcome over its <Outcome>.<reason> metrics, the total (and NotificationFailed) excluded."
+      ], [
+      for outcome in ["Remediated", "NotifiedOnly", "NotContained", "Failed"] :
+      "SEARCH('{\"AccessAnalyzerRemediation\",resource_type,service} service=\"access-analyzer-remediation\" MetricName=\"${outcome}\"', 'Sum', 300)"
+    ]))
+    error_message = "Per reason: one search per outcome over its <Outcome>.<reason> metrics, the total (and NotificationFailed) excluded. Per resource type: one search per outcome over the {resource_type,service} dimension set."
+  }
+
+  assert {
+    condition = [
+      for w in jsondecode(aws_cloudwatch_dashboard.this[0].dashboard_body).widgets : w.properties.metrics[0][0].label
+      if can(regex("resource_type,service", w.properties.metrics[0][0].expression))
+    ] == ["$${PROP('Dim.resource_type')}", "$${PROP('Dim.resource_type')}", "$${PROP('Dim.resource_type')}", "$${PROP('Dim.resource_type')}"]
+    error_message = "By resource type: four charts, each line labelled with its resource type."
   }
 
   assert {

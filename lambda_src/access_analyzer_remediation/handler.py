@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import json
 import os
+from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
-from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 
 from .engine import NotificationFailed, Remediator
 from .findings import FindingRef, Ignored, MalformedEvent, parse_message
@@ -31,6 +32,11 @@ if SETTINGS.tracing:
     Tracer()  # patches botocore: AWS calls show up as X-Ray subsegments
 
 _remediator: Remediator | None = None
+# Counted once more per resource type (dimensions service and resource_type; docs/architecture.md, "Metrics").
+PER_TYPE_METRICS = ("Remediated", "NotifiedOnly", "NotContained", "Failed")
+# The resource_type of an outcome without a finding GetFinding returned (not read, not found, unknown analyzer,
+# mismatch): what an event claims never becomes a dimension value.
+UNKNOWN_RESOURCE_TYPE = "unknown"
 
 
 class RecordFailed(RuntimeError):
@@ -142,12 +148,17 @@ def _finish(outcomes: Sequence[Outcome], account: str, flush: bool) -> list[bool
     could not be published (it waits in the outbox; the redelivery sends it)."""
     names = {"remediate": "Remediated", "notify": "NotifiedOnly", "skip": "Skipped", "failed": "Failed"}
     engine = remediator()
+    per_type: Counter[tuple[str, str]] = Counter()
     for outcome in (each for o in outcomes for each in o.all()):
+        resource_type = _resource_type(outcome)
         _count(names[outcome.decision], outcome.reason)
+        per_type[resource_type, names[outcome.decision]] += 1
         if outcome.decision == "notify" and outcome.reason not in HELD_BACK_REASONS | INTENDED_REASONS:
             metrics.add_metric(name="NotContained", unit=MetricUnit.Count, value=1)
+            per_type[resource_type, "NotContained"] += 1
         if outcome.reason == "no_confirmed_subscription":
             metrics.add_metric(name="HeldBackNoSubscription", unit=MetricUnit.Count, value=1)
+    _count_per_type(per_type)
     for name, value in (("StaleRead", engine.counters.stale_reads), ("LedgerRepaired", engine.counters.repaired)):
         if value:
             metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
@@ -166,6 +177,25 @@ def _finish(outcomes: Sequence[Outcome], account: str, flush: bool) -> list[bool
 def _count(name: str, reason: str) -> None:
     metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
     metrics.add_metric(name=f"{name}.{reason}", unit=MetricUnit.Count, value=1)
+
+
+def _resource_type(outcome: Outcome) -> str:
+    if outcome.finding is None or not outcome.verified:
+        return UNKNOWN_RESOURCE_TYPE
+    return outcome.finding.resource_type
+
+
+def _count_per_type(counts: Counter[tuple[str, str]]) -> None:
+    """One EMF document per resource type (dimensions service and resource_type) holding the invocation's sum of
+    each of PER_TYPE_METRICS: a batch of 1,000 findings of two types writes two documents, not 1,000."""
+    counted = {key: value for key, value in counts.items() if key[1] in PER_TYPE_METRICS}
+    for resource_type in sorted({resource_type for resource_type, _ in counted}):
+        document = EphemeralMetrics(namespace=metrics.namespace, service=metrics.service)
+        document.add_dimension(name="resource_type", value=resource_type)
+        for name in PER_TYPE_METRICS:
+            if (resource_type, name) in counted:
+                document.add_metric(name=name, unit=MetricUnit.Count, value=counted[resource_type, name])
+        document.flush_metrics()
 
 
 def _account(context: Any) -> str:

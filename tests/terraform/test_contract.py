@@ -206,12 +206,31 @@ def test_the_destroy_guard_depends_on_every_other_resource() -> None:
 
 
 def test_the_dashboard_charts_every_contract_metric() -> None:
-    """Every Powertools metric of docs/architecture.md ("Metrics") is on the dashboard (dashboard.tf)."""
+    """Every Powertools metric of docs/architecture.md ("Metrics") is on the dashboard (dashboard.tf); the metrics
+    counted per resource type are those the handler emits with that dimension and the "By resource type" row
+    charts, one search per metric over the {namespace,resource_type,service} dimension set."""
     metrics = {m for m in table_column(section("Metrics"), 0) if re.fullmatch(r"\w+", m)}  # not `.<reason>`
     source = (REPO_ROOT / "dashboard.tf").read_text()
     charted = set(re.findall(r'name = "(\w+)"', source))  # the outcome lines
     charted |= set(re.findall(r'\[var\.metrics_namespace, "(\w+)"\]', source))  # the other widgets' lines
     assert metrics <= charted, metrics - charted
+
+    rows = [row for row in section("Metrics").splitlines() if row.startswith("| ") and "per resource type" in row]
+    documented = table_column("| metric | meaning |\n" + "\n".join(rows), 0)
+    handler = ast.parse((REPO_ROOT / "lambda_src/access_analyzer_remediation/handler.py").read_text())
+    emitted = next(
+        ast.literal_eval(node.value)
+        for node in handler.body
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", "") == "PER_TYPE_METRICS" for t in node.targets)
+    )
+    dashboard = next(block for block in parse("dashboard.tf")["locals"] if "dashboard_by_type" in block)
+    by_type = [outcome["name"] for outcome in dashboard["dashboard_by_type"]]
+    assert documented == set(emitted) == set(by_type) and len(by_type) == len(set(by_type))
+    assert {"Remediated", "NotifiedOnly", "NotContained", "Failed"} <= documented <= metrics
+    assert (
+        dashboard["dashboard_search_by_type"]
+        == '{"${var.metrics_namespace}",resource_type,service} service="${var.name}"'
+    )
 
 
 def test_each_adapter_action_is_a_call_of_its_code_and_in_the_contract() -> None:
