@@ -122,6 +122,25 @@ MUTANTS = (
         ("tests/unit/test_rails.py::test_a_resolved_finding_waits_for_an_intent_under_a_running_lease",),
     ),
     Mutant(
+        "side changes of an interrupted change never completed",
+        f"{PACKAGE}/cycle.py",
+        "        ready.completed = self._sides(role, lease, ready.completed, progress)\n",
+        "",
+        (
+            "tests/unit/test_side_changes.py::test_a_write_interrupted_before_the_settings_is_completed_by_the_next_holder",
+        ),
+    ),
+    Mutant(
+        "a revert that leaves the side changes in place",
+        f"{PACKAGE}/revert.py",
+        "    undo = side_changes(history)\n",
+        "    undo = []\n",
+        (
+            "tests/unit/test_side_changes.py::"
+            "test_a_public_bucket_gets_the_deny_and_the_settings_and_revert_restores_both_keeping_later_changes",
+        ),
+    ),
+    Mutant(
         "coverage by Sid shape only",
         f"{PACKAGE}/policy.py",
         "    candidates = [(target, zone.exclusions(target))]\n",
