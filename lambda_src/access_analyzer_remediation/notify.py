@@ -47,6 +47,7 @@ class Notice:
     notes: Sequence[str] = ()
     entries: Sequence[DenyEntry] = ()
     completed: bool = False  # an interrupted invocation's change, finished and announced by a later one
+    side_changes: int = 0  # changes beside the policy (in `notes`) that a revert undoes too
 
     @property
     def headline(self) -> str:
@@ -71,6 +72,7 @@ class Notice:
             "notes": list(self.notes),
             "entries": [e.to_json() for e in self.entries],
             "completed": self.completed,
+            "side_changes": self.side_changes,
         }
 
     @classmethod
@@ -85,6 +87,7 @@ class Notice:
             [str(n) for n in data.get("notes", [])],
             [DenyEntry.from_json(e) for e in data.get("entries", [])],
             bool(data.get("completed", False)),
+            int(data.get("side_changes", 0)),
         )
 
 
@@ -180,7 +183,7 @@ def render(notice: Notice) -> str:
                 break
             lines.append(text)
             shown += len(text)
-    if notice.entries and notice.decision in ("remediate", "skip"):
+    if (notice.entries or notice.side_changes) and notice.decision in ("remediate", "skip"):
         lines += _keep_or_undo(finding, role, notice.entries, document)
     elif notice.reason == "notify_mode":
         lines.append(
@@ -203,7 +206,9 @@ def _keep_or_undo(finding: Finding, role: ResourceRef, entries: Sequence[DenyEnt
     lines = [
         f"  Keep it:    nothing to do.{keep}",
         f"  Undo:       aa-remediate revert --finding-id {clean(finding.id)} --archive   (the access is intended)",
-        f"              aa-remediate revert --finding-id {clean(finding.id)}   (remove the Deny only)",
+        f"              aa-remediate revert --finding-id {clean(finding.id)}   (undo the change only)"
+        if not entries
+        else f"              aa-remediate revert --finding-id {clean(finding.id)}   (remove the Deny only)",
     ]
     for entry in entries:
         lines.append(

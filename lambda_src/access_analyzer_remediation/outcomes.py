@@ -87,6 +87,7 @@ class Outcome:
             else (),
             self.entries,
             self.completed,
+            len(plan.side_changes) if plan is not None and self.decision == "remediate" else 0,
         )
 
     def all(self) -> list[Outcome]:

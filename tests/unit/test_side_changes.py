@@ -370,3 +370,26 @@ def test_revert_all_lists_the_side_changes_in_its_dry_run_then_undoes_them(aws: 
     assert _block(s3) is None and len(done[BUCKET_ARN]) == 1
     [grant] = kms.list_grants(KeyId=key["KeyId"])["Grants"]
     assert grant["GranteePrincipal"] == READER and grant["GrantId"] in done[key["Arn"]][0]
+
+
+def test_with_block_public_policy_on_the_settings_alone_contain_and_revert_restores_them(aws: Aws) -> None:
+    s3 = aws.client("s3")
+    s3.create_bucket(Bucket=BUCKET)
+    original = {"Version": POLICY_VERSION, "Statement": [PUBLIC_READ]}
+    s3.put_bucket_policy(Bucket=BUCKET, Policy=json.dumps(original))  # moto takes it; S3 would not, later
+    before = ALL_OFF | {"BlockPublicPolicy": True}
+    s3.put_public_access_block(Bucket=BUCKET, PublicAccessBlockConfiguration=before)
+    finding = _public_finding(aws)
+    remediator = aws.remediator()
+    aws.calls.clear()
+    [outcome] = remediator.process([_ref(aws, finding)])
+    assert (outcome.decision, outcome.entries) == ("remediate", ())
+    assert aws.calls["PutBucketPolicy"] == 0 and json.loads(s3.get_bucket_policy(Bucket=BUCKET)["Policy"]) == original
+    assert _block(s3) == before | {"IgnorePublicAcls": True, "RestrictPublicBuckets": True}
+    remediator.announce([outcome], SANDBOX_ACCOUNT)
+    [mail] = aws.emails()
+    assert "S3 refuses a public bucket policy while BlockPublicPolicy is on" in mail["Message"]
+    assert f"aa-remediate revert --finding-id {finding['id']}" in mail["Message"]
+    result = revert(remediator, finding["id"])
+    assert result["removed"] == [] and len(result["restored"]) == 1
+    assert _block(s3) == before and json.loads(s3.get_bucket_policy(Bucket=BUCKET)["Policy"]) == original
