@@ -15,7 +15,7 @@ from botocore.config import Config
 
 from access_analyzer_remediation.clients import AwsClients
 from access_analyzer_remediation.engine import Remediator
-from access_analyzer_remediation.findings import Finding
+from access_analyzer_remediation.findings import S3_BUCKET, Finding, finding_from_api
 from access_analyzer_remediation.planner import RoleState
 from access_analyzer_remediation.settings import Settings
 from sandbox.access_analyzer import AccessAnalyzerStandIn
@@ -31,6 +31,25 @@ TOPIC = f"arn:aws:sns:us-west-2:{OWNER}:aar-topic"
 
 def load_event(name: str) -> dict[str, Any]:
     return json.loads((EVENTS / name).read_text())
+
+
+def resource_finding(
+    resource_type: str, resource: str, principal: dict[str, str], analyzer: str, owner: str, **extra: Any
+) -> Finding:
+    """A verified finding on a bucket or key as GetFinding returns it (S3: s3:GetObject, KMS: kms:Decrypt)."""
+    data = {
+        "id": "f-1",
+        "resourceType": resource_type,
+        "resource": resource,
+        "status": "ACTIVE",
+        "principal": principal,
+        "action": extra.pop("action", ["s3:GetObject"] if resource_type == S3_BUCKET else ["kms:Decrypt"]),
+        "condition": {},
+        "isPublic": extra.pop("isPublic", False),
+        "resourceOwnerAccount": owner,
+        **extra,
+    }
+    return finding_from_api(data, analyzer)
 
 
 def make_settings(**overrides: Any) -> Settings:

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from access_analyzer_remediation.findings import KMS_KEY, S3_BUCKET, Finding, FindingRef, Source, finding_from_api
+from access_analyzer_remediation.findings import KMS_KEY, S3_BUCKET, Finding, FindingRef, Source
 from access_analyzer_remediation.policy import POLICY_VERSION, compact, statements
 from access_analyzer_remediation.resources import kms_key, s3_bucket
 from access_analyzer_remediation.resources.kms_key import KeyState, may_lock_out, plan_key
@@ -17,7 +17,7 @@ from access_analyzer_remediation.resources.s3_bucket import BUCKET_POLICY_MAX_BY
 from access_analyzer_remediation.revert import revert
 from access_analyzer_remediation.settings import Settings
 
-from .conftest import EXTERNAL, SANDBOX_ACCOUNT, Aws
+from .conftest import EXTERNAL, SANDBOX_ACCOUNT, Aws, resource_finding
 
 ANALYZER = f"arn:aws:access-analyzer:us-east-1:{SANDBOX_ACCOUNT}:analyzer/aar"
 SETTINGS = Settings(
@@ -30,19 +30,7 @@ DELETED_ROLE = f"arn:aws:iam::{EXTERNAL}:role/GoneSinceTheGrant"
 
 
 def _finding(resource_type: str, resource: str, principal: dict[str, str], **extra: Any) -> Finding:
-    data = {
-        "id": "f-1",
-        "resourceType": resource_type,
-        "resource": resource,
-        "status": "ACTIVE",
-        "principal": principal,
-        "action": extra.pop("action", ["s3:GetObject"] if resource_type == S3_BUCKET else ["kms:Decrypt"]),
-        "condition": {},
-        "isPublic": extra.pop("isPublic", False),
-        "resourceOwnerAccount": SANDBOX_ACCOUNT,
-        **extra,
-    }
-    return finding_from_api(data, ANALYZER)
+    return resource_finding(resource_type, resource, principal, ANALYZER, SANDBOX_ACCOUNT, **extra)
 
 
 def _bucket_policy(*statements_: dict[str, Any]) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from access_analyzer_remediation.findings import KMS_KEY, S3_BUCKET, Finding, FindingRef, finding_from_api
+from access_analyzer_remediation.findings import KMS_KEY, S3_BUCKET, Finding, FindingRef
 from access_analyzer_remediation.planner import SideChange
 from access_analyzer_remediation.policy import POLICY_VERSION
 from access_analyzer_remediation.resources import kms_key, s3_bucket
@@ -19,7 +19,7 @@ from access_analyzer_remediation.resources.s3_bucket import BucketState, plan_bu
 from access_analyzer_remediation.revert import NothingToRevert, revert
 from access_analyzer_remediation.settings import Settings
 
-from .conftest import EXTERNAL, SANDBOX_ACCOUNT, Aws
+from .conftest import EXTERNAL, SANDBOX_ACCOUNT, Aws, resource_finding
 
 ANALYZER = f"arn:aws:access-analyzer:us-east-1:{SANDBOX_ACCOUNT}:analyzer/aar"
 SETTINGS = Settings(
@@ -52,19 +52,7 @@ READER = f"arn:aws:iam::{EXTERNAL}:role/Reader"
 
 
 def _finding(resource_type: str, resource: str, principal: dict[str, str], **extra: Any) -> Finding:
-    data = {
-        "id": "f-1",
-        "resourceType": resource_type,
-        "resource": resource,
-        "status": "ACTIVE",
-        "principal": principal,
-        "action": extra.pop("action", ["s3:GetObject"] if resource_type == S3_BUCKET else ["kms:Decrypt"]),
-        "condition": {},
-        "isPublic": extra.pop("isPublic", False),
-        "resourceOwnerAccount": SANDBOX_ACCOUNT,
-        **extra,
-    }
-    return finding_from_api(data, ANALYZER)
+    return resource_finding(resource_type, resource, principal, ANALYZER, SANDBOX_ACCOUNT, **extra)
 
 
 def _public_bucket(block: dict[str, bool] | None = None) -> BucketState:
