@@ -70,6 +70,8 @@ data "aws_iam_policy_document" "lambda" {
         "s3:GetBucketTagging",
         "s3:GetBucketPublicAccessBlock",
         "s3:PutBucketPublicAccessBlock",
+        "s3:GetBucketAcl",
+        "s3:PutBucketAcl",
       ]
       resources = ["arn:${local.partition}:s3:::*"]
 
@@ -91,7 +93,7 @@ data "aws_iam_policy_document" "lambda" {
     content {
       sid       = "NeverEditProtectedBuckets"
       effect    = "Deny"
-      actions   = ["s3:PutBucketPolicy", "s3:DeleteBucketPolicy", "s3:PutBucketPublicAccessBlock"]
+      actions   = ["s3:PutBucketPolicy", "s3:DeleteBucketPolicy", "s3:PutBucketPublicAccessBlock", "s3:PutBucketAcl"]
       resources = distinct(concat(local.own_bucket_arns, local.protected_bucket_arns))
     }
   }

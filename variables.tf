@@ -169,7 +169,7 @@ variable "protected_role_patterns" {
 }
 
 variable "protected_resource_arns" {
-  description = "S3 buckets (arn:<partition>:s3:::<bucket>) and KMS keys (arn:<partition>:kms:<region>:<account>:key/<id>) that are never modified: their findings are only reported (AAR_PROTECTED_RESOURCE_ARNS). While the type is in `resource_types`, the Lambda role also carries an explicit Deny of s3:PutBucketPolicy, s3:DeleteBucketPolicy and s3:PutBucketPublicAccessBlock on each bucket, of kms:PutKeyPolicy and kms:RevokeGrant on each key. The deployment's own keys are always protected (AAR_OWN_RESOURCE_ARNS)."
+  description = "S3 buckets (arn:<partition>:s3:::<bucket>) and KMS keys (arn:<partition>:kms:<region>:<account>:key/<id>) that are never modified: their findings are only reported (AAR_PROTECTED_RESOURCE_ARNS). While the type is in `resource_types`, the Lambda role also carries an explicit Deny of s3:PutBucketPolicy, s3:DeleteBucketPolicy, s3:PutBucketPublicAccessBlock and s3:PutBucketAcl on each bucket, of kms:PutKeyPolicy and kms:RevokeGrant on each key. The deployment's own keys are always protected (AAR_OWN_RESOURCE_ARNS)."
   type        = list(string)
   default     = []
   nullable    = false

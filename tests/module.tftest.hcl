@@ -227,7 +227,7 @@ run "defaults" {
       EnqueueSweptFindings   = jsonencode(["Allow", ["sqs:SendMessage"], ["arn:aws:sqs:us-west-2:111122223333:access-analyzer-remediation"]])
       WriteLogs              = jsonencode(["Allow", ["logs:CreateLogStream", "logs:PutLogEvents"], ["arn:aws:logs:us-west-2:111122223333:log-group:/aws/lambda/access-analyzer-remediation:*"]])
       KmsViaSns              = jsonencode(["Allow", ["kms:Decrypt", "kms:GenerateDataKey"], ["arn:aws:kms:us-west-2:111122223333:key/55555555-5555-5555-5555-555555555555"]])
-      EditBucketPolicies     = jsonencode(["Allow", ["s3:DeleteBucketPolicy", "s3:GetBucketPolicy", "s3:GetBucketPublicAccessBlock", "s3:GetBucketTagging", "s3:PutBucketPolicy", "s3:PutBucketPublicAccessBlock"], ["arn:aws:s3:::*"]])
+      EditBucketPolicies     = jsonencode(["Allow", ["s3:DeleteBucketPolicy", "s3:GetBucketAcl", "s3:GetBucketPolicy", "s3:GetBucketPublicAccessBlock", "s3:GetBucketTagging", "s3:PutBucketAcl", "s3:PutBucketPolicy", "s3:PutBucketPublicAccessBlock"], ["arn:aws:s3:::*"]])
       EditKeyPolicies        = jsonencode(["Allow", ["kms:DescribeKey", "kms:GetKeyPolicy", "kms:ListGrants", "kms:ListResourceTags", "kms:PutKeyPolicy", "kms:RevokeGrant"], ["arn:aws:kms:*:111122223333:key/*"]])
       NeverEditProtectedKeys = jsonencode(["Deny", ["kms:PutKeyPolicy", "kms:RevokeGrant"], ["arn:aws:kms:us-west-2:111122223333:key/55555555-5555-5555-5555-555555555555"]])
     }
@@ -546,7 +546,7 @@ run "own_and_protected_resources" {
       for s in data.aws_iam_policy_document.lambda.statement : s.sid => jsonencode([s.effect, sort(s.actions), sort(s.resources)])
       if startswith(s.sid, "NeverEdit") && s.sid != "NeverEditProtectedRoles"
       } == {
-      NeverEditProtectedBuckets = jsonencode(["Deny", ["s3:DeleteBucketPolicy", "s3:PutBucketPolicy", "s3:PutBucketPublicAccessBlock"], ["arn:aws:s3:::audit-logs", "arn:aws:s3:::org.cloudtrail-111122223333"]])
+      NeverEditProtectedBuckets = jsonencode(["Deny", ["s3:DeleteBucketPolicy", "s3:PutBucketAcl", "s3:PutBucketPolicy", "s3:PutBucketPublicAccessBlock"], ["arn:aws:s3:::audit-logs", "arn:aws:s3:::org.cloudtrail-111122223333"]])
       NeverEditProtectedKeys = jsonencode(["Deny", ["kms:PutKeyPolicy", "kms:RevokeGrant"], [
         "arn:aws:kms:eu-west-1:111122223333:key/mrk-0123456789abcdef0123456789abcdef",
         "arn:aws:kms:us-west-2:111122223333:key/11111111-1111-1111-1111-111111111111",

@@ -102,8 +102,8 @@ def _parser() -> argparse.ArgumentParser:
     plan.add_argument(
         "--attributes",
         type=Path,
-        help="what the resource holds beside its policy, as its read API returns it: `aws s3api"
-        " get-public-access-block` output for a bucket ({} for none), `aws kms list-grants` output for a key",
+        help="what the resource holds beside its policy, as its read API returns it: for a bucket `aws s3api"
+        " get-public-access-block` and/or `get-bucket-acl` output (merged: jq -s add), for a key `aws kms list-grants`",
     )
     plan.add_argument("--trusted-account", action="append", default=[], metavar="ID")
     plan.add_argument("--trusted-org-id", metavar="ID")
@@ -166,6 +166,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
         raise UsageError("--attributes: a role has nothing beside its trust policy (give it in --policy)")
     if resource_type == S3_BUCKET:
         _public_access_block(attributes)  # bad input is refused before anything else is said
+        _bucket_acl(attributes)
     elif resource_type == KMS_KEY:
         _grants(attributes)
     if not isinstance(parsed, Ignored) and parsed.claim is not None:
@@ -221,13 +222,13 @@ def _offline_plan(
         write = iam_role.changes_for(role, plan.policy_after) if plan.policy_after is not None else []
     elif finding.resource_type == S3_BUCKET:
         block = _public_access_block(attributes)
-        bucket = s3_bucket.BucketState(ref.arn, ref.name, tags, policy, block)
+        bucket = s3_bucket.BucketState(ref.arn, ref.name, tags, policy, block, _bucket_acl(attributes))
         plan = guard_resource(ref, settings, finding.analyzer_arn, "bucket") or s3_bucket.plan_bucket(
             finding, bucket, settings
         )
         write = s3_bucket.changes_for(ref, plan.policy_after) if plan.policy_after not in (None, policy) else []
-        if attributes is None and finding.is_public:
-            plan = replace(plan, notes=(*plan.notes, "Block Public Access taken as off: no --attributes given"))
+        if block is None and finding.is_public and not (attributes or {}).get("PublicAccessBlockConfiguration"):
+            plan = replace(plan, notes=(*plan.notes, "Block Public Access taken as off: none in --attributes"))
     else:
         key = kms_key.KeyState(ref.arn, ref.name, "CUSTOMER", tags, policy, _grants(attributes))
         plan = guard_resource(ref, settings, finding.analyzer_arn, "key") or kms_key.plan_key(finding, key, settings)
@@ -238,15 +239,37 @@ def _offline_plan(
 
 
 def _public_access_block(attributes: Any) -> dict[str, bool] | None:
-    """`aws s3api get-public-access-block` output ({} or none: the bucket has no configuration)."""
-    if attributes is None or attributes == {}:
+    """`aws s3api get-public-access-block` output (none, or no PublicAccessBlockConfiguration: the bucket has no
+    configuration), alone or merged with get-bucket-acl output (`jq -s add`)."""
+    if attributes is None:
         return None
-    config = attributes.get("PublicAccessBlockConfiguration") if isinstance(attributes, dict) else None
+    if not isinstance(attributes, dict) or set(attributes) - {"PublicAccessBlockConfiguration", "Owner", "Grants"}:
+        raise UsageError("--attributes is not get-public-access-block and/or get-bucket-acl output")
+    config = attributes.get("PublicAccessBlockConfiguration")
+    if config is None:
+        return None
     if not isinstance(config, dict) or not all(
         name in s3_bucket.BPA_SETTINGS and isinstance(value, bool) for name, value in config.items()
     ):
         raise UsageError("--attributes is not get-public-access-block output (PublicAccessBlockConfiguration)")
     return {name: bool(config.get(name, False)) for name in s3_bucket.BPA_SETTINGS}
+
+
+def _bucket_acl(attributes: Any) -> dict[str, Any] | None:
+    """`aws s3api get-bucket-acl` output (Owner and Grants) in --attributes, or None when not given."""
+    if not isinstance(attributes, dict) or "Grants" not in attributes:
+        return None
+    grants, owner = attributes["Grants"], attributes.get("Owner", {})
+    if (
+        not isinstance(grants, list)
+        or not isinstance(owner, dict)
+        or not all(
+            isinstance(g, dict) and isinstance(g.get("Grantee"), dict) and isinstance(g.get("Permission"), str)
+            for g in grants
+        )
+    ):
+        raise UsageError("--attributes is not get-bucket-acl output (Grants of Grantee and Permission)")
+    return {"Owner": owner, "Grants": grants}
 
 
 def _grants(attributes: Any) -> tuple[kms_key.Grant, ...]:

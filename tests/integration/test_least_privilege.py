@@ -219,8 +219,8 @@ def test_every_granted_action_is_used(sandbox: SandboxTarget) -> None:
         }
         assert mapping.delete_succeeded(references, {"batchItemFailures": []}) == []
         # A public bucket and a key shared by policy and grant: GetBucketPolicy, GetBucketTagging,
-        # GetPublicAccessBlock, PutBucketPolicy, PutPublicAccessBlock; DescribeKey, GetKeyPolicy, ListResourceTags,
-        # ListGrants, PutKeyPolicy, RevokeGrant.
+        # GetPublicAccessBlock, GetBucketAcl, PutBucketPolicy, PutPublicAccessBlock; DescribeKey, GetKeyPolicy,
+        # ListResourceTags, ListGrants, PutKeyPolicy, RevokeGrant.
         admin = local.aws.admin
         bucket = sandbox.unique("aar-e2e-all-")
         admin.client("s3").create_bucket(Bucket=bucket)
@@ -239,7 +239,15 @@ def test_every_granted_action_is_used(sandbox: SandboxTarget) -> None:
         key = admin.client("kms").create_key(Policy=json.dumps(key_policy))["KeyMetadata"]["Arn"]
         grantee = f"arn:aws:iam::{sandbox.external_account}:root"
         admin.client("kms").create_grant(KeyId=key, GranteePrincipal=grantee, Operations=["Encrypt"])
-        for resource in (f"arn:aws:s3:::{bucket}", key):
+        # A bucket shared by an ACL grant to another account's canonical user: GetBucketAcl, PutBucketAcl.
+        acl_bucket = sandbox.unique("aar-e2e-acl-")
+        admin.client("s3").create_bucket(Bucket=acl_bucket)
+        acl = admin.client("s3").get_bucket_acl(Bucket=acl_bucket)
+        partner = {"Grantee": {"Type": "CanonicalUser", "ID": "f" * 64}, "Permission": "READ"}
+        admin.client("s3").put_bucket_acl(
+            Bucket=acl_bucket, AccessControlPolicy={"Owner": acl["Owner"], "Grants": [*acl["Grants"], partner]}
+        )
+        for resource in (f"arn:aws:s3:::{bucket}", key, f"arn:aws:s3:::{acl_bucket}"):
             local.rescan(resource)
             shared_messages = mapping.receive(1)
             result = function.invoke(sqs_event(shared_messages, mapping.queue_arn, "us-east-1")).result

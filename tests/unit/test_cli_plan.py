@@ -231,7 +231,7 @@ def test_plan_of_a_public_bucket_lists_the_block_public_access_write_after_the_p
                                            "BlockPublicPolicy": False, "RestrictPublicBuckets": True},
     }  # fmt: skip
     assert main(["plan", "--event", event, "--policy", policy, "--json"]) == 0  # no --attributes: taken as off
-    assert "Block Public Access taken as off: no --attributes given" in json.loads(capsys.readouterr().out)["notes"]
+    assert "Block Public Access taken as off: none in --attributes" in json.loads(capsys.readouterr().out)["notes"]
     org = ["--trusted-org-id", "o-abc123def4"]
     assert main(["plan", "--event", event, "--policy", policy, "--attributes", attributes, "--json", *org]) == 0
     assert [c["api"] for c in json.loads(capsys.readouterr().out)["changes"]] == ["s3:PutBucketPolicy"]

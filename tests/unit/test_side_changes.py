@@ -381,3 +381,73 @@ def test_with_block_public_policy_on_the_settings_alone_contain_and_revert_resto
     result = revert(remediator, finding["id"])
     assert result["removed"] == [] and len(result["restored"]) == 1
     assert _block(s3) == before and json.loads(s3.get_bucket_policy(Bucket=BUCKET)["Policy"]) == original
+
+
+# -- a cross-account bucket ACL grant (principal CanonicalUser): removed from the ACL, added back by the revert ---
+PARTNER_ID = "79a59df900b949e55d96a1e698fbacedfd6e09d98eacf8f8d5218e7cd47ef2be"
+OWNER_ID = "75aa57f09aa0c8caeab4f8c24e99d10f8e7faeebf76c078efc7c6caea54ba06a"
+
+
+def _grant(grantee_id: str, permission: str) -> dict[str, Any]:
+    return {"Grantee": {"Type": "CanonicalUser", "ID": grantee_id}, "Permission": permission}
+
+
+ACL = {"Owner": {"ID": OWNER_ID}, "Grants": [_grant(OWNER_ID, "FULL_CONTROL"), _grant(PARTNER_ID, "READ")]}
+
+
+def _acl_finding() -> Finding:
+    return _finding(S3_BUCKET, BUCKET_ARN, {"CanonicalUser": PARTNER_ID}, action=["s3:ListBucket"],
+                    sources=[{"type": "BUCKET_ACL"}])  # fmt: skip
+
+
+def test_a_cross_account_acl_grant_is_removed_exactly_and_its_undo_adds_it_back() -> None:
+    bucket = BucketState(BUCKET_ARN, BUCKET, {}, {"Version": POLICY_VERSION, "Statement": []}, None, ACL)
+    plan = plan_bucket(_acl_finding(), bucket, SETTINGS)
+    assert (plan.decision, plan.reason, plan.added, plan.policy_after) == ("remediate", "acl_access", (), bucket.policy)
+    [change] = plan.side_changes
+    owner = {"Bucket": BUCKET, "ExpectedBucketOwner": SANDBOX_ACCOUNT}
+    kept = {"Owner": {"ID": OWNER_ID}, "Grants": [_grant(OWNER_ID, "FULL_CONTROL")]}
+    assert change.do == {"api": "s3:PutBucketAcl", "params": {**owner, "AccessControlPolicy": kept}}
+    assert change.undo["params"]["AccessControlPolicy"] == ACL
+    later = {**kept, "Grants": [*kept["Grants"], _grant("c" * 64, "WRITE")]}  # a grant added since: kept
+    assert s3_bucket.restored_acl(change, later) == {**later, "Grants": [*later["Grants"], _grant(PARTNER_ID, "READ")]}
+    assert s3_bucket.restored_acl(change, ACL) is None  # there already
+    gone = plan_bucket(_acl_finding(), BucketState(BUCKET_ARN, BUCKET, {}, bucket.policy, None, kept), SETTINGS)
+    assert (gone.decision, gone.reason) == ("skip", "already_contained")  # a redelivery: nothing left to remove
+
+
+def test_an_acl_grant_that_could_be_the_zone_or_in_notify_mode_is_reported_with_the_exact_command() -> None:
+    bucket = BucketState(BUCKET_ARN, BUCKET, {}, {"Version": POLICY_VERSION, "Statement": []}, None, ACL)
+    for overrides in ({"trusted_org_id": "o-abc123def4"}, {"mode": "notify"}):
+        plan = plan_bucket(_acl_finding(), bucket, Settings(**{**SETTINGS.__dict__, **overrides}))
+        assert plan.decision == "notify" and plan.side_changes == ()
+        [note] = [n for n in plan.notes if "put-bucket-acl" in n]
+        command = note.split("to remove it: ", 1)[1]
+        assert command.startswith(f"aws s3api put-bucket-acl --bucket {BUCKET} --expected-bucket-owner")
+        policy = json.loads(command.split("--access-control-policy ", 1)[1].strip("'"))
+        assert policy == {"Owner": {"ID": OWNER_ID}, "Grants": [_grant(OWNER_ID, "FULL_CONTROL")]}
+
+
+def test_an_acl_grant_is_removed_through_the_engine_and_restored_by_revert(aws: Aws) -> None:
+    s3 = aws.client("s3")
+    s3.create_bucket(Bucket=BUCKET)
+    owner = s3.get_bucket_acl(Bucket=BUCKET)["Owner"]
+    original = {"Owner": owner, "Grants": [*s3.get_bucket_acl(Bucket=BUCKET)["Grants"], _grant(PARTNER_ID, "READ")]}
+    s3.put_bucket_acl(Bucket=BUCKET, AccessControlPolicy=original)
+    finding = aws.standin.add_finding(
+        resource=BUCKET_ARN, resource_type=S3_BUCKET, principal={"CanonicalUser": PARTNER_ID},
+        action=["s3:ListBucket"], resource_owner_account=SANDBOX_ACCOUNT, publish=False,
+    )  # fmt: skip
+    remediator = aws.remediator()
+    [outcome] = remediator.process([_ref(aws, finding)])
+    assert (outcome.decision, outcome.reason) == ("remediate", "acl_access")
+    ids = [g["Grantee"].get("ID") for g in s3.get_bucket_acl(Bucket=BUCKET)["Grants"]]
+    assert PARTNER_ID not in ids and owner["ID"] in ids
+    [again] = aws.remediator().process([_ref(aws, finding)])
+    assert (again.decision, again.reason) == ("skip", "already_contained")
+    result = revert(remediator, finding["id"])
+    assert result["restored"] == [f"added the bucket ACL grants of canonical user {PARTNER_ID} back to bucket {BUCKET}"]
+    grants = s3.get_bucket_acl(Bucket=BUCKET)["Grants"]
+    assert sorted(json.dumps(g, sort_keys=True) for g in grants) == sorted(
+        json.dumps(g, sort_keys=True) for g in original["Grants"]
+    )

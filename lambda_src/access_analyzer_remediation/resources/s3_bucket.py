@@ -12,10 +12,11 @@ logging and replication keep working.
 from __future__ import annotations
 
 import json
+import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .. import planner
 from ..clients import error_code
@@ -38,6 +39,8 @@ _IAM_ACTIONS = {
     "PutBucketPolicy": "s3:PutBucketPolicy",
     "DeleteBucketPolicy": "s3:DeleteBucketPolicy",
     "PutPublicAccessBlock": "s3:PutBucketPublicAccessBlock",
+    "GetBucketAcl": "s3:GetBucketAcl",
+    "PutBucketAcl": "s3:PutBucketAcl",
 }
 # Calls only a revert makes, with the operator's credentials (the Lambda role is not granted what they need
 # beyond _IAM_ACTIONS).
@@ -46,6 +49,7 @@ _OPERATOR_ACTIONS = {"DeletePublicAccessBlock": "s3:PutBucketPublicAccessBlock"}
 BPA_SETTINGS = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
 BPA_CONTAINING = ("RestrictPublicBuckets", "IgnorePublicAcls")
 BPA_KEY = "s3:PublicAccessBlock"
+ACL_KEY = "s3:AclGrantsOf:"  # + the canonical user id
 # S3's permanent refusals of PutBucketPolicy / DeleteBucketPolicy: reported, never retried.
 _REJECTIONS: dict[str, tuple[planner.Decision, str]] = {
     "MalformedPolicy": ("notify", planner.POLICY_REJECTED),
@@ -54,7 +58,7 @@ _REJECTIONS: dict[str, tuple[planner.Decision, str]] = {
     "NoSuchBucket": ("skip", planner.RESOURCE_NOT_FOUND),
 }
 # S3's permanent refusals of PutPublicAccessBlock: the Deny contains the finding; the notice says what was not done.
-_SIDE_REFUSALS = frozenset({"AccessDenied", "InvalidRequest", "NoSuchBucket"})
+_SIDE_REFUSALS = frozenset({"AccessDenied", "InvalidRequest", "NoSuchBucket", "AccessControlListNotSupported"})
 _SOURCE_NOTES = {
     "BUCKET_ACL": "the bucket ACL grants this access too: the Deny overrides it; to remove the grant for good, drop"
     " it from the ACL (aws s3api get-bucket-acl / put-bucket-acl --bucket {name}) or turn on IgnorePublicAcls",
@@ -76,6 +80,7 @@ class BucketState:
     tags: Mapping[str, str]
     policy: Policy
     public_access_block: Mapping[str, bool] | None = None
+    acl: Mapping[str, Any] | None = None  # GetBucketAcl's Owner and Grants (None: not read)
 
     def with_policy(self, policy: Policy) -> BucketState:
         return replace(self, policy=policy)
@@ -119,6 +124,8 @@ def plan_bucket(
         for source in finding.sources
         if source.type != "POLICY"
     ]
+    if set(finding.principal) == {"CanonicalUser"} and plan.reason == "unsupported_principal":
+        return _without_acl_grants(plan, finding, bucket, settings)
     plan = replace(plan, notes=(*plan.notes, *notes)) if notes else plan
     held_back = plan.decision == "notify" and plan.reason == planner.NOTIFY_MODE
     if not finding.is_public or not (plan.decision == "remediate" or held_back) or plan.policy_after is None:
@@ -186,6 +193,51 @@ def _with_public_access_block(plan: Plan, finding: Finding, bucket: BucketState,
     return replace(plan, side_changes=(change,))
 
 
+def _without_acl_grants(plan: Plan, finding: Finding, bucket: BucketState, settings: Settings) -> Plan:
+    """A bucket ACL grant to another account's canonical user: no condition key names a canonical user, so no Deny
+    can catch it; the tool removes exactly that grantee's grants from the ACL (PutBucketAcl, every other grant and
+    the owner as they are) and keeps them for the revert. A canonical id names no account, so it could belong to a
+    trusted account or an allowlisted one: only when the zone of trust is the bucket's own account (Access Analyzer
+    found the grantee outside it); otherwise, and in notify mode, the notice gives the exact put-bucket-acl."""
+    ref = finding.resource
+    grantee = finding.principal["CanonicalUser"]
+    grants = list((bucket.acl or {}).get("Grants", []))
+    theirs = [
+        g for g in grants if g.get("Grantee", {}).get("Type") == "CanonicalUser" and g["Grantee"].get("ID") == grantee
+    ]
+    if bucket.acl is None:
+        return replace(plan, notes=(*plan.notes, "the bucket ACL was not read (offline: give get-bucket-acl output)"))
+    if not theirs:  # removed already (by this tool, a redelivery, or by hand): the access is gone
+        return Plan("skip", planner.ALREADY_CONTAINED, f"the bucket ACL grants canonical user {grantee} nothing")
+    owner = {"Bucket": ref.name, "ExpectedBucketOwner": ref.account_id}
+    kept = {"Owner": dict(bucket.acl.get("Owner", {})), "Grants": [g for g in grants if g not in theirs]}
+    permissions = "/".join(str(g.get("Permission")) for g in theirs)
+    command = (
+        f"aws s3api put-bucket-acl --bucket {ref.name} --expected-bucket-owner {ref.account_id}"
+        f" --access-control-policy {shlex.quote(compact(kept))}"
+    )
+    beyond = _zone_beyond_owner(ref.account_id, settings)
+    if beyond or settings.mode == "notify":
+        why = "notify mode" if not beyond else f"the grantee could be {', '.join(beyond)}"
+        note = f"the bucket ACL grants canonical user {grantee} {permissions} ({why}): to remove it: {command}"
+        return replace(plan, notes=(*plan.notes, note))
+    change = planner.SideChange(
+        f"{ACL_KEY}{grantee}",
+        f"removed the bucket ACL grants of canonical user {grantee} ({permissions}) from bucket {ref.name}",
+        {"api": "s3:PutBucketAcl", "params": {**owner, "AccessControlPolicy": kept}},
+        {"api": "s3:PutBucketAcl", "params": {**owner, "AccessControlPolicy": {**kept, "Grants": grants}}},
+        "adds exactly those grants back (the ACL's other grants as they are then)",
+    )
+    return Plan(
+        "remediate",
+        planner.ACL_ACCESS,
+        f"{change.summary}: no Deny can name a canonical user",
+        policy_after=bucket.policy,
+        notes=tuple(n for n in plan.notes if "cannot be denied" not in n),
+        side_changes=(change,),
+    )
+
+
 def _zone_beyond_owner(owner_account: str, settings: Settings) -> list[str]:
     """Who the zone of trust and the allowlist hold outside the bucket's own account."""
     beyond = [f"account {a}" for a in sorted(settings.trusted_account_ids - {owner_account})]
@@ -202,6 +254,21 @@ def changes_for(ref: ResourceRef, document: Policy) -> list[Change]:
     if not statements(document):
         return [{"api": "s3:DeleteBucketPolicy", "params": owner}]
     return [{"api": "s3:PutBucketPolicy", "params": {**owner, "Policy": compact(document)}}]
+
+
+def restored_acl(change: planner.SideChange, now: Mapping[str, Any]) -> dict[str, Any] | None:
+    """Pure: the ACL that undoes `change` on top of `now` (GetBucketAcl's output): every grant it removed added back
+    where it is missing, every other grant as it is now. None when none is missing (undone already)."""
+    removed = [
+        g
+        for g in change.undo["params"]["AccessControlPolicy"]["Grants"]
+        if g not in change.do["params"]["AccessControlPolicy"]["Grants"]
+    ]
+    grants = list(now.get("Grants", []))
+    missing = [g for g in removed if g not in grants]
+    if not missing:
+        return None
+    return {"Owner": dict(now.get("Owner", {})), "Grants": [*grants, *missing]}
 
 
 def restored_block(
@@ -261,9 +328,20 @@ class S3BucketAdapter:
         tags = {str(tag.get("Key")): str(tag.get("Value", "")) for tag in tag_set}
         try:
             block = self._public_access_block(ref)
+            acl = self._acl(ref)
         except LookupError:
             return None
-        return BucketState(ref.arn, ref.name, tags, policy_from_api(text), block)
+        return BucketState(ref.arn, ref.name, tags, policy_from_api(text), block, acl)
+
+    def _acl(self, ref: ResourceRef) -> dict[str, Any]:
+        """The bucket ACL's owner and grants (LookupError: no bucket)."""
+        try:
+            response = self.s3.get_bucket_acl(Bucket=ref.name, ExpectedBucketOwner=ref.account_id)
+        except Exception as err:
+            if error_code(err) == "NoSuchBucket":
+                raise LookupError(ref.arn) from None
+            raise
+        return {"Owner": dict(response.get("Owner", {})), "Grants": [dict(g) for g in response.get("Grants", [])]}
 
     def _public_access_block(self, ref: ResourceRef) -> dict[str, bool] | None:
         """The bucket's Block Public Access settings, None when it has no configuration (LookupError: no bucket)."""
@@ -302,17 +380,23 @@ class S3BucketAdapter:
         return None
 
     def apply(self, ref: ResourceRef, change: planner.SideChange) -> str | None:
-        if change.do["api"] != "s3:PutPublicAccessBlock":
-            raise ValueError(f"not a side change of a bucket: {change.do['api']}")
+        api = change.do["api"]
         try:
-            self.s3.put_public_access_block(**change.do["params"])
+            if api == "s3:PutPublicAccessBlock":
+                self.s3.put_public_access_block(**change.do["params"])
+            elif api == "s3:PutBucketAcl":
+                self.s3.put_bucket_acl(**change.do["params"])
+            else:
+                raise ValueError(f"not a side change of a bucket: {api}")
         except Exception as err:
             if error_code(err) in _SIDE_REFUSALS:
-                return f"S3 refused PutPublicAccessBlock ({error_code(err)})"
+                return f"S3 refused {api.split(':')[1]} ({error_code(err)})"
             raise
         return None
 
     def undo(self, ref: ResourceRef, change: planner.SideChange) -> str:
+        if change.key.startswith(ACL_KEY):
+            return self._undo_acl(ref, change)
         if change.key != BPA_KEY:
             raise ValueError(f"not a side change of a bucket: {change.key}")
         try:
@@ -330,3 +414,19 @@ class S3BucketAdapter:
         return f"turned Block Public Access {' and '.join(ours)} of bucket {ref.name} back off" + (
             " (no configuration left, as before)" if result is None else ""
         )
+
+    def _undo_acl(self, ref: ResourceRef, change: planner.SideChange) -> str:
+        try:
+            now = self._acl(ref)
+        except LookupError:
+            return f"bucket {ref.name} no longer exists: its ACL went with it"
+        grantee = change.key.removeprefix(ACL_KEY)
+        restored = restored_acl(change, now)
+        if restored is None:
+            return f"the bucket ACL grants of canonical user {grantee} are on bucket {ref.name} already: none added"
+        self.s3.put_bucket_acl(
+            Bucket=ref.name,
+            ExpectedBucketOwner=ref.account_id,
+            AccessControlPolicy=restored,  # type: ignore[arg-type]
+        )
+        return f"added the bucket ACL grants of canonical user {grantee} back to bucket {ref.name}"
