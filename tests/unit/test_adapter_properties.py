@@ -25,7 +25,7 @@ from access_analyzer_remediation.policy import (
     statements,
 )
 from access_analyzer_remediation.resources.kms_key import KeyState, plan_key
-from access_analyzer_remediation.resources.s3_bucket import BucketState, plan_bucket, restored_block
+from access_analyzer_remediation.resources.s3_bucket import BucketState, plan_bucket, restored_acl, restored_block
 
 from .conftest import ANALYZER, OWNER, make_settings
 
@@ -223,3 +223,54 @@ def test_block_public_access_only_turns_settings_on_and_its_undo_restores_exactl
         ours = done[name] and not previous[name]  # what the change turned on goes back while still on
         assert after[name] == (previous[name] if ours and now[name] else now[name]), (name, before, later)
     assert (result is None) == (before is None and not any(after.values()))
+
+
+# -- changes beside the policy: a cross-account ACL grant --------------------------------------------------------
+GRANTEE_IDS = ("a" * 64, "b" * 64, "c" * 64)
+acl_grants = st.lists(
+    st.fixed_dictionaries(
+        {
+            "Grantee": st.fixed_dictionaries({"Type": st.just("CanonicalUser"), "ID": st.sampled_from(GRANTEE_IDS)}),
+            "Permission": st.sampled_from(["READ", "WRITE", "READ_ACP", "WRITE_ACP", "FULL_CONTROL"]),
+        }
+    ),
+    max_size=6,
+    unique_by=lambda g: (g["Grantee"]["ID"], g["Permission"]),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(grants=acl_grants, later=acl_grants)
+def test_an_acl_grant_removal_takes_only_that_grantee_and_its_undo_restores_it_keeping_later_grants(
+    grants: list[dict[str, Any]], later: list[dict[str, Any]]
+) -> None:
+    partner = GRANTEE_IDS[0]
+    finding = Finding(
+        id="f-acl",
+        analyzer_arn=ANALYZER,
+        resource_type=S3_BUCKET,
+        resource_arn=BUCKET_ARN,
+        status="ACTIVE",
+        principal={"CanonicalUser": partner},
+        actions=("s3:ListBucket",),
+        condition={},
+        is_public=False,
+        resource_owner_account=OWNER,
+    )
+    acl = {"Owner": {"ID": "d" * 64}, "Grants": grants}
+    bucket = BucketState(BUCKET_ARN, "shared-data", {}, {"Version": "2012-10-17", "Statement": []}, None, acl)
+    plan = plan_bucket(finding, bucket, OWNER_ONLY)
+    theirs = [g for g in grants if g["Grantee"]["ID"] == partner]
+    if not theirs:
+        assert (plan.decision, plan.side_changes) == ("skip", ())
+        return
+    [change] = plan.side_changes
+    kept = change.do["params"]["AccessControlPolicy"]["Grants"]
+    assert kept == [g for g in grants if g not in theirs]  # only that grantee's, the rest in order
+    assert restored_acl(change, change.do["params"]["AccessControlPolicy"]) is not None
+    done = {**acl, "Grants": kept}
+    undone = restored_acl(change, done)
+    assert undone is not None and sorted(map(str, undone["Grants"])) == sorted(map(str, grants))  # exactly as before
+    since = {**acl, "Grants": [*kept, *(g for g in later if g not in kept)]}  # grants added since stay
+    after = restored_acl(change, since) or since
+    assert all(g in after["Grants"] for g in since["Grants"]) and all(g in after["Grants"] for g in theirs)
