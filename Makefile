@@ -31,8 +31,10 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/mypy
 	$(VENV)/bin/mypy sandbox tests/integration tests/terraform tests/test_release.py tests/test_readme.py tests/readme_blocks.py tests/conftest.py
 
+# Two pytest-xdist workers in two lanes (tests/conftest.py, LANE_APART): `terraform test` and test_uninstall.py
+# (which mostly waits for the AWS provider's SQS waiters) beside the rest of the suite, in collection order.
 test: install lint ## the whole suite: lint, types, unit, Terraform checks, integration
-	CHECKOV_BIN=$(abspath $(CHECKOV_VENV))/bin/checkov $(PY) -m pytest
+	CHECKOV_BIN=$(abspath $(CHECKOV_VENV))/bin/checkov $(PY) -m pytest -n 2 --lanes
 
 package: $(VENV)/.installed ## rebuild lambda_dist/ from lambda_src/ (same sources, same bytes)
 	$(PY) scripts/build_lambda_zip.py

@@ -55,6 +55,10 @@ def _pytest_terraform_fixture(root: str, teardown: str) -> Any:
     """
     from pytest_terraform import terraform  # type: ignore[import-untyped]
 
+    # The decorator takes its caller's directory from the first frame up the stack with a `__file__` local (a
+    # module's frame). A pytest-xdist worker (make test) has none (execnet runs it from a string): this frame
+    # names its own file. The module directory still comes from LazyModuleDir, the decorator's first candidate.
+    __file__ = globals()["__file__"]  # noqa: F841 (read by pytest-terraform through this frame)
     try:
         return terraform.get_fixture(root)
     except KeyError:

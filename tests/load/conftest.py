@@ -8,11 +8,13 @@ are gone before the next directory's tests run: tests/sandbox checks that no sta
 from __future__ import annotations
 
 import sys
+from collections import Counter
 from collections.abc import Iterator
 
 import pytest
 
 from sandbox.access_analyzer import AccessAnalyzerStandIn
+from tests.conftest import HYPOTHESIS_EXAMPLES
 from tests.load.serial_moto import SerialMotoServer
 from tests.unit.conftest import Aws, make_aws
 
@@ -46,13 +48,20 @@ def load_aws(serial_moto: SerialMotoServer, load_standins: dict[str, AccessAnaly
         assert standin.internal_errors == [], "the Access Analyzer stand-in produced an invalid response"
 
 
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    """How many hypothesis examples the hostile-input properties ran (each test also asserts its own minimum)."""
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    """How many hypothesis examples the hostile-input properties ran, handed on with the test's report (its
+    user_properties, which pytest-xdist carries to the controller): tests/conftest.py prints the totals."""
+    before = Counter(_examples())
+    try:
+        return (yield)
+    finally:
+        ran = Counter(_examples())
+        ran.subtract(before)
+        if +ran:
+            item.user_properties.append((HYPOTHESIS_EXAMPLES, dict(+ran)))
+
+
+def _examples() -> Counter[str]:
     module = sys.modules.get("tests.load.test_hostile_input")
-    counts = getattr(module, "EXAMPLES", None)
-    if not counts:
-        return
-    terminalreporter.section("hypothesis examples (tests/load/test_hostile_input.py)")
-    for name, count in sorted(counts.items()):
-        terminalreporter.write_line(f"{count:>7,}  {name}")
-    terminalreporter.write_line(f"{sum(counts.values()):>7,}  in all")
+    return Counter(getattr(module, "EXAMPLES", None) or {})

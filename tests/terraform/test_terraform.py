@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -28,8 +30,23 @@ def test_validate(terraform: Terraform, initialized: Callable[[str], Path], rela
 
 
 def test_terraform_test(terraform: Terraform, initialized: Callable[[str], Path]) -> None:
-    proc = terraform.run("test", "-no-color", cwd=initialized("."), check=False, timeout=300)
-    assert proc.returncode == 0, f"terraform test failed:\n{proc.stdout}\n{proc.stderr}"
-    runs = sum(len(re.findall(r'^run "', p.read_text(), re.M)) for p in (REPO_ROOT / "tests").glob("*.tftest.hcl"))
-    assert runs > 0
-    assert f"Success! {runs} passed, 0 failed." in proc.stdout, proc.stdout
+    """Every tests/*.tftest.hcl file passes, each with all of its run blocks.
+
+    One `terraform test -filter=FILE` per file, all at once: a single `terraform test` runs the files one after
+    the other on one core, and the files share nothing (each file's run blocks have their own state).
+    """
+    module = initialized(".")
+    files = sorted((REPO_ROOT / "tests").glob("*.tftest.hcl"))
+    runs = {f"tests/{p.name}": len(re.findall(r'^run "', p.read_text(), re.M)) for p in files}
+    assert sum(runs.values()) > 0, runs
+    assert sorted(str(p.relative_to(module)) for p in (module / "tests").glob("*.tftest.hcl")) == sorted(runs)
+
+    def run(name: str) -> subprocess.CompletedProcess[str]:
+        return terraform.run("test", "-no-color", f"-filter={name}", cwd=module, check=False, timeout=300)
+
+    with ThreadPoolExecutor(max_workers=len(runs)) as pool:
+        procs = dict(zip(runs, pool.map(run, runs), strict=True))
+    for name, proc in procs.items():
+        assert proc.returncode == 0, f"terraform test {name} failed:\n{proc.stdout}\n{proc.stderr}"
+        assert f"{name}... pass" in proc.stdout, proc.stdout
+        assert f"Success! {runs[name]} passed, 0 failed." in proc.stdout, proc.stdout
