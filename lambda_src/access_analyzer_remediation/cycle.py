@@ -286,8 +286,9 @@ class ResourceCycle(Generic[RefT, SnapshotT]):
                 return Reverted(ready.read.policy, ready.read.policy, [], [], [])
             restored = []
             for change in undo:
+                # Not `written`: an undo that fails drops this revert's intent, so no later holder removes the
+                # Deny on its behalf; every undo is idempotent, and the operator's next revert makes the rest.
                 self._may_write(role, lease)
-                progress.written = True
                 restored.append({"key": change.key, "summary": self.adapter.undo(role, change)})
             if original and removed:
                 after = match_statement_form(after, json.loads(original))

@@ -451,3 +451,35 @@ def test_an_acl_grant_is_removed_through_the_engine_and_restored_by_revert(aws: 
     assert sorted(json.dumps(g, sort_keys=True) for g in grants) == sorted(
         json.dumps(g, sort_keys=True) for g in original["Grants"]
     )
+
+
+def test_an_undo_that_fails_leaves_the_deny_and_no_intent_and_the_next_revert_finishes(
+    aws: Aws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The operator may lack kms:CreateGrant: the grant is not re-created, the Deny stays (no holder completes the
+    revert on the operator's behalf), and once the operator can, a second revert does all of it."""
+    kms = aws.client("kms")
+    key = kms.create_key(Policy=json.dumps(OWNER_ONLY_KEY_POLICY))["KeyMetadata"]
+    kms.create_grant(KeyId=key["KeyId"], GranteePrincipal=READER, Operations=["Decrypt"])
+    finding = aws.standin.add_finding(
+        resource=key["Arn"], resource_type=KMS_KEY, principal={"AWS": READER}, action=["kms:Decrypt"], publish=False
+    )
+    remediator = aws.remediator()
+    assert [o.decision for o in remediator.process([_ref(aws, finding)])] == ["remediate"]
+    contained = json.loads(kms.get_key_policy(KeyId=key["KeyId"], PolicyName="default")["Policy"])
+
+    def denied(self: Any, ref: Any, change: Any) -> str:
+        raise ClientError({"Error": {"Code": "AccessDeniedException", "Message": "no kms:CreateGrant"}}, "CreateGrant")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(kms_key.KmsKeyAdapter, "undo", denied)
+        with pytest.raises(ClientError):
+            revert(remediator, finding["id"])
+    assert remediator.state.peek(key["Arn"]).intents == ()  # nothing left for a later holder to complete
+    [after] = aws.remediator().process([_ref(aws, finding)])  # the function meets the key again: Deny kept
+    assert after.reason == "already_contained"
+    assert json.loads(kms.get_key_policy(KeyId=key["KeyId"], PolicyName="default")["Policy"]) == contained
+    result = revert(remediator, finding["id"])
+    assert result["removed"] and len(result["restored"]) == 1
+    assert json.loads(kms.get_key_policy(KeyId=key["KeyId"], PolicyName="default")["Policy"]) == OWNER_ONLY_KEY_POLICY
+    assert len(kms.list_grants(KeyId=key["KeyId"])["Grants"]) == 1
