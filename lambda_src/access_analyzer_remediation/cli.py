@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from .audit import AuditStore
+from .clients import AwsClients
 from .findings import (
     IAM_ROLE,
-    KMS_KEY,
     NOUN_AND_DOCUMENT,
     S3_BUCKET,
     Finding,
@@ -29,9 +29,10 @@ from .findings import (
     MalformedEvent,
     parse_event,
 )
-from .planner import EXTERNAL_ACCESS_DENIED, NOTIFY_MODE, Plan, RoleState, plan_finding
+from .planner import EXTERNAL_ACCESS_DENIED, NOTIFY_MODE, Plan
 from .policy import PolicyError, grants, statements
-from .resources import Change, guard_resource, iam_role, kms_key, s3_bucket
+from .resources import Adapter, Change, registry
+from .resources.s3_bucket import policy_from_api
 from .settings import ACCOUNT_ID_RE, ANALYZER_ARN_RE, ORG_ID_RE, Settings, SettingsError, parse_mode
 
 _UNUSED_TOPIC = "arn:aws:sns:us-east-1:000000000000:unused"
@@ -162,15 +163,10 @@ def cmd_plan(args: argparse.Namespace) -> int:
     else:
         policy, tags = _resource_policy(document, resource_type), {}
     attributes = _read_json(args.attributes, "attributes") if args.attributes else None
-    if attributes is not None and resource_type == IAM_ROLE:
-        raise UsageError("--attributes: a role has nothing beside its trust policy (give it in --policy)")
-    if resource_type == S3_BUCKET:
-        _public_access_block(attributes)  # bad input is refused before anything else is said
-        _bucket_acl(attributes)
-    elif resource_type == KMS_KEY:
-        _grants(attributes)
+    offline: tuple[Adapter[Any, Any], Any, Any] | None = None
     if not isinstance(parsed, Ignored) and parsed.claim is not None:
         claim = parsed.claim
+        offline = _offline_snapshot(claim, policy, tags, attributes)  # bad input is refused before anything is said
         if not grants(policy, claim.principal, claim.actions):
             principal = ", ".join(f"{k}: {v}" for k, v in sorted(claim.principal.items()))
             noun = "role" if resource_type == IAM_ROLE else "resource"
@@ -202,87 +198,55 @@ def cmd_plan(args: argparse.Namespace) -> int:
         allowed_principals=tuple(args.allowed_principal),
         trust_policy_max_chars=args.max_chars,
     )
-    plan, changes = _offline_plan(parsed.claim, policy, tags, settings, attributes)
+    assert offline is not None
+    plan, changes = _offline_plan(parsed.claim, policy, offline, settings)
     return _emit(args, _plan_json(plan, policy, changes, _DOCUMENTS[resource_type]), _human_plan)
 
 
 _DOCUMENTS = {resource_type: document for resource_type, (_, document) in NOUN_AND_DOCUMENT.items()}
 
 
+def _offline_snapshot(
+    finding: Finding, policy: dict[str, Any], tags: dict[str, str], attributes: Any
+) -> tuple[Adapter[Any, Any], Any, Any]:
+    """The finding's adapter (built on clients that refuse every AWS call), its resource and the snapshot the
+    given policy, tags and attributes make."""
+    adapter = registry()[finding.resource_type](_NO_AWS, finding.region)
+    ref = adapter.ref(finding.resource_arn, finding.resource_owner_account)
+    try:
+        return adapter, ref, adapter.offline(ref, policy, tags, attributes)
+    except ValueError as err:
+        raise UsageError(f"--attributes: {err}") from None
+
+
 def _offline_plan(
-    finding: Finding, policy: dict[str, Any], tags: dict[str, str], settings: Settings, attributes: Any = None
+    finding: Finding, policy: dict[str, Any], offline: tuple[Adapter[Any, Any], Any, Any], settings: Settings
 ) -> tuple[Plan, list[Change]]:
-    """The adapter's pure plan on the given policy (and attributes), and the exact write calls it would make, the
-    policy write first. Offline, a key is taken for a customer managed key (its KeyManager is not in POLICY.json),
-    without grants and a bucket without Block Public Access settings unless --attributes says otherwise."""
-    ref = finding.resource
-    if finding.resource_type == IAM_ROLE:
-        role = finding.role
-        plan = plan_finding(finding, RoleState(role.arn, role.path, tags, policy), settings)
-        write = iam_role.changes_for(role, plan.policy_after) if plan.policy_after is not None else []
-    elif finding.resource_type == S3_BUCKET:
-        block = _public_access_block(attributes)
-        bucket = s3_bucket.BucketState(ref.arn, ref.name, tags, policy, block, _bucket_acl(attributes))
-        plan = guard_resource(ref, settings, finding.analyzer_arn, "bucket") or s3_bucket.plan_bucket(
-            finding, bucket, settings
-        )
-        write = s3_bucket.changes_for(ref, plan.policy_after) if plan.policy_after not in (None, policy) else []
-        if block is None and finding.is_public and not (attributes or {}).get("PublicAccessBlockConfiguration"):
-            plan = replace(plan, notes=(*plan.notes, "Block Public Access taken as off: none in --attributes"))
-    else:
-        key = kms_key.KeyState(ref.arn, ref.name, "CUSTOMER", tags, policy, _grants(attributes))
-        plan = guard_resource(ref, settings, finding.analyzer_arn, "key") or kms_key.plan_key(finding, key, settings)
-        write = kms_key.changes_for(ref, plan.policy_after) if plan.policy_after is not None else []
+    """The adapter's guard and pure plan on the given snapshot, and the exact write calls it would make, the policy
+    write first."""
+    adapter, ref, snapshot = offline
+    plan = adapter.guard(ref, settings, finding.analyzer_arn) or adapter.plan(finding, snapshot, settings, (), 0.0)
     if plan.decision != "remediate":
         return plan, []
+    write = adapter.changes(ref, plan.policy_after) if plan.policy_after not in (None, policy) else []
     return plan, [*write, *(dict(change.do) for change in plan.side_changes)]
 
 
-def _public_access_block(attributes: Any) -> dict[str, bool] | None:
-    """`aws s3api get-public-access-block` output (none, or no PublicAccessBlockConfiguration: the bucket has no
-    configuration), alone or merged with get-bucket-acl output (`jq -s add`)."""
-    if attributes is None:
-        return None
-    if not isinstance(attributes, dict) or set(attributes) - {"PublicAccessBlockConfiguration", "Owner", "Grants"}:
-        raise UsageError("--attributes is not get-public-access-block and/or get-bucket-acl output")
-    config = attributes.get("PublicAccessBlockConfiguration")
-    if config is None:
-        return None
-    if not isinstance(config, dict) or not all(
-        name in s3_bucket.BPA_SETTINGS and isinstance(value, bool) for name, value in config.items()
-    ):
-        raise UsageError("--attributes is not get-public-access-block output (PublicAccessBlockConfiguration)")
-    return {name: bool(config.get(name, False)) for name in s3_bucket.BPA_SETTINGS}
+def _refuse_aws(service: str, region: str | None) -> Any:
+    return _NoAws(service)
 
 
-def _bucket_acl(attributes: Any) -> dict[str, Any] | None:
-    """`aws s3api get-bucket-acl` output (Owner and Grants) in --attributes, or None when not given."""
-    if not isinstance(attributes, dict) or "Grants" not in attributes:
-        return None
-    grants, owner = attributes["Grants"], attributes.get("Owner", {})
-    if (
-        not isinstance(grants, list)
-        or not isinstance(owner, dict)
-        or not all(
-            isinstance(g, dict) and isinstance(g.get("Grantee"), dict) and isinstance(g.get("Permission"), str)
-            for g in grants
-        )
-    ):
-        raise UsageError("--attributes is not get-bucket-acl output (Grants of Grantee and Permission)")
-    return {"Owner": owner, "Grants": grants}
+class _NoAws:
+    """What `plan` has instead of an AWS client: offline, any call is a bug."""
+
+    def __init__(self, service: str) -> None:
+        self._service = service
+
+    def __getattr__(self, name: str) -> Any:
+        raise RuntimeError(f"aa-remediate plan is offline: it never calls {self._service}.{name}")
 
 
-def _grants(attributes: Any) -> tuple[kms_key.Grant, ...]:
-    """`aws kms list-grants` output (none: no grants)."""
-    if attributes is None:
-        return ()
-    grants_ = attributes.get("Grants") if isinstance(attributes, dict) else None
-    if not isinstance(grants_, list) or not all(
-        isinstance(g, dict) and isinstance(g.get("GrantId"), str) and isinstance(g.get("GranteePrincipal"), str)
-        for g in grants_
-    ):
-        raise UsageError("--attributes is not list-grants output (Grants with GrantId and GranteePrincipal)")
-    return tuple(kms_key.Grant.from_api(g) for g in grants_)
+_NO_AWS = AwsClients(factory=_refuse_aws)
 
 
 def _resource_policy(document: Any, resource_type: str) -> dict[str, Any]:
@@ -294,7 +258,7 @@ def _resource_policy(document: Any, resource_type: str) -> dict[str, Any]:
         except ValueError:
             raise UsageError("--policy: Policy is not JSON text") from None
     if document == {} and resource_type == S3_BUCKET:
-        return s3_bucket.policy_from_api(None)
+        return policy_from_api(None)
     what = _DOCUMENTS[resource_type]
     if not isinstance(document, dict):
         raise UsageError(f"--policy is not a {what} document")

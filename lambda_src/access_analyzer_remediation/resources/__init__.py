@@ -96,6 +96,11 @@ class Adapter(Protocol[RefT, SnapshotT]):
         """Write the planned document; a permanent refusal is returned, anything else raises (a retry)."""
         ...
 
+    def offline(self, ref: RefT, policy: Policy, tags: Mapping[str, str], attributes: Any) -> SnapshotT:
+        """Pure: the snapshot `aa-remediate plan` plans on: the policy and tags as given, `attributes` as the
+        type's read APIs return them (None: not given, taken as none). ValueError when they are not that."""
+        ...
+
     def apply(self, ref: RefT, change: SideChange) -> str | None:
         """Make a side change of a plan (idempotent: made again when an interrupted invocation's change is
         completed); a permanent refusal is returned as a message, anything else raises (a retry)."""

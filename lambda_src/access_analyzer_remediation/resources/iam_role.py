@@ -94,6 +94,11 @@ class IamRoleAdapter:
             raise
         return None
 
+    def offline(self, ref: RoleRef, policy: dict[str, Any], tags: Mapping[str, str], attributes: Any) -> RoleState:
+        if attributes is not None:
+            raise ValueError("a role has nothing beside its trust policy (give it in --policy)")
+        return RoleState(ref.arn, ref.path, dict(tags), policy)
+
     def apply(self, ref: RoleRef, change: SideChange) -> str | None:
         raise ValueError(f"a trust policy has no side changes: {change.key}")  # the role planner never plans one
 

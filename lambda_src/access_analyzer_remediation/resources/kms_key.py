@@ -192,6 +192,19 @@ def plan_key(
     return replace(plan, notes=(*plan.notes, *notes), side_changes=changes) if notes or changes else plan
 
 
+def grants_from_api(attributes: Any) -> tuple[Grant, ...]:
+    """`aws kms list-grants` output (None: no grants)."""
+    if attributes is None:
+        return ()
+    grants = attributes.get("Grants") if isinstance(attributes, dict) else None
+    if not isinstance(grants, list) or not all(
+        isinstance(g, dict) and isinstance(g.get("GrantId"), str) and isinstance(g.get("GranteePrincipal"), str)
+        for g in grants
+    ):
+        raise ValueError("not list-grants output (Grants with GrantId and GranteePrincipal)")
+    return tuple(Grant.from_api(g) for g in grants)
+
+
 def _revocation(ref: ResourceRef, grant: Grant) -> planner.SideChange:
     """Revoke a grant the finding's principal holds; its undo creates an equivalent grant (a new grant id, issued
     by whoever reverts: KMS cannot re-issue the old one)."""
@@ -298,6 +311,10 @@ class KmsKeyAdapter:
                 return decision, reason, f"KMS refused the change ({code}): nothing written"
             raise
         return None
+
+    def offline(self, ref: ResourceRef, policy: Policy, tags: Mapping[str, str], attributes: Any) -> KeyState:
+        """A customer managed key (DescribeKey is not read offline) with the grants of `aws kms list-grants`."""
+        return KeyState(ref.arn, ref.name, "CUSTOMER", dict(tags), policy, grants_from_api(attributes))
 
     def apply(self, ref: ResourceRef, change: planner.SideChange) -> str | None:
         if change.do["api"] != "kms:RevokeGrant":

@@ -81,6 +81,7 @@ class BucketState:
     policy: Policy
     public_access_block: Mapping[str, bool] | None = None
     acl: Mapping[str, Any] | None = None  # GetBucketAcl's Owner and Grants (None: not read)
+    settings_read: bool = True  # false offline without --attributes: Block Public Access taken as none
 
     def with_policy(self, policy: Policy) -> BucketState:
         return replace(self, policy=policy)
@@ -130,6 +131,8 @@ def plan_bucket(
     held_back = plan.decision == "notify" and plan.reason == planner.NOTIFY_MODE
     if not finding.is_public or not (plan.decision == "remediate" or held_back) or plan.policy_after is None:
         return plan
+    if not bucket.settings_read:
+        plan = replace(plan, notes=(*plan.notes, "Block Public Access taken as off: none in --attributes"))
     return _with_public_access_block(plan, finding, bucket, settings)
 
 
@@ -256,6 +259,40 @@ def changes_for(ref: ResourceRef, document: Policy) -> list[Change]:
     return [{"api": "s3:PutBucketPolicy", "params": {**owner, "Policy": compact(document)}}]
 
 
+def block_from_api(attributes: Any) -> dict[str, bool] | None:
+    """The Block Public Access settings in `aws s3api get-public-access-block` output (alone, or merged with
+    get-bucket-acl output: `jq -s add`); None when it holds none."""
+    if attributes is None:
+        return None
+    if not isinstance(attributes, dict) or set(attributes) - {"PublicAccessBlockConfiguration", "Owner", "Grants"}:
+        raise ValueError("not get-public-access-block and/or get-bucket-acl output")
+    config = attributes.get("PublicAccessBlockConfiguration")
+    if config is None:
+        return None
+    if not isinstance(config, dict) or not all(
+        name in BPA_SETTINGS and isinstance(value, bool) for name, value in config.items()
+    ):
+        raise ValueError("not get-public-access-block output (PublicAccessBlockConfiguration)")
+    return {name: bool(config.get(name, False)) for name in BPA_SETTINGS}
+
+
+def acl_from_api(attributes: Any) -> dict[str, Any] | None:
+    """The Owner and Grants of `aws s3api get-bucket-acl` output; None when it holds none."""
+    if not isinstance(attributes, dict) or "Grants" not in attributes:
+        return None
+    grants, owner = attributes["Grants"], attributes.get("Owner", {})
+    if (
+        not isinstance(grants, list)
+        or not isinstance(owner, dict)
+        or not all(
+            isinstance(g, dict) and isinstance(g.get("Grantee"), dict) and isinstance(g.get("Permission"), str)
+            for g in grants
+        )
+    ):
+        raise ValueError("not get-bucket-acl output (Grants of Grantee and Permission)")
+    return {"Owner": owner, "Grants": grants}
+
+
 def restored_acl(change: planner.SideChange, now: Mapping[str, Any]) -> dict[str, Any] | None:
     """Pure: the ACL that undoes `change` on top of `now` (GetBucketAcl's output): every grant it removed added back
     where it is missing, every other grant as it is now. None when none is missing (undone already)."""
@@ -378,6 +415,11 @@ class S3BucketAdapter:
                 return decision, reason, f"S3 refused the change ({code}): nothing written"
             raise
         return None
+
+    def offline(self, ref: ResourceRef, policy: Policy, tags: Mapping[str, str], attributes: Any) -> BucketState:
+        block, acl = block_from_api(attributes), acl_from_api(attributes)
+        read = attributes is not None and "PublicAccessBlockConfiguration" in attributes
+        return BucketState(ref.arn, ref.name, dict(tags), policy, block, acl, settings_read=read)
 
     def apply(self, ref: ResourceRef, change: planner.SideChange) -> str | None:
         api = change.do["api"]
