@@ -99,6 +99,14 @@ def settings() -> Settings:
 
 
 SANDBOX_ACCOUNT = "123456789012"
+# The key policy statement KMS writes for a new key: the account administers its key through IAM.
+KEY_ADMIN_STATEMENT = {
+    "Sid": "Enable IAM User Permissions",
+    "Effect": "Allow",
+    "Principal": {"AWS": f"arn:aws:iam::{SANDBOX_ACCOUNT}:root"},
+    "Action": "kms:*",
+    "Resource": "*",
+}
 FAST_RETRIES = Config(retries={"mode": "standard", "max_attempts": 2}, connect_timeout=5, read_timeout=20)
 
 

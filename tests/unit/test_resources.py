@@ -17,7 +17,7 @@ from access_analyzer_remediation.resources.s3_bucket import BUCKET_POLICY_MAX_BY
 from access_analyzer_remediation.revert import revert
 from access_analyzer_remediation.settings import Settings
 
-from .conftest import EXTERNAL, SANDBOX_ACCOUNT, Aws, resource_finding
+from .conftest import EXTERNAL, KEY_ADMIN_STATEMENT, SANDBOX_ACCOUNT, Aws, resource_finding
 
 ANALYZER = f"arn:aws:access-analyzer:us-east-1:{SANDBOX_ACCOUNT}:analyzer/aar"
 SETTINGS = Settings(
@@ -170,13 +170,7 @@ def test_a_redelivered_bucket_finding_is_already_contained() -> None:
 KEY_POLICY = {
     "Version": POLICY_VERSION,
     "Statement": [
-        {
-            "Sid": "Enable IAM User Permissions",
-            "Effect": "Allow",
-            "Principal": {"AWS": f"arn:aws:iam::{SANDBOX_ACCOUNT}:root"},
-            "Action": "kms:*",
-            "Resource": "*",
-        },
+        KEY_ADMIN_STATEMENT,
         {
             "Sid": "Partner",
             "Effect": "Allow",

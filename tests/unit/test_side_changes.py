@@ -19,7 +19,7 @@ from access_analyzer_remediation.resources.s3_bucket import BucketState, plan_bu
 from access_analyzer_remediation.revert import NothingToRevert, revert
 from access_analyzer_remediation.settings import Settings
 
-from .conftest import EXTERNAL, SANDBOX_ACCOUNT, Aws, resource_finding
+from .conftest import EXTERNAL, KEY_ADMIN_STATEMENT, SANDBOX_ACCOUNT, Aws, resource_finding
 
 ANALYZER = f"arn:aws:access-analyzer:us-east-1:{SANDBOX_ACCOUNT}:analyzer/aar"
 SETTINGS = Settings(
@@ -36,18 +36,7 @@ PUBLIC_READ = {
     "Resource": f"{BUCKET_ARN}/*",
 }
 ALL_OFF = dict.fromkeys(s3_bucket.BPA_SETTINGS, False)
-OWNER_ONLY_KEY_POLICY = {
-    "Version": POLICY_VERSION,
-    "Statement": [
-        {
-            "Sid": "Enable IAM User Permissions",
-            "Effect": "Allow",
-            "Principal": {"AWS": f"arn:aws:iam::{SANDBOX_ACCOUNT}:root"},
-            "Action": "kms:*",
-            "Resource": "*",
-        }
-    ],
-}
+OWNER_ONLY_KEY_POLICY = {"Version": POLICY_VERSION, "Statement": [KEY_ADMIN_STATEMENT]}
 READER = f"arn:aws:iam::{EXTERNAL}:role/Reader"
 
 
