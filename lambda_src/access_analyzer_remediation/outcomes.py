@@ -82,9 +82,7 @@ class Outcome:
             self.finding,
             mode,
             statements,
-            (*plan.notes, *(f"{c.summary}; a revert {c.undo_summary}" for c in plan.side_changes))
-            if plan is not None
-            else (),
+            (*plan.notes, *(c.announced for c in plan.side_changes)) if plan is not None else (),
             self.entries,
             self.completed,
             len(plan.side_changes) if plan is not None and self.decision == "remediate" else 0,

@@ -97,6 +97,11 @@ class SideChange:
     undo: Mapping[str, Any]
     undo_summary: str
 
+    @property
+    def announced(self) -> str:
+        """What was done and what a revert does, as notices and `revert --all` say it."""
+        return f"{self.summary}; a revert {self.undo_summary}"
+
     def to_json(self) -> dict[str, Any]:
         return {
             "key": self.key,

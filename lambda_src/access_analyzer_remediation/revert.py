@@ -116,7 +116,7 @@ def revert_all(remediator: Remediator, dry_run: bool = True) -> list[dict[str, A
             "resource_arn": role.arn,
             "findings": findings,
             "entries": [e.to_json() for e in entries],
-            "side_changes": [f"{c.summary}; a revert {c.undo_summary}" for c in undo],
+            "side_changes": [c.announced for c in undo],
         }
         if not dry_run:
             records = [
