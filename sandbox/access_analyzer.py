@@ -17,8 +17,13 @@ Findings come from the resources in moto, analysed per type by `sandbox.analysis
 keeps the findings): IAM role trust policies (`AccessAnalyzerStandIn.analyze_roles`, `sandbox.analysis.iam_role`),
 S3 general-purpose buckets, from their policy, ACL and Block Public Access (`AccessAnalyzerStandIn.analyze_buckets`,
 `sandbox.analysis.s3_bucket`), and KMS keys, from their key policy and grants (`AccessAnalyzerStandIn.analyze_keys`,
-`sandbox.analysis.kms_key`); `AccessAnalyzerStandIn.analyze` runs every type whose client is attached, and
-``StartResourceScan`` re-analyses the one role, bucket or key it names. The analysis mimics an ACCOUNT analyzer whose
+`sandbox.analysis.kms_key`), and the types of `TYPE_ANALYSES` (`AccessAnalyzerStandIn.analyze_type`, one module
+each: SQS queues, SNS topics, Secrets Manager secrets, ECR repositories, EFS file systems and DynamoDB tables from
+their resource policies, Lambda functions and layer versions from theirs, EBS snapshots from
+``createVolumePermission``, RDS DB and cluster snapshots from ``restore``; `sandbox.analysis.resource_policy`
+describes what they share). `AccessAnalyzerStandIn.analyze` runs every type whose client is attached (``iam_client``,
+``s3_client``, ``kms_client``, and `TYPE_CLIENTS`: ``sqs_client`` ... ``rds_client``), and ``StartResourceScan``
+re-analyses the one resource it names when its type's client is attached. The analysis mimics an ACCOUNT analyzer whose
 zone of trust is its account (optionally plus trusted accounts and an organization); the rules, a deliberately small
 model of the real analyzer and not a reimplementation of IAM policy evaluation, are in each module's docstring. A
 re-analysis resolves the finding of access that is gone, opens one for new access, and resolves and re-opens one
@@ -67,10 +72,20 @@ from botocore.model import OperationModel, ServiceModel, Shape, StructureShape
 from botocore.validate import ParamValidator
 
 from sandbox.analysis import ResourceAccess
+from sandbox.analysis import dynamodb_table as _dynamodb_table
+from sandbox.analysis import ebs_snapshot as _ebs_snapshot
+from sandbox.analysis import ecr_repository as _ecr_repository
+from sandbox.analysis import efs_file_system as _efs_file_system
 from sandbox.analysis import iam_role as _iam_role
 from sandbox.analysis import kms_key as _kms_key
+from sandbox.analysis import lambda_function as _lambda_function
+from sandbox.analysis import rds_snapshot as _rds_snapshot
 from sandbox.analysis import s3_bucket as _s3_bucket
+from sandbox.analysis import secret as _secret
+from sandbox.analysis import sns_topic as _sns_topic
+from sandbox.analysis import sqs_queue as _sqs_queue
 from sandbox.analysis.iam_role import _account_of
+from sandbox.analysis.resource_policy import Analysis, ZoneOf
 
 SERVICE_NAME = "accessanalyzer"
 EVENT_SOURCE = "aws.access-analyzer"
@@ -78,6 +93,17 @@ FINDING_DETAIL_TYPE = "Access Analyzer Finding"
 IAM_ROLE = "AWS::IAM::Role"
 S3_BUCKET = _s3_bucket.RESOURCE_TYPE
 KMS_KEY = _kms_key.RESOURCE_TYPE
+SQS_QUEUE = _sqs_queue.RESOURCE_TYPE
+SNS_TOPIC = _sns_topic.RESOURCE_TYPE
+SECRETS_MANAGER_SECRET = _secret.RESOURCE_TYPE
+ECR_REPOSITORY = _ecr_repository.RESOURCE_TYPE
+EFS_FILE_SYSTEM = _efs_file_system.RESOURCE_TYPE
+DYNAMODB_TABLE = _dynamodb_table.RESOURCE_TYPE
+LAMBDA_FUNCTION = _lambda_function.FUNCTION_TYPE
+LAMBDA_LAYER_VERSION = _lambda_function.LAYER_VERSION_TYPE
+EBS_SNAPSHOT = _ebs_snapshot.RESOURCE_TYPE
+RDS_DB_SNAPSHOT = _rds_snapshot.DB_SNAPSHOT_TYPE
+RDS_CLUSTER_SNAPSHOT = _rds_snapshot.CLUSTER_SNAPSHOT_TYPE
 DEFAULT_ACCOUNT_ID = "123456789012"  # moto's default account: the roles the stand-in analyses live there
 DEFAULT_REGION = "us-east-1"
 DEFAULT_ANALYZER_NAME = "sandbox-analyzer"
@@ -627,6 +653,94 @@ def _finding_sources(access: RoleAccess | ResourceAccess) -> list[str] | None:
     return ["POLICY"]
 
 
+@dataclass(frozen=True)
+class TypeAnalysis:
+    """How the stand-in analyses one of the types beyond roles, buckets and keys: the type module's three functions
+    (`sandbox.analysis.resource_policy` describes them) and the client they take."""
+
+    resource_type: str
+    client: str  # the stand-in's attribute, and the attach / analyze / constructor keyword, e.g. "sqs_client"
+    arn_parts: Callable[[str], tuple[str, str] | None]  # (Region, account or "") of an ARN of the type; None: not one
+    resource_arns: Callable[[Any, str], list[str]]  # (client, owner account) -> every such resource the client sees
+    analyse: Callable[[Any, str, ZoneOf], Analysis | None]  # (client, ARN, zone of an owner) -> (owner, access)
+
+
+TYPE_ANALYSES: tuple[TypeAnalysis, ...] = (
+    TypeAnalysis(SQS_QUEUE, "sqs_client", _sqs_queue.arn_parts, _sqs_queue.resource_arns, _sqs_queue.analyse),
+    TypeAnalysis(SNS_TOPIC, "sns_client", _sns_topic.arn_parts, _sns_topic.resource_arns, _sns_topic.analyse),
+    TypeAnalysis(
+        SECRETS_MANAGER_SECRET, "secretsmanager_client", _secret.arn_parts, _secret.resource_arns, _secret.analyse
+    ),
+    TypeAnalysis(
+        ECR_REPOSITORY,
+        "ecr_client",
+        _ecr_repository.arn_parts,
+        _ecr_repository.resource_arns,
+        _ecr_repository.analyse,
+    ),
+    TypeAnalysis(
+        EFS_FILE_SYSTEM,
+        "efs_client",
+        _efs_file_system.arn_parts,
+        _efs_file_system.resource_arns,
+        _efs_file_system.analyse,
+    ),
+    TypeAnalysis(
+        DYNAMODB_TABLE,
+        "dynamodb_client",
+        _dynamodb_table.arn_parts,
+        _dynamodb_table.resource_arns,
+        _dynamodb_table.analyse,
+    ),
+    TypeAnalysis(
+        LAMBDA_FUNCTION,
+        "lambda_client",
+        _lambda_function.function_arn_parts,
+        _lambda_function.function_arns,
+        _lambda_function.analyse_function,
+    ),
+    TypeAnalysis(
+        LAMBDA_LAYER_VERSION,
+        "lambda_client",
+        _lambda_function.layer_version_arn_parts,
+        _lambda_function.layer_version_arns,
+        _lambda_function.analyse_layer_version,
+    ),
+    TypeAnalysis(
+        EBS_SNAPSHOT, "ec2_client", _ebs_snapshot.arn_parts, _ebs_snapshot.resource_arns, _ebs_snapshot.analyse
+    ),
+    TypeAnalysis(
+        RDS_DB_SNAPSHOT,
+        "rds_client",
+        _rds_snapshot.db_snapshot_arn_parts,
+        _rds_snapshot.db_snapshot_arns,
+        _rds_snapshot.analyse_db_snapshot,
+    ),
+    TypeAnalysis(
+        RDS_CLUSTER_SNAPSHOT,
+        "rds_client",
+        _rds_snapshot.cluster_snapshot_arn_parts,
+        _rds_snapshot.cluster_snapshot_arns,
+        _rds_snapshot.analyse_cluster_snapshot,
+    ),
+)
+# The clients of those types, in the order `analyze` runs them: the keywords of attach / analyze / the constructor.
+TYPE_CLIENTS: tuple[str, ...] = tuple(dict.fromkeys(t.client for t in TYPE_ANALYSES))
+
+
+def type_analysis(resource_type: str) -> TypeAnalysis:
+    """The `TypeAnalysis` of a resource type; ValueError for roles, buckets, keys (their own methods) and others."""
+    for analysis in TYPE_ANALYSES:
+        if analysis.resource_type == resource_type:
+            return analysis
+    raise ValueError(f"no stand-in analysis of {resource_type!r} beyond analyze_roles / _buckets / _keys")
+
+
+def type_analysis_of_arn(resource_arn: str) -> TypeAnalysis | None:
+    """The `TypeAnalysis` whose ARN pattern `resource_arn` matches; None when none does."""
+    return next((t for t in TYPE_ANALYSES if t.arn_parts(resource_arn) is not None), None)
+
+
 @dataclass
 class _Fault:
     code: str
@@ -675,6 +789,15 @@ class AccessAnalyzerStandIn:
         events_client: Any = None,
         s3_client: Any = None,
         kms_client: Any = None,
+        sqs_client: Any = None,
+        sns_client: Any = None,
+        secretsmanager_client: Any = None,
+        ecr_client: Any = None,
+        efs_client: Any = None,
+        dynamodb_client: Any = None,
+        lambda_client: Any = None,
+        ec2_client: Any = None,
+        rds_client: Any = None,
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
@@ -692,6 +815,16 @@ class AccessAnalyzerStandIn:
         self.events_client = events_client
         self.s3_client = s3_client
         self.kms_client = kms_client
+        # The clients of the types of TYPE_ANALYSES (attribute = keyword, see TYPE_CLIENTS).
+        self.sqs_client = sqs_client
+        self.sns_client = sns_client
+        self.secretsmanager_client = secretsmanager_client
+        self.ecr_client = ecr_client
+        self.efs_client = efs_client
+        self.dynamodb_client = dynamodb_client
+        self.lambda_client = lambda_client
+        self.ec2_client = ec2_client
+        self.rds_client = rds_client
         self.host = host
         self._requested_port = port
         self.model: ServiceModel = botocore.session.get_session().get_service_model(SERVICE_NAME)
@@ -769,10 +902,27 @@ class AccessAnalyzerStandIn:
         return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
     def attach(
-        self, iam_client: Any = None, events_client: Any = None, *, s3_client: Any = None, kms_client: Any = None
+        self,
+        iam_client: Any = None,
+        events_client: Any = None,
+        *,
+        s3_client: Any = None,
+        kms_client: Any = None,
+        sqs_client: Any = None,
+        sns_client: Any = None,
+        secretsmanager_client: Any = None,
+        ecr_client: Any = None,
+        efs_client: Any = None,
+        dynamodb_client: Any = None,
+        lambda_client: Any = None,
+        ec2_client: Any = None,
+        rds_client: Any = None,
     ) -> None:
-        """Set the clients used by default: IAM, S3 and KMS (the resources analysed, also on StartResourceScan; use
-        clients of the analyzer's Region) and EventBridge (events). A client left None keeps the one set before."""
+        """Set the clients used by default: those of the resources analysed (IAM roles, S3 buckets, KMS keys, and
+        each type of TYPE_ANALYSES: SQS, SNS, Secrets Manager, ECR, EFS, DynamoDB, Lambda functions and layer versions,
+        EC2 snapshots, RDS snapshots), by `analyze` and on StartResourceScan (use clients of the analyzer's Region),
+        and EventBridge (events). A client left None keeps the one set before; a type without a client is not
+        analysed."""
         if iam_client is not None:
             self.iam_client = iam_client
         if events_client is not None:
@@ -781,6 +931,20 @@ class AccessAnalyzerStandIn:
             self.s3_client = s3_client
         if kms_client is not None:
             self.kms_client = kms_client
+        given = {
+            "sqs_client": sqs_client,
+            "sns_client": sns_client,
+            "secretsmanager_client": secretsmanager_client,
+            "ecr_client": ecr_client,
+            "efs_client": efs_client,
+            "dynamodb_client": dynamodb_client,
+            "lambda_client": lambda_client,
+            "ec2_client": ec2_client,
+            "rds_client": rds_client,
+        }
+        for name, client in given.items():
+            if client is not None:
+                setattr(self, name, client)
 
     def reset(self) -> None:
         """Forget every finding, rule, analyzer, counter, fault and event; recreate the default analyzer."""
@@ -975,14 +1139,36 @@ class AccessAnalyzerStandIn:
         *,
         s3_client: Any = None,
         kms_client: Any = None,
+        sqs_client: Any = None,
+        sns_client: Any = None,
+        secretsmanager_client: Any = None,
+        ecr_client: Any = None,
+        efs_client: Any = None,
+        dynamodb_client: Any = None,
+        lambda_client: Any = None,
+        ec2_client: Any = None,
+        rds_client: Any = None,
         analyzer_arn: str | None = None,
     ) -> AnalysisResult:
-        """Re-analyse every type whose client is given or attached: roles (IAM), buckets (S3), keys (KMS).
+        """Re-analyse every type whose client is given or attached: roles (IAM), buckets (S3), keys (KMS), then the
+        types of TYPE_ANALYSES (`analyze_type`).
 
         Findings follow each resource as `analyze_roles` describes for roles."""
         iam, s3, kms = iam_client or self.iam_client, s3_client or self.s3_client, kms_client or self.kms_client
-        if iam is None and s3 is None and kms is None:
-            raise ValueError("analyze needs an IAM, S3 or KMS client (argument or attach())")
+        given = {
+            "sqs_client": sqs_client,
+            "sns_client": sns_client,
+            "secretsmanager_client": secretsmanager_client,
+            "ecr_client": ecr_client,
+            "efs_client": efs_client,
+            "dynamodb_client": dynamodb_client,
+            "lambda_client": lambda_client,
+            "ec2_client": ec2_client,
+            "rds_client": rds_client,
+        }
+        clients = {name: given[name] or getattr(self, name) for name in TYPE_CLIENTS}
+        if iam is None and s3 is None and kms is None and all(c is None for c in clients.values()):
+            raise ValueError("analyze needs a client of a type it analyses, e.g. IAM, S3 or KMS (argument or attach())")
         result = AnalysisResult()
         if iam is not None:
             result += self.analyze_roles(iam, events_client, analyzer_arn=analyzer_arn)
@@ -990,7 +1176,56 @@ class AccessAnalyzerStandIn:
             result += self.analyze_buckets(s3, events_client, analyzer_arn=analyzer_arn)
         if kms is not None:
             result += self.analyze_keys(kms, events_client, analyzer_arn=analyzer_arn)
+        for analysis in TYPE_ANALYSES:
+            client = clients[analysis.client]
+            if client is not None:
+                result += self.analyze_type(analysis.resource_type, client, events_client, analyzer_arn=analyzer_arn)
         return result
+
+    def analyze_type(
+        self, resource_type: str, client: Any = None, events_client: Any = None, *, analyzer_arn: str | None = None
+    ) -> AnalysisResult:
+        """Re-analyse every resource of one type of TYPE_ANALYSES (e.g. ``AWS::SQS::Queue``) that the analyzer's
+        account owns in its Region, as `analyze_roles` does roles; findings of resources that no longer exist are
+        RESOLVED. `client` defaults to the attached client of the type (`TypeAnalysis.client`)."""
+        analysis = type_analysis(resource_type)
+        client = client or getattr(self, analysis.client)
+        if client is None:
+            raise ValueError(f"analyze_type({resource_type!r}) needs a client ({analysis.client} or attach())")
+        found: dict[str, tuple[str, Mapping[tuple[str, str], ResourceAccess]]] = {}
+        for arn in analysis.resource_arns(client, self.account_id):
+            parts = analysis.arn_parts(arn)
+            analysed = self._analysed(analysis, client, arn) if parts is not None and parts[0] == self.region else None
+            if analysed is not None:
+                found[arn] = analysed
+        return self._reconcile_type(analysis.resource_type, found, analyzer_arn, events_client, sweep=True)
+
+    def scan_resource(
+        self, resource_arn: str, client: Any = None, events_client: Any = None, *, analyzer_arn: str | None = None
+    ) -> AnalysisResult:
+        """Re-analyse one resource of a type of TYPE_ANALYSES (what StartResourceScan does); a resource that no longer
+        exists, is not in the analyzer's Region or is another account's resolves its findings."""
+        analysis = type_analysis_of_arn(resource_arn)
+        parts = analysis.arn_parts(resource_arn) if analysis is not None else None
+        if analysis is None or parts is None:
+            raise ValueError(f"not an ARN of a type the stand-in analyses: {resource_arn!r}")
+        client = client or getattr(self, analysis.client)
+        if client is None:
+            raise ValueError(f"scan_resource({resource_arn!r}) needs a client ({analysis.client} or attach())")
+        analysed = self._analysed(analysis, client, resource_arn) if parts[0] == self.region else None
+        found = {resource_arn: analysed if analysed is not None else (parts[1] or self.account_id, {})}
+        return self._reconcile_type(analysis.resource_type, found, analyzer_arn, events_client, sweep=False)
+
+    def _analysed(
+        self, analysis: TypeAnalysis, client: Any, arn: str
+    ) -> tuple[str, Mapping[tuple[str, str], ResourceAccess]] | None:
+        """(owner, access) of one resource; None when it does not exist or another account owns it (an ACCOUNT
+        analyzer analyses its own account's resources)."""
+        analysed = analysis.analyse(client, arn, lambda owner: self._zone_with(owner or self.account_id))
+        if analysed is None:
+            return None
+        owner = analysed[0] or self.account_id
+        return (owner, analysed[1]) if owner == self.account_id else None
 
     def analyze_buckets(
         self, s3_client: Any = None, events_client: Any = None, *, analyzer_arn: str | None = None
@@ -1429,6 +1664,10 @@ class AccessAnalyzerStandIn:
             self.scan_bucket(resource, analyzer_arn=analyzer.arn)
         elif self.kms_client is not None and _kms_key.key_arn_parts(resource) is not None:
             self.scan_key(resource, analyzer_arn=analyzer.arn)
+        else:
+            analysis = type_analysis_of_arn(resource)
+            if analysis is not None and getattr(self, analysis.client) is not None:
+                self.scan_resource(resource, analyzer_arn=analyzer.arn)
         return None
 
     def _create_archive_rule(self, params: dict[str, Any]) -> None:

@@ -31,6 +31,10 @@ the correct policy would be denied. The child process therefore teaches moto the
 CloudWatch Logs operations (`scope_authorization_to_resources`), so a statement scoped to the wrong table, topic or
 log group is denied exactly as AWS would deny it. Conditions are still evaluated only as far as moto does.
 
+Secrets Manager's ValidateResourcePolicy (process mode): moto 5.2.5 does not implement it; the child answers it with
+`sandbox.analysis.secret.validate_resource_policy` (a syntax check and a conservative broad-access check, see
+`implement_validate_resource_policy`). moto's PutResourcePolicy still ignores ``BlockPublicPolicy``.
+
 IAM read lag (process mode): the child serves moto behind `sandbox.iam_consistency.IamReadLagMiddleware`, so a test
 can make GetRole (and ListRoles) answer with a trust policy that was current a moment ago, as IAM's eventual
 consistency does: ``server.set_iam_read_lag(3.0, probability=0.5)`` (``POST /moto-api/iam-read-lag``); 0 turns it
@@ -569,6 +573,31 @@ def _authorize_actions_as_aws_names_them() -> None:
     IAMRequestBase.__init__ = init  # type: ignore[method-assign]
 
 
+def implement_validate_resource_policy() -> None:
+    """Teach moto Secrets Manager's ValidateResourcePolicy, which moto 5.2.5 does not implement (a request for it
+    fails with "not implemented"). The answer is `sandbox.analysis.secret.validate_resource_policy`'s: a syntax check
+    and a conservative broad-access check (its docstring); a SecretId moto does not know is
+    ``ResourceNotFoundException``. moto's PutResourcePolicy still ignores ``BlockPublicPolicy`` (a public policy is
+    stored). It changes moto's global class, so it runs only in the server's child process (`_serve_child`)."""
+    from moto.secretsmanager.exceptions import SecretNotFoundException
+    from moto.secretsmanager.responses import SecretsManagerResponse
+
+    def validate_resource_policy(self: Any) -> str:
+        from sandbox.analysis.secret import validate_resource_policy as validate
+
+        secret_id = self._get_param("SecretId")
+        owner, secret_arn = str(self.current_account), None
+        if secret_id:
+            backend = self.backend
+            if not backend._is_valid_identifier(secret_id):
+                raise SecretNotFoundException()
+            secret_arn = str(backend.secrets[secret_id].arn)
+            owner = secret_arn.split(":")[4]
+        return json.dumps(validate(str(self._get_param("ResourcePolicy") or ""), owner, secret_arn))
+
+    SecretsManagerResponse.validate_resource_policy = validate_resource_policy  # type: ignore[attr-defined]
+
+
 def _serve_child(host: str, port: int) -> None:
     """Child-process entry point: serve moto until stdin reaches EOF (the parent closed it or died)."""
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no access log per request
@@ -577,6 +606,7 @@ def _serve_child(host: str, port: int) -> None:
     from werkzeug.serving import make_server
 
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # `sandbox` as a package
+    implement_validate_resource_policy()
     from sandbox.iam_consistency import moto_app
 
     # What moto.server.ThreadedMotoServer serves, behind the IAM read-lag middleware (off until switched on).
