@@ -133,6 +133,374 @@ data "aws_iam_policy_document" "lambda" {
     }
   }
 
+  # SQS queues (resources/sqs_queue.py): GetQueueUrl (the queue's URL), GetQueueAttributes and SetQueueAttributes
+  # (the Policy attribute), ListQueueTags (the exemption tag). Never the deployment's own queues or a protected queue.
+  dynamic "statement" {
+    for_each = contains(var.resource_types, "AWS::SQS::Queue") ? [1] : []
+
+    content {
+      sid = "EditQueuePolicies"
+      actions = [
+        "sqs:GetQueueUrl",
+        "sqs:GetQueueAttributes",
+        "sqs:ListQueueTags",
+        "sqs:SetQueueAttributes",
+      ]
+      resources = ["arn:${local.partition}:sqs:*:${local.account_id}:*"]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = contains(var.resource_types, "AWS::SQS::Queue") && length(distinct(concat(local.own_queue_arns, local.protected_arns_by_service["sqs"]))) > 0 ? [1] : []
+
+    content {
+      sid       = "NeverEditOwnOrProtectedQueues"
+      effect    = "Deny"
+      actions   = ["sqs:SetQueueAttributes"]
+      resources = distinct(concat(local.own_queue_arns, local.protected_arns_by_service["sqs"]))
+    }
+  }
+
+  # SNS topics (resources/sns_topic.py): GetTopicAttributes and SetTopicAttributes (the Policy attribute),
+  # ListTagsForResource (the exemption tag). Never the deployment's own topics (digests, alarms) or a protected one.
+  dynamic "statement" {
+    for_each = contains(var.resource_types, "AWS::SNS::Topic") ? [1] : []
+
+    content {
+      sid = "EditTopicPolicies"
+      actions = [
+        "sns:GetTopicAttributes",
+        "sns:ListTagsForResource",
+        "sns:SetTopicAttributes",
+      ]
+      resources = ["arn:${local.partition}:sns:*:${local.account_id}:*"]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = contains(var.resource_types, "AWS::SNS::Topic") && length(distinct(concat(local.own_topic_arns, local.protected_arns_by_service["sns"]))) > 0 ? [1] : []
+
+    content {
+      sid       = "NeverEditOwnOrProtectedTopics"
+      effect    = "Deny"
+      actions   = ["sns:SetTopicAttributes"]
+      resources = distinct(concat(local.own_topic_arns, local.protected_arns_by_service["sns"]))
+    }
+  }
+
+  # Secrets Manager secrets (resources/secret.py): the resource policy (Get/Validate/Put, Delete for a revert that
+  # leaves none), DescribeSecret (the exemption tag; never GetSecretValue).
+  dynamic "statement" {
+    for_each = contains(var.resource_types, "AWS::SecretsManager::Secret") ? [1] : []
+
+    content {
+      sid = "EditSecretPolicies"
+      actions = [
+        "secretsmanager:GetResourcePolicy",
+        "secretsmanager:DescribeSecret",
+        "secretsmanager:ValidateResourcePolicy",
+        "secretsmanager:PutResourcePolicy",
+        "secretsmanager:DeleteResourcePolicy",
+      ]
+      resources = ["arn:${local.partition}:secretsmanager:*:${local.account_id}:secret:*"]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = contains(var.resource_types, "AWS::SecretsManager::Secret") && length(local.protected_arns_by_service["secretsmanager"]) > 0 ? [1] : []
+
+    content {
+      sid       = "NeverEditProtectedSecrets"
+      effect    = "Deny"
+      actions   = ["secretsmanager:PutResourcePolicy", "secretsmanager:DeleteResourcePolicy"]
+      resources = local.protected_arns_by_service["secretsmanager"]
+    }
+  }
+
+  # ECR repositories (resources/ecr_repository.py): the repository policy (Get/Set, never `force`; Delete for a
+  # revert that leaves none), ListTagsForResource (the exemption tag).
+  dynamic "statement" {
+    for_each = contains(var.resource_types, "AWS::ECR::Repository") ? [1] : []
+
+    content {
+      sid = "EditRepositoryPolicies"
+      actions = [
+        "ecr:GetRepositoryPolicy",
+        "ecr:ListTagsForResource",
+        "ecr:SetRepositoryPolicy",
+        "ecr:DeleteRepositoryPolicy",
+      ]
+      resources = ["arn:${local.partition}:ecr:*:${local.account_id}:repository/*"]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = contains(var.resource_types, "AWS::ECR::Repository") && length(local.protected_arns_by_service["ecr"]) > 0 ? [1] : []
+
+    content {
+      sid       = "NeverEditProtectedRepositories"
+      effect    = "Deny"
+      actions   = ["ecr:SetRepositoryPolicy", "ecr:DeleteRepositoryPolicy"]
+      resources = local.protected_arns_by_service["ecr"]
+    }
+  }
+
+  # EFS file systems (resources/efs_file_system.py): the file system policy (Describe/Put, never bypassing the
+  # lockout check; Delete for a revert that leaves none), ListTagsForResource (the exemption tag).
+  dynamic "statement" {
+    for_each = contains(var.resource_types, "AWS::EFS::FileSystem") ? [1] : []
+
+    content {
+      sid = "EditFileSystemPolicies"
+      actions = [
+        "elasticfilesystem:DescribeFileSystemPolicy",
+        "elasticfilesystem:ListTagsForResource",
+        "elasticfilesystem:PutFileSystemPolicy",
+        "elasticfilesystem:DeleteFileSystemPolicy",
+      ]
+      resources = ["arn:${local.partition}:elasticfilesystem:*:${local.account_id}:file-system/*"]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = contains(var.resource_types, "AWS::EFS::FileSystem") && length(local.protected_arns_by_service["elasticfilesystem"]) > 0 ? [1] : []
+
+    content {
+      sid       = "NeverEditProtectedFileSystems"
+      effect    = "Deny"
+      actions   = ["elasticfilesystem:PutFileSystemPolicy", "elasticfilesystem:DeleteFileSystemPolicy"]
+      resources = local.protected_arns_by_service["elasticfilesystem"]
+    }
+  }
+
+  # DynamoDB tables (resources/dynamodb_table.py): the resource policy (Get, conditional Put/Delete),
+  # ListTagsOfResource (the exemption tag). Never the audit table or a protected table.
+  dynamic "statement" {
+    for_each = contains(var.resource_types, "AWS::DynamoDB::Table") ? [1] : []
+
+    content {
+      sid = "EditTablePolicies"
+      actions = [
+        "dynamodb:GetResourcePolicy",
+        "dynamodb:ListTagsOfResource",
+        "dynamodb:PutResourcePolicy",
+        "dynamodb:DeleteResourcePolicy",
+      ]
+      resources = ["arn:${local.partition}:dynamodb:*:${local.account_id}:table/*"]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = contains(var.resource_types, "AWS::DynamoDB::Table") && length(distinct(concat(local.own_table_arns, local.protected_arns_by_service["dynamodb"]))) > 0 ? [1] : []
+
+    content {
+      sid       = "NeverEditOwnOrProtectedTables"
+      effect    = "Deny"
+      actions   = ["dynamodb:PutResourcePolicy", "dynamodb:DeleteResourcePolicy"]
+      resources = distinct(concat(local.own_table_arns, local.protected_arns_by_service["dynamodb"]))
+    }
+  }
+
+  # DynamoDB streams (the same adapter): the stream's resource policy (streams carry no tags: ListTagsOfResource
+  # is only called for tables, granted here as the module's one set of the adapter's calls).
+  dynamic "statement" {
+    for_each = contains(var.resource_types, "AWS::DynamoDB::Stream") ? [1] : []
+
+    content {
+      sid = "EditStreamPolicies"
+      actions = [
+        "dynamodb:GetResourcePolicy",
+        "dynamodb:ListTagsOfResource",
+        "dynamodb:PutResourcePolicy",
+        "dynamodb:DeleteResourcePolicy",
+      ]
+      resources = ["arn:${local.partition}:dynamodb:*:${local.account_id}:table/*/stream/*"]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = contains(var.resource_types, "AWS::DynamoDB::Stream") && length([for arn in distinct(concat(local.own_table_arns, local.protected_arns_by_service["dynamodb"])) : strcontains(arn, "/stream/") ? arn : "${arn}/stream/*"]) > 0 ? [1] : []
+
+    content {
+      sid       = "NeverEditOwnOrProtectedStreams"
+      effect    = "Deny"
+      actions   = ["dynamodb:PutResourcePolicy", "dynamodb:DeleteResourcePolicy"]
+      resources = [for arn in distinct(concat(local.own_table_arns, local.protected_arns_by_service["dynamodb"])) : strcontains(arn, "/stream/") ? arn : "${arn}/stream/*"]
+    }
+  }
+
+  # S3 directory buckets (resources/s3_directory_bucket.py): the bucket policy on the Zonal endpoint.
+  dynamic "statement" {
+    for_each = contains(var.resource_types, "AWS::S3Express::DirectoryBucket") ? [1] : []
+
+    content {
+      sid = "EditDirectoryBucketPolicies"
+      actions = [
+        "s3express:GetBucketPolicy",
+        "s3express:PutBucketPolicy",
+        "s3express:DeleteBucketPolicy",
+      ]
+      resources = ["arn:${local.partition}:s3express:*:${local.account_id}:bucket/*"]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = contains(var.resource_types, "AWS::S3Express::DirectoryBucket") && length(local.protected_arns_by_service["s3express"]) > 0 ? [1] : []
+
+    content {
+      sid       = "NeverEditProtectedDirectoryBuckets"
+      effect    = "Deny"
+      actions   = ["s3express:PutBucketPolicy", "s3express:DeleteBucketPolicy"]
+      resources = local.protected_arns_by_service["s3express"]
+    }
+  }
+
+  # Lambda functions (resources/lambda_function.py): GetPolicy (the function policy and its RevisionId), ListTags (the
+  # exemption tag), RemovePermission (the statement that grants the external principal, with RevisionId). Never
+  # AddPermission: a revert re-adds the statement with the operator's credentials. Never the tool's own function.
+  dynamic "statement" {
+    for_each = contains(var.resource_types, "AWS::Lambda::Function") ? [1] : []
+
+    content {
+      sid       = "RemoveFunctionPermissions"
+      actions   = ["lambda:GetPolicy", "lambda:ListTags", "lambda:RemovePermission"]
+      resources = ["arn:${local.partition}:lambda:*:${local.account_id}:function:*"]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = contains(var.resource_types, "AWS::Lambda::Function") ? [1] : []
+
+    content {
+      sid     = "NeverEditOwnOrProtectedFunctions"
+      effect  = "Deny"
+      actions = ["lambda:RemovePermission"]
+      resources = distinct(flatten([
+        for arn in concat(local.own_function_arns, [for a in local.protected_arns_by_service["lambda"] : a if strcontains(a, ":function:")]) :
+        [arn, "${arn}:*"]
+      ]))
+    }
+  }
+
+  # Lambda layer versions (resources/lambda_layer_version.py): GetLayerVersionPolicy, RemoveLayerVersionPermission
+  # (with RevisionId). Never AddLayerVersionPermission (the operator's, on revert).
+  dynamic "statement" {
+    for_each = contains(var.resource_types, "AWS::Lambda::LayerVersion") ? [1] : []
+
+    content {
+      sid       = "RemoveLayerVersionPermissions"
+      actions   = ["lambda:GetLayerVersionPolicy", "lambda:RemoveLayerVersionPermission"]
+      resources = ["arn:${local.partition}:lambda:*:${local.account_id}:layer:*:*"]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = contains(var.resource_types, "AWS::Lambda::LayerVersion") && length([for a in local.protected_arns_by_service["lambda"] : a if strcontains(a, ":layer:")]) > 0 ? [1] : []
+
+    content {
+      sid     = "NeverEditProtectedLayerVersions"
+      effect  = "Deny"
+      actions = ["lambda:RemoveLayerVersionPermission"]
+      # A layer ARN without a version protects every version, as the Lambda's guard reads it.
+      resources = flatten([for a in local.protected_arns_by_service["lambda"] : [a, "${a}:*"] if strcontains(a, ":layer:")])
+    }
+  }
+
+  # EBS snapshots (resources/ebs_snapshot.py): DescribeSnapshots (the exemption tag), DescribeSnapshotAttribute and
+  # ModifySnapshotAttribute (createVolumePermission: the external account or `all` removed; a revert adds it back
+  # with the same action). An EBS snapshot ARN names no account.
+  dynamic "statement" {
+    for_each = contains(var.resource_types, "AWS::EC2::Snapshot") ? [1] : []
+
+    content {
+      sid       = "EditSnapshotSharing"
+      actions   = ["ec2:DescribeSnapshotAttribute", "ec2:ModifySnapshotAttribute"]
+      resources = ["arn:${local.partition}:ec2:*::snapshot/*"]
+    }
+  }
+
+  # DescribeSnapshots supports no resource-level permission: "*" (a read; it changes nothing).
+  dynamic "statement" {
+    for_each = contains(var.resource_types, "AWS::EC2::Snapshot") ? [1] : []
+
+    content {
+      sid       = "DescribeSnapshots"
+      actions   = ["ec2:DescribeSnapshots"]
+      resources = ["*"]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = contains(var.resource_types, "AWS::EC2::Snapshot") && length(local.protected_arns_by_service["ec2"]) > 0 ? [1] : []
+
+    content {
+      sid       = "NeverEditProtectedSnapshots"
+      effect    = "Deny"
+      actions   = ["ec2:ModifySnapshotAttribute"]
+      resources = local.protected_arns_by_service["ec2"]
+    }
+  }
+
+  # RDS DB and cluster snapshots (resources/rds_snapshot.py, one set of calls for both types): the `restore`
+  # attribute read and changed (ValuesToRemove; a revert's ValuesToAdd, the same action), tags from Describe*.
+  dynamic "statement" {
+    for_each = contains(var.resource_types, "AWS::RDS::DBSnapshot") ? [1] : []
+
+    content {
+      sid = "EditDbSnapshotSharing"
+      actions = [
+        "rds:DescribeDBSnapshots",
+        "rds:DescribeDBSnapshotAttributes",
+        "rds:ModifyDBSnapshotAttribute",
+        "rds:DescribeDBClusterSnapshots",
+        "rds:DescribeDBClusterSnapshotAttributes",
+        "rds:ModifyDBClusterSnapshotAttribute",
+        "rds:ListTagsForResource",
+      ]
+      resources = ["arn:${local.partition}:rds:*:${local.account_id}:snapshot:*", "arn:${local.partition}:rds:*:${local.account_id}:cluster-snapshot:*"]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = contains(var.resource_types, "AWS::RDS::DBSnapshot") && length(local.protected_arns_by_service["rds"]) > 0 ? [1] : []
+
+    content {
+      sid       = "NeverEditProtectedDbSnapshots"
+      effect    = "Deny"
+      actions   = ["rds:ModifyDBSnapshotAttribute", "rds:ModifyDBClusterSnapshotAttribute"]
+      resources = local.protected_arns_by_service["rds"]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = contains(var.resource_types, "AWS::RDS::DBClusterSnapshot") ? [1] : []
+
+    content {
+      sid = "EditClusterSnapshotSharing"
+      actions = [
+        "rds:DescribeDBSnapshots",
+        "rds:DescribeDBSnapshotAttributes",
+        "rds:ModifyDBSnapshotAttribute",
+        "rds:DescribeDBClusterSnapshots",
+        "rds:DescribeDBClusterSnapshotAttributes",
+        "rds:ModifyDBClusterSnapshotAttribute",
+        "rds:ListTagsForResource",
+      ]
+      resources = ["arn:${local.partition}:rds:*:${local.account_id}:snapshot:*", "arn:${local.partition}:rds:*:${local.account_id}:cluster-snapshot:*"]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = contains(var.resource_types, "AWS::RDS::DBClusterSnapshot") && length(local.protected_arns_by_service["rds"]) > 0 ? [1] : []
+
+    content {
+      sid       = "NeverEditProtectedClusterSnapshots"
+      effect    = "Deny"
+      actions   = ["rds:ModifyDBSnapshotAttribute", "rds:ModifyDBClusterSnapshotAttribute"]
+      resources = local.protected_arns_by_service["rds"]
+    }
+  }
+
   # The audit table: GetItem (state of a resource whose finding is no longer ACTIVE; the records of an outbox item),
   # UpdateItem (lease + intent, commit + release, outbox abandoned, subscription note), BatchWriteItem (audit records
   # and outbox items; outbox deletes), Query (the outbox). The table has no index: the table ARN is the resource.

@@ -66,12 +66,25 @@ locals {
     var.audit_table_kms_key_arn,
     var.log_kms_key_arn,
   ])))
-  own_bucket_arns   = []
-  own_resource_arns = concat(local.own_kms_key_arns, local.own_bucket_arns)
+  own_bucket_arns = []
+  # The deployment's queues, topic, audit table and function (and an alarm topic passed in): a changed policy on one
+  # of them could stop the pipeline, silence the digests or open the audit trail. Built from the names, as above.
+  own_queue_arns    = [local.queue_arn, "${local.sqs_arn_prefix}${var.name}-dlq", local.events_dlq_arn]
+  own_topic_arns    = distinct(compact(["arn:${local.partition}:sns:${local.region}:${local.account_id}:${var.name}", var.alarm_topic_arn]))
+  own_table_arns    = [local.table_arn]
+  own_function_arns = [local.function_arn]
+  own_resource_arns = concat(
+    local.own_kms_key_arns, local.own_bucket_arns, local.own_queue_arns, local.own_topic_arns, local.own_table_arns,
+    local.own_function_arns,
+  )
 
-  # protected_resource_arns per service, for the explicit Denies (variables.tf admits bucket and key ARNs only).
-  protected_bucket_arns  = [for arn in var.protected_resource_arns : arn if can(regex("^arn:[^:]+:s3:::", arn))]
-  protected_kms_key_arns = [for arn in var.protected_resource_arns : arn if can(regex("^arn:[^:]+:kms:", arn))]
+  # protected_resource_arns per service, for the explicit Denies of iam.tf (one statement per resource type).
+  protected_arns_by_service = {
+    for service in ["s3", "kms", "sqs", "sns", "secretsmanager", "ecr", "elasticfilesystem", "dynamodb", "s3express", "lambda", "ec2", "rds"] :
+    service => [for arn in var.protected_resource_arns : arn if split(":", arn)[2] == service]
+  }
+  protected_bucket_arns  = local.protected_arns_by_service["s3"]
+  protected_kms_key_arns = local.protected_arns_by_service["kms"]
 
   # Exactly the variables of docs/architecture.md ("Environment"). AAR_QUEUE_URL: the sweep puts finding references on
   # the main queue, so they take the normal path (partial batch responses, redelivery, dead-letter queue) instead of

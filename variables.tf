@@ -169,7 +169,7 @@ variable "protected_role_patterns" {
 }
 
 variable "protected_resource_arns" {
-  description = "S3 buckets (arn:<partition>:s3:::<bucket>) and KMS keys (arn:<partition>:kms:<region>:<account>:key/<id>) that are never modified: their findings are only reported (AAR_PROTECTED_RESOURCE_ARNS). While the type is in `resource_types`, the Lambda role also carries an explicit Deny of s3:PutBucketPolicy, s3:DeleteBucketPolicy, s3:PutBucketPublicAccessBlock and s3:PutBucketAcl on each bucket, of kms:PutKeyPolicy and kms:RevokeGrant on each key. The deployment's own keys are always protected (AAR_OWN_RESOURCE_ARNS)."
+  description = "Resources other than roles that are never modified: their findings are only reported (AAR_PROTECTED_RESOURCE_ARNS). The ARN of an S3 bucket, KMS key, SQS queue, SNS topic, Secrets Manager secret, ECR repository, EFS file system, DynamoDB table or stream, S3 directory bucket, Lambda function or layer version, EBS snapshot or RDS DB / cluster snapshot. While the type is in `resource_types`, the Lambda role also carries an explicit Deny of the type's write actions on each of them. The deployment's own keys, queues, topic, table and function are always protected (AAR_OWN_RESOURCE_ARNS)."
   type        = list(string)
   default     = []
   nullable    = false
@@ -179,8 +179,9 @@ variable "protected_resource_arns" {
     condition = alltrue([for arn in var.protected_resource_arns : (
       can(regex("^arn:aws[a-z-]*:s3:::[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", arn))
       || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[A-Za-z0-9-]+$", arn))
+      || can(regex("^arn:aws[a-z-]*:(sqs|sns|secretsmanager|ecr|elasticfilesystem|dynamodb|s3express|lambda|ec2|rds):[a-z0-9-]+:[0-9]{0,12}:[^*?\\s]+$", arn))
     )])
-    error_message = "Every protected_resource_arns entry must be an S3 bucket ARN (arn:<partition>:s3:::<bucket>) or a KMS key ARN (arn:<partition>:kms:<region>:<account>:key/<id>), without wildcards."
+    error_message = "Every protected_resource_arns entry must be the ARN of a resource of a contained type (arn:<partition>:s3:::<bucket>, arn:<partition>:kms:<region>:<account>:key/<id>, arn:<partition>:sqs:<region>:<account>:<queue>, ...), without wildcards."
   }
 
   validation {

@@ -55,8 +55,9 @@ MUTANTS = (
     Mutant(
         "release before write",
         f"{PACKAGE}/cycle.py",
-        "        try:\n            rejection = self.write(role, policy)\n",
-        "        self.state.release(lease)\n        try:\n            rejection = self.write(role, policy)\n",
+        "        try:\n            rejection = self.write(role, policy, planned_on)\n",
+        "        self.state.release(lease)\n        try:\n"
+        "            rejection = self.write(role, policy, planned_on)\n",
         ("tests/unit/test_rails.py::test_a_remediation_commits_its_ledger_and_leaves_no_intent_behind",),
     ),
     Mutant(

@@ -103,7 +103,7 @@ run "defaults" {
       AAR_PROTECTED_ROLE_PATTERNS        = "[\"OrganizationAccountAccessRole\",\"AWSControlTowerExecution\",\"aws-controltower-*\",\"AWSAFT*\",\"/aws-reserved/*\",\"AWSCloudFormationStackSetExecutionRole\",\"AWSCloudFormationStackSetAdministrationRole\",\"stacksets-exec-*\"]"
       AAR_OWN_ROLE_ARNS                  = "[\"arn:aws:iam::111122223333:role/access-analyzer-remediation-lambda\",\"arn:aws:iam::111122223333:role/access-analyzer-remediation-scheduler\"]"
       AAR_RESOURCE_TYPES                 = "[\"AWS::IAM::Role\",\"AWS::S3::Bucket\",\"AWS::KMS::Key\"]"
-      AAR_OWN_RESOURCE_ARNS              = "[\"arn:aws:kms:us-west-2:111122223333:key/55555555-5555-5555-5555-555555555555\"]"
+      AAR_OWN_RESOURCE_ARNS              = "[\"arn:aws:kms:us-west-2:111122223333:key/55555555-5555-5555-5555-555555555555\",\"arn:aws:sqs:us-west-2:111122223333:access-analyzer-remediation\",\"arn:aws:sqs:us-west-2:111122223333:access-analyzer-remediation-dlq\",\"arn:aws:sqs:us-west-2:111122223333:access-analyzer-remediation-events-dlq\",\"arn:aws:sns:us-west-2:111122223333:access-analyzer-remediation\",\"arn:aws:dynamodb:us-west-2:111122223333:table/access-analyzer-remediation-audit\",\"arn:aws:lambda:us-west-2:111122223333:function:access-analyzer-remediation\"]"
       AAR_PROTECTED_RESOURCE_ARNS        = "[]"
       AAR_EXEMPTION_TAG_KEY              = "access-analyzer-remediation:exempt"
       AAR_ALLOWED_PRINCIPALS             = "[]"
@@ -498,7 +498,7 @@ run "roles_only" {
       aws_lambda_function.this.environment[0].variables.AAR_RESOURCE_TYPES == jsonencode(var.resource_types)
       && aws_lambda_function.this.environment[0].variables.AAR_RESOURCE_TYPES == "[\"AWS::IAM::Role\"]"
       && aws_lambda_function.this.environment[0].variables.AAR_PROTECTED_RESOURCE_ARNS == jsonencode(var.protected_resource_arns)
-      && jsondecode(aws_lambda_function.this.environment[0].variables.AAR_OWN_RESOURCE_ARNS) == [aws_kms_key.sns[0].arn]
+      && jsondecode(aws_lambda_function.this.environment[0].variables.AAR_OWN_RESOURCE_ARNS)[0] == aws_kms_key.sns[0].arn
     )
     error_message = "AAR_RESOURCE_TYPES is resource_types; the own and protected resources are passed whatever the types."
   }
@@ -528,12 +528,12 @@ run "own_and_protected_resources" {
   }
 
   assert {
-    condition = jsondecode(aws_lambda_function.this.environment[0].variables.AAR_OWN_RESOURCE_ARNS) == [
+    condition = slice(jsondecode(aws_lambda_function.this.environment[0].variables.AAR_OWN_RESOURCE_ARNS), 0, 3) == [
       "arn:aws:kms:us-west-2:111122223333:key/11111111-1111-1111-1111-111111111111",
       "arn:aws:kms:us-west-2:111122223333:key/22222222-2222-2222-2222-222222222222",
       "arn:aws:kms:us-west-2:111122223333:key/44444444-4444-4444-4444-444444444444",
     ]
-    error_message = "AAR_OWN_RESOURCE_ARNS: the topic's, the queues' and table's (one key), the log group's key."
+    error_message = "AAR_OWN_RESOURCE_ARNS: the topic's, the queues' and table's (one key), the log group's key, then the queues, topic, table and function."
   }
 
   assert {
@@ -898,7 +898,8 @@ run "aws_managed_topic_key_with_a_separate_alarm_topic" {
 
   assert {
     condition = (
-      aws_lambda_function.this.environment[0].variables.AAR_OWN_RESOURCE_ARNS == "[]"
+      length([for a in jsondecode(aws_lambda_function.this.environment[0].variables.AAR_OWN_RESOURCE_ARNS) : a if startswith(a, "arn:aws:kms:")]) == 0
+      && contains(jsondecode(aws_lambda_function.this.environment[0].variables.AAR_OWN_RESOURCE_ARNS), "arn:aws:sns:us-west-2:111122223333:ops-alarms")
       && !contains([for s in data.aws_iam_policy_document.lambda.statement : s.sid], "NeverEditProtectedKeys")
       && contains([for s in data.aws_iam_policy_document.lambda.statement : s.sid], "EditKeyPolicies")
     )

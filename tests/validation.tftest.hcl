@@ -269,9 +269,9 @@ run "protected_role_patterns" {
   expect_failures = [var.protected_role_patterns]
 }
 
-run "protected_resource_arns_not_a_bucket_or_key" {
+run "protected_resource_arns_not_a_contained_type" {
   command = plan
-  variables { protected_resource_arns = ["arn:aws:sqs:us-west-2:111122223333:queue"] }
+  variables { protected_resource_arns = ["arn:aws:glue:us-west-2:111122223333:database/audit"] }
   expect_failures = [var.protected_resource_arns]
 }
 

@@ -261,6 +261,27 @@ class AuditStore:
                 return sorted(items, key=lambda item: (str(item.get("decided_at", "")), str(item.get("sk", ""))))
             kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
+    def side_change_findings(self) -> dict[str, set[str]]:
+        """resource ARN -> the findings whose decisions made side changes there (a Scan: the uninstall path only,
+        never the Lambda). A containment made only of side changes (a removed Lambda statement, snapshot sharing, a
+        bucket ACL grant) leaves no ledger entry: this is how `revert --all` finds it."""
+        found: dict[str, set[str]] = {}
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "FilterExpression": (
+                "begins_with(pk, :finding) AND record_type = :decision AND attribute_exists(side_changes)"
+            ),
+            "ExpressionAttributeValues": {":finding": {"S": "FINDING#"}, ":decision": {"S": DECISION}},
+            "ConsistentRead": True,
+        }
+        while True:
+            response = self._client.scan(**kwargs)
+            for item in response.get("Items", []):
+                found.setdefault(item["resource_arn"]["S"], set()).add(item["finding_id"]["S"])
+            if "LastEvaluatedKey" not in response:
+                return found
+            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
     # -- items -----------------------------------------------------------------------------------------------
     def _item(self, record: AuditRecord) -> dict[str, Any]:
         record = self.stamp(record)

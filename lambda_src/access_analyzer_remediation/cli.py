@@ -20,9 +20,12 @@ from typing import Any
 from .audit import AuditStore
 from .clients import AwsClients
 from .findings import (
+    EBS_SNAPSHOT,
     IAM_ROLE,
+    KMS_KEY,
     NOUN_AND_DOCUMENT,
-    S3_BUCKET,
+    RDS_CLUSTER_SNAPSHOT,
+    RDS_DB_SNAPSHOT,
     Finding,
     FindingRef,
     Ignored,
@@ -167,7 +170,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
     if not isinstance(parsed, Ignored) and parsed.claim is not None:
         claim = parsed.claim
         offline = _offline_snapshot(claim, policy, tags, attributes)  # bad input is refused before anything is said
-        if not grants(policy, claim.principal, claim.actions):
+        # A snapshot's sharing attribute is no policy document: nothing to check the finding against.
+        if resource_type not in _NO_DOCUMENT and not grants(policy, claim.principal, claim.actions):
             principal = ", ".join(f"{k}: {v}" for k, v in sorted(claim.principal.items()))
             noun = "role" if resource_type == IAM_ROLE else "resource"
             print(
@@ -204,6 +208,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 
 _DOCUMENTS = {resource_type: document for resource_type, (_, document) in NOUN_AND_DOCUMENT.items()}
+_NO_DOCUMENT = frozenset({EBS_SNAPSHOT, RDS_DB_SNAPSHOT, RDS_CLUSTER_SNAPSHOT})
 
 
 def _offline_snapshot(
@@ -228,7 +233,7 @@ def _offline_plan(
     plan = adapter.guard(ref, settings, finding.analyzer_arn) or adapter.plan(finding, snapshot, settings, (), 0.0)
     if plan.decision != "remediate":
         return plan, []
-    write = adapter.changes(ref, plan.policy_after) if plan.policy_after not in (None, policy) else []
+    write = adapter.changes(ref, plan.policy_after, snapshot) if plan.policy_after not in (None, policy) else []
     return plan, [*write, *(dict(change.do) for change in plan.side_changes)]
 
 
@@ -249,15 +254,24 @@ class _NoAws:
 _NO_AWS = AwsClients(factory=_refuse_aws)
 
 
+# Where each read API's output holds the policy text: get-bucket-policy, get-key-policy, describe-file-system-policy,
+# DynamoDB and Lambda get-(resource-)policy (`Policy`); Secrets Manager get-resource-policy (`ResourcePolicy`); ECR
+# get-repository-policy (`policyText`); SQS get-queue-attributes and SNS get-topic-attributes (`Attributes.Policy`).
+_POLICY_TEXT_KEYS = ("Policy", "ResourcePolicy", "policyText")
+
+
 def _resource_policy(document: Any, resource_type: str) -> dict[str, Any]:
-    """A bucket or key policy as given: the read API's output (`{"Policy": "<JSON text>"}`) or the document itself;
-    `{}` is a bucket without a policy."""
-    if isinstance(document, dict) and isinstance(document.get("Policy"), str):
+    """A resource's policy as given: its read API's output (the policy as JSON text) or the document itself; `{}` is
+    a resource without a policy (any type but a key, which always has one)."""
+    if isinstance(document, dict) and isinstance(document.get("Attributes"), dict):
+        document = document["Attributes"] if "Policy" in document["Attributes"] else {}
+    key = next((k for k in _POLICY_TEXT_KEYS if isinstance(document, dict) and isinstance(document.get(k), str)), None)
+    if key is not None:
         try:
-            document = json.loads(document["Policy"])
+            document = json.loads(document[key])
         except ValueError:
-            raise UsageError("--policy: Policy is not JSON text") from None
-    if document == {} and resource_type == S3_BUCKET:
+            raise UsageError(f"--policy: {key} is not JSON text") from None
+    if document == {} and resource_type != KMS_KEY:
         return policy_from_api(None)
     what = _DOCUMENTS[resource_type]
     if not isinstance(document, dict):

@@ -18,9 +18,15 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from mypy_boto3_accessanalyzer import AccessAnalyzerClient
     from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_ec2 import EC2Client
+    from mypy_boto3_ecr import ECRClient
+    from mypy_boto3_efs import EFSClient
     from mypy_boto3_iam import IAMClient
     from mypy_boto3_kms import KMSClient
+    from mypy_boto3_lambda import LambdaClient
+    from mypy_boto3_rds import RDSClient
     from mypy_boto3_s3 import S3Client
+    from mypy_boto3_secretsmanager import SecretsManagerClient
     from mypy_boto3_sns import SNSClient
     from mypy_boto3_sqs import SQSClient
     from mypy_boto3_sts import STSClient
@@ -88,8 +94,9 @@ class AwsClients:
     def iam(self) -> IAMClient:
         return self._get("iam", None)  # type: ignore[no-any-return]
 
-    def dynamodb(self) -> DynamoDBClient:
-        return self._get("dynamodb", None)  # type: ignore[no-any-return]
+    def dynamodb(self, region: str | None = None) -> DynamoDBClient:
+        """The audit table's Region (None), or a Region whose tables' resource policies an adapter edits."""
+        return self._get("dynamodb", region)  # type: ignore[no-any-return]
 
     def sns(self, region: str) -> SNSClient:
         return self._get("sns", region)  # type: ignore[no-any-return]
@@ -102,6 +109,24 @@ class AwsClients:
 
     def kms(self, region: str) -> KMSClient:
         return self._get("kms", region)  # type: ignore[no-any-return]
+
+    def secretsmanager(self, region: str) -> SecretsManagerClient:
+        return self._get("secretsmanager", region)  # type: ignore[no-any-return]
+
+    def ecr(self, region: str) -> ECRClient:
+        return self._get("ecr", region)  # type: ignore[no-any-return]
+
+    def efs(self, region: str) -> EFSClient:
+        return self._get("efs", region)  # type: ignore[no-any-return]
+
+    def lambda_(self, region: str) -> LambdaClient:
+        return self._get("lambda", region)  # type: ignore[no-any-return]
+
+    def ec2(self, region: str) -> EC2Client:
+        return self._get("ec2", region)  # type: ignore[no-any-return]
+
+    def rds(self, region: str) -> RDSClient:
+        return self._get("rds", region)  # type: ignore[no-any-return]
 
     def sts(self) -> STSClient:
         return self._get("sts", None)  # type: ignore[no-any-return]

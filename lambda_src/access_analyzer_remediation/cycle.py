@@ -44,7 +44,7 @@ from .policy import (
     remove_denies,
     restore_entries,
 )
-from .resources import Adapter, RefT, Rejection, SnapshotT
+from .resources import Adapter, Conflict, RefT, Rejection, SnapshotT
 from .settings import Settings
 from .state import Intended, Intent, Lease, Ledger, LockBusy, LockLost, ResourceState, StateStore, Tombstone
 
@@ -223,7 +223,7 @@ class ResourceCycle(Generic[RefT, SnapshotT]):
         if missing_entries(after, ready.ledger.in_place()):
             raise RuntimeError(f"refusing to write a policy of {role.arn} that lacks a ledger entry")
         if after != ready.read.policy:
-            rejection = self._write_under(role, lease, after, progress)
+            rejection = self._write_under(role, lease, after, ready.read, progress)
             if rejection is not None:
                 return self._rejected(lease, mine, rejection, state)
         # Beside the policy: what the interrupted changes and ours still need (each idempotent), once the Deny that
@@ -293,7 +293,7 @@ class ResourceCycle(Generic[RefT, SnapshotT]):
             if original and removed:
                 after = match_statement_form(after, json.loads(original))
             if removed:
-                rejection = self._write_under(role, lease, after, progress)
+                rejection = self._write_under(role, lease, after, ready.read, progress)
                 if rejection is not None:
                     raise RuntimeError(rejection[2])
             ledger = ready.ledger
@@ -355,6 +355,9 @@ class ResourceCycle(Generic[RefT, SnapshotT]):
                 result.append(outcome)
                 continue
             made, refused = [], []
+            # Where no Deny was written (a removed Lambda statement, snapshot sharing, an ACL grant), the side
+            # changes are the containment: all of them refused leaves the access open, and the outcome says so.
+            denied = bool(plan.added or outcome.entries)
             for change in plan.side_changes:
                 self._may_write(role, lease)
                 progress.written = True
@@ -362,11 +365,17 @@ class ResourceCycle(Generic[RefT, SnapshotT]):
                 if message is None:
                     made.append(change)
                 else:
-                    refused.append(f"not done: {change.summary} ({message}); the Deny contains the finding")
+                    held = "the Deny contains the finding" if denied else "do it by hand"
+                    refused.append(f"not done: {change.summary} ({message}); {held}")
             if not refused:
                 result.append(outcome)
                 continue
-            changed = replace(outcome, plan=replace(plan, side_changes=tuple(made), notes=(*plan.notes, *refused)))
+            kept = replace(plan, side_changes=tuple(made), notes=(*plan.notes, *refused))
+            changed = replace(outcome, plan=kept)
+            if not denied and not made:
+                summary = f"the service refused the change, nothing contains the finding: {plan.summary}"
+                kept = replace(kept, decision="notify", reason=planner.CHANGE_REFUSED, summary=summary)
+                changed = replace(changed, decision="notify", reason=planner.CHANGE_REFUSED, summary=summary, plan=kept)
             record = outcome.record
             stamped = audit_record(
                 changed,
@@ -378,11 +387,13 @@ class ResourceCycle(Generic[RefT, SnapshotT]):
             result.append(replace(changed, record=self.audit.stamp(stamped)))
         return result
 
-    def _write_under(self, role: RefT, lease: Lease, policy: Policy, progress: _Progress) -> Rejection | None:
+    def _write_under(
+        self, role: RefT, lease: Lease, policy: Policy, planned_on: SnapshotT, progress: _Progress
+    ) -> Rejection | None:
         self._may_write(role, lease)
         progress.written = True  # from here on the write may have happened: our intent stays until the commit
         try:
-            rejection = self.write(role, policy)
+            rejection = self.write(role, policy, planned_on)
         except Exception as err:
             # A client error (AccessDenied, Throttling...) on the only attempt: IAM did not apply the change. A 5xx,
             # no answer, or a client error after botocore retried (the earlier attempts failed with a 5xx or no
@@ -390,6 +401,8 @@ class ResourceCycle(Generic[RefT, SnapshotT]):
             metadata = getattr(err, "response", {}).get("ResponseMetadata", {})
             status, retried = int(metadata.get("HTTPStatusCode") or 0), int(metadata.get("RetryAttempts") or 0) > 0
             progress.written = not (error_code(err) and 400 <= status < 500 and not retried)
+            if isinstance(err, Conflict):
+                progress.written = False  # the service refused a conditional write: certainly nothing written
             raise
         if rejection is not None:
             progress.written = False
@@ -509,7 +522,8 @@ class ResourceCycle(Generic[RefT, SnapshotT]):
             if self._consistent(role, read.policy, state):
                 return read
             self.counters.stale_reads += 1
-            if self.clock() >= state.updated_at + self.consistency_window or state.late_write_at >= state.updated_at:
+            window = max(self.consistency_window, self.adapter.propagation_seconds)
+            if self.clock() >= state.updated_at + window or state.late_write_at >= state.updated_at:
                 # No stale read explains it any more (a hand edit), or a write that outlived its lease overwrote the
                 # last commit: the read is the truth, and the ledger's entries are written again.
                 return read
@@ -573,9 +587,9 @@ class ResourceCycle(Generic[RefT, SnapshotT]):
         ]
 
     # -- writing -------------------------------------------------------------------------------------------------
-    def write(self, role: RefT, policy: Policy) -> Rejection | None:
+    def write(self, role: RefT, policy: Policy, planned_on: SnapshotT) -> Rejection | None:
         """The adapter's write; a permanent refusal becomes (decision, reason, message) instead of a retry."""
-        return self.adapter.write(role, policy)
+        return self.adapter.write(role, policy, planned_on)
 
 
 @dataclass(frozen=True)

@@ -22,12 +22,39 @@ OTHER_DETAIL_TYPES = frozenset(
 IAM_ROLE = "AWS::IAM::Role"
 S3_BUCKET = "AWS::S3::Bucket"
 KMS_KEY = "AWS::KMS::Key"
-# Per contained type: what notices and the CLI call one resource, and the document the tool's statements go into.
-# The one table of these names (the adapters, notify and cli read it).
+SQS_QUEUE = "AWS::SQS::Queue"
+SNS_TOPIC = "AWS::SNS::Topic"
+SECRETS_MANAGER_SECRET = "AWS::SecretsManager::Secret"  # noqa: S105  (a resource type name, not a secret)
+ECR_REPOSITORY = "AWS::ECR::Repository"
+EFS_FILE_SYSTEM = "AWS::EFS::FileSystem"
+DYNAMODB_TABLE = "AWS::DynamoDB::Table"
+DYNAMODB_STREAM = "AWS::DynamoDB::Stream"
+S3_DIRECTORY_BUCKET = "AWS::S3Express::DirectoryBucket"
+LAMBDA_FUNCTION = "AWS::Lambda::Function"
+LAMBDA_LAYER_VERSION = "AWS::Lambda::LayerVersion"
+EBS_SNAPSHOT = "AWS::EC2::Snapshot"
+RDS_DB_SNAPSHOT = "AWS::RDS::DBSnapshot"
+RDS_CLUSTER_SNAPSHOT = "AWS::RDS::DBClusterSnapshot"
+# Per contained type: what notices and the CLI call one resource, and the document the tool's statements go into
+# (or, where the type holds no Deny, what the tool changes). The one table of these names (the adapters, notify and
+# cli read it).
 NOUN_AND_DOCUMENT = {
     IAM_ROLE: ("role", "trust policy"),
     S3_BUCKET: ("bucket", "bucket policy"),
     KMS_KEY: ("key", "key policy"),
+    SQS_QUEUE: ("queue", "queue policy"),
+    SNS_TOPIC: ("topic", "topic policy"),
+    SECRETS_MANAGER_SECRET: ("secret", "secret's resource policy"),
+    ECR_REPOSITORY: ("repository", "repository policy"),
+    EFS_FILE_SYSTEM: ("file system", "file system policy"),
+    DYNAMODB_TABLE: ("table", "table's resource policy"),
+    DYNAMODB_STREAM: ("stream", "stream's resource policy"),
+    S3_DIRECTORY_BUCKET: ("directory bucket", "bucket policy"),
+    LAMBDA_FUNCTION: ("function", "function policy"),
+    LAMBDA_LAYER_VERSION: ("layer version", "layer version policy"),
+    EBS_SNAPSHOT: ("snapshot", "createVolumePermission attribute"),
+    RDS_DB_SNAPSHOT: ("DB snapshot", "restore attribute"),
+    RDS_CLUSTER_SNAPSHOT: ("DB cluster snapshot", "restore attribute"),
 }
 FINDING_STATUSES = frozenset({"ACTIVE", "ARCHIVED", "RESOLVED"})
 
@@ -39,6 +66,57 @@ KEY_ARN_RE = re.compile(
     r"^arn:(?P<partition>aws[a-z-]*):kms:(?P<region>[a-z0-9-]{1,32}):(?P<account>\d{12}):key/(?P<name>[A-Za-z0-9-]{1,128})$",
     re.ASCII,
 )
+_REGION_ACCOUNT = r"(?P<region>[a-z0-9-]{1,32}):(?P<account>\d{12})"
+# The ARN of each contained type other than a role, `name` what the type's APIs call the resource. An EBS snapshot
+# ARN names no account (the finding's resourceOwnerAccount does).
+ARN_PATTERNS = {
+    S3_BUCKET: BUCKET_ARN_RE,
+    KMS_KEY: KEY_ARN_RE,
+    SQS_QUEUE: re.compile(rf"^arn:(?P<partition>aws[a-z-]*):sqs:{_REGION_ACCOUNT}:(?P<name>[\w-]{{1,80}})$", re.ASCII),
+    SNS_TOPIC: re.compile(rf"^arn:(?P<partition>aws[a-z-]*):sns:{_REGION_ACCOUNT}:(?P<name>[\w-]{{1,256}})$", re.ASCII),
+    SECRETS_MANAGER_SECRET: re.compile(
+        rf"^arn:(?P<partition>aws[a-z-]*):secretsmanager:{_REGION_ACCOUNT}:secret:(?P<name>[\w/+=.@-]{{1,512}})$",
+        re.ASCII,
+    ),
+    ECR_REPOSITORY: re.compile(
+        rf"^arn:(?P<partition>aws[a-z-]*):ecr:{_REGION_ACCOUNT}:repository/(?P<name>[a-z0-9][a-z0-9._/-]{{0,255}})$",
+        re.ASCII,
+    ),
+    EFS_FILE_SYSTEM: re.compile(
+        rf"^arn:(?P<partition>aws[a-z-]*):elasticfilesystem:{_REGION_ACCOUNT}:file-system/(?P<name>fs-[0-9a-f]{{8,40}})$",
+        re.ASCII,
+    ),
+    DYNAMODB_TABLE: re.compile(
+        rf"^arn:(?P<partition>aws[a-z-]*):dynamodb:{_REGION_ACCOUNT}:table/(?P<name>[\w.-]{{3,255}})$", re.ASCII
+    ),
+    DYNAMODB_STREAM: re.compile(
+        rf"^arn:(?P<partition>aws[a-z-]*):dynamodb:{_REGION_ACCOUNT}:table/(?P<name>[\w.-]{{3,255}}/stream/[\w:.-]{{1,64}})$",
+        re.ASCII,
+    ),
+    S3_DIRECTORY_BUCKET: re.compile(
+        rf"^arn:(?P<partition>aws[a-z-]*):s3express:{_REGION_ACCOUNT}:bucket/(?P<name>[a-z0-9][a-z0-9-]{{1,61}}--[a-z0-9-]{{1,20}}--x-s3)$",
+        re.ASCII,
+    ),
+    LAMBDA_FUNCTION: re.compile(
+        rf"^arn:(?P<partition>aws[a-z-]*):lambda:{_REGION_ACCOUNT}:function:(?P<name>[\w-]{{1,64}}(:[\w$-]{{1,128}})?)$",
+        re.ASCII,
+    ),
+    LAMBDA_LAYER_VERSION: re.compile(
+        rf"^arn:(?P<partition>aws[a-z-]*):lambda:{_REGION_ACCOUNT}:layer:(?P<name>[\w-]{{1,140}}:\d{{1,10}})$", re.ASCII
+    ),
+    EBS_SNAPSHOT: re.compile(
+        r"^arn:(?P<partition>aws[a-z-]*):ec2:(?P<region>[a-z0-9-]{1,32}):(?P<account>\d{12})?:snapshot/(?P<name>snap-[0-9a-f]{8,17})$",
+        re.ASCII,
+    ),
+    RDS_DB_SNAPSHOT: re.compile(
+        rf"^arn:(?P<partition>aws[a-z-]*):rds:{_REGION_ACCOUNT}:snapshot:(?P<name>[A-Za-z][A-Za-z0-9:-]{{0,254}})$",
+        re.ASCII,
+    ),
+    RDS_CLUSTER_SNAPSHOT: re.compile(
+        rf"^arn:(?P<partition>aws[a-z-]*):rds:{_REGION_ACCOUNT}:cluster-snapshot:(?P<name>[A-Za-z][A-Za-z0-9:-]{{0,254}})$",
+        re.ASCII,
+    ),
+}
 # Any other resource type: an ARN with no whitespace (reported, never changed).
 OTHER_ARN_RE = re.compile(
     r"^arn:(?P<partition>aws[a-z-]*):(?P<service>[a-z0-9-]{1,64}):(?P<region>[a-z0-9-]{0,32}):(?P<account>\d{12})?:\S+$",
@@ -99,7 +177,7 @@ class ResourceRef:
         if resource_type == IAM_ROLE:
             role = RoleRef.parse(arn)
             return cls(arn, resource_type, role.partition, role.account_id, role.name)
-        pattern = {S3_BUCKET: BUCKET_ARN_RE, KMS_KEY: KEY_ARN_RE}.get(resource_type, OTHER_ARN_RE)
+        pattern = ARN_PATTERNS.get(resource_type, OTHER_ARN_RE)
         match = pattern.match(arn)
         if not match:
             raise MalformedEvent(f"not an ARN of a {resource_type[:60]}: {arn[:200]!r}")
@@ -115,11 +193,10 @@ def type_of_arn(arn: str) -> str:
     """The resource type of a resource this tool changes, from its ARN alone (a resource state names only the ARN)."""
     if ROLE_ARN_RE.match(arn):
         return IAM_ROLE
-    if BUCKET_ARN_RE.match(arn):
-        return S3_BUCKET
-    if KEY_ARN_RE.match(arn):
-        return KMS_KEY
-    raise MalformedEvent(f"not the ARN of a role, bucket or key: {arn[:200]!r}")
+    matched = [resource_type for resource_type, pattern in ARN_PATTERNS.items() if pattern.match(arn)]
+    if len(matched) == 1:
+        return matched[0]
+    raise MalformedEvent(f"not the ARN of a resource this tool changes: {arn[:200]!r}")
 
 
 @dataclass(frozen=True)

@@ -66,6 +66,7 @@ GRANT_ACCESS = "grant_access"
 ACL_ACCESS = "acl_access"
 ACCESS_POINT_ACCESS = "access_point_access"
 NOT_CONTAINED_TYPE = "not_contained_type"
+CHANGE_REFUSED = "change_refused"  # a containment without a Deny whose every change the service refused
 _REFUSALS = {
     KEY_LOCKOUT: "the Deny could catch the key's own account on kms:PutKeyPolicy (a lockout): nothing written",
 }
@@ -234,23 +235,28 @@ def exempt(tags: Mapping[str, str], settings: Settings, noun: str = "role") -> P
     return None
 
 
-def plan_deny(
+@dataclass(frozen=True)
+class Screened:
+    """What is left to contain once every guardrail that needs the resource's state has passed: the finding's
+    principals outside the zone of trust and the allowlist, and notes on the others."""
+
+    targets: tuple[DenyTarget, ...]
+    zone: Zone
+    notes: tuple[str, ...] = ()
+
+
+def screen(
     finding: Finding,
-    policy: Policy,
     tags: Mapping[str, str],
     settings: Settings,
     *,
     intended: Sequence[Intended],
     now: float,
-    quota: Quota,
     noun: str = "role",
-    resources: Sequence[str] = (),
-    refuse: Callable[[Policy, Sequence[DenyEntry]], str | None] = lambda after, added: None,
-) -> Plan:
-    """The explicit Deny of exactly the finding's principal and actions appended to `policy`, a resource-based
-    policy whose statements name `resources` (none in a trust policy), after every guardrail that needs the
-    resource's state: exemption tag, access kept by an operator, zone of trust, allowlist. `refuse` names a reason
-    the added entries must not be written (a KMS key's lockout), checked before the quota."""
+) -> Screened | Plan:
+    """The guardrails every containment shares, whatever it changes (a Deny, a removed statement, a sharing
+    attribute): exemption tag, access kept by an operator, zone of trust, allowlist. A Plan that changes nothing,
+    or the principals still to contain."""
     tagged = exempt(tags, settings, noun)
     if tagged is not None:
         return tagged
@@ -275,6 +281,30 @@ def plan_deny(
     notes += [f"{u.key}:{u.value} cannot be denied ({u.reason})" for u in unsupported]
     if not targets:
         return _nothing_to_deny(allowed, unsupported, tuple(notes))
+    return Screened(tuple(targets), zone, tuple(notes))
+
+
+def plan_deny(
+    finding: Finding,
+    policy: Policy,
+    tags: Mapping[str, str],
+    settings: Settings,
+    *,
+    intended: Sequence[Intended],
+    now: float,
+    quota: Quota,
+    noun: str = "role",
+    resources: Sequence[str] = (),
+    refuse: Callable[[Policy, Sequence[DenyEntry]], str | None] = lambda after, added: None,
+) -> Plan:
+    """The explicit Deny of exactly the finding's principal and actions appended to `policy`, a resource-based
+    policy whose statements name `resources` (none in a trust policy), after every guardrail that needs the
+    resource's state: exemption tag, access kept by an operator, zone of trust, allowlist. `refuse` names a reason
+    the added entries must not be written (a KMS key's lockout), checked before the quota."""
+    screened = screen(finding, tags, settings, intended=intended, now=now, noun=noun)
+    if isinstance(screened, Plan):
+        return screened
+    targets, zone, notes = screened.targets, screened.zone, list(screened.notes)
     try:
         requests = [(target, _deniable_actions(target, finding.actions, zone)) for target in targets]
         notes += _request_notes(policy, requests, finding.actions, zone, resources)

@@ -94,23 +94,28 @@ def revert(remediator: Remediator, finding_id: str, archive: bool = False) -> di
 
 
 def revert_all(remediator: Remediator, dry_run: bool = True) -> list[dict[str, Any]]:
-    """Every Deny the tool has in place (the ledgers), removed role by role with the rails of a revert, each removal
+    """Every Deny the tool has in place (the ledgers) and every change beside a policy (the decisions' side changes,
+    also where no Deny was written), undone resource by resource with the rails of a revert, each removal
     audited as a REVERT record of the finding it answered (reason `uninstall`). A dry run changes nothing and
     lists what would be removed. The uninstall path: run this before `terraform destroy`."""
     caller = "dry-run" if dry_run else _caller(remediator)
     report = []
     home = remediator.settings.analyzer_arns[0]
+    sided = remediator.audit.side_change_findings()
     for state in remediator.state.all_states():
         entries = state.ledger.entries()
-        if not entries:
+        # The findings with a Deny here, and those whose containment here was a side change only (no ledger entry).
+        denied = {f for e in entries for f in state.ledger.findings_of(e)}
+        undo_of = {f: side_changes(remediator.audit.history(f)) for f in denied | sided.get(state.resource_arn, set())}
+        if not entries and not any(undo_of.values()):
             continue
         resource_type = type_of_arn(state.resource_arn)
         # A key's ARN names its Region; a bucket's does not (S3 redirects a request sent to another Region).
         region = ResourceRef.parse(resource_type, state.resource_arn, home.split(":")[4]).region or home.split(":")[3]
         cycle = _cycle(remediator, resource_type, home, region)
         role = cycle.adapter.ref(state.resource_arn, home.split(":")[4])
-        findings = sorted({f for e in entries for f in state.ledger.findings_of(e)}) or ["unknown"]
-        undo = [c for finding_id in findings for c in side_changes(remediator.audit.history(finding_id))]
+        findings = sorted(denied | {f for f, changes in undo_of.items() if changes}) or ["unknown"]
+        undo = [c for finding_id in findings for c in undo_of.get(finding_id, [])]
         row: dict[str, Any] = {
             **({"role_arn": role.arn} if resource_type == IAM_ROLE else {}),
             "resource_arn": role.arn,

@@ -40,14 +40,17 @@ TABLE_NAME_RE = re.compile(r"^[A-Za-z0-9_.-]{3,255}$", re.ASCII)
 QUEUE_URL_RE = re.compile(r"^https?://\S+/\d{12}/[A-Za-z0-9_-]{1,80}(\.fifo)?$", re.ASCII)
 # IAM wildcards are `*` and `?` only; a pattern is also an IAM resource ARN in the role's explicit Deny.
 PROTECTED_PATTERN_RE = re.compile(r"^(/[\w+=,.@*?/-]*|[\w+=,.@*?-]+)$", re.ASCII)
-# A bucket or key of the deployment itself, or one never to be modified: exact ARNs (a key by its key ARN, never an
-# alias, which an IAM Deny on the key could not name either).
+# A resource of the deployment itself, or one never to be modified: exact ARNs of a contained type (a key by its key
+# ARN, never an alias, which an IAM Deny on the key could not name either); no wildcards.
 RESOURCE_ARN_RE = re.compile(
-    r"^arn:aws[a-z-]*:(s3:::[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]|kms:[a-z0-9-]+:\d{12}:key/[A-Za-z0-9-]{1,128})$",
+    r"^arn:aws[a-z-]*:(s3:::[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]"
+    r"|kms:[a-z0-9-]+:\d{12}:key/[A-Za-z0-9-]{1,128}"
+    r"|(sqs|sns|secretsmanager|ecr|elasticfilesystem|dynamodb|s3express|lambda|ec2|rds):[a-z0-9-]+:\d{0,12}:[^*?\s]+)$",
     re.ASCII,
 )
 RESOURCE_TYPE_NAME_RE = re.compile(r"^AWS::[A-Za-z0-9]{1,64}::[A-Za-z0-9]{1,64}$", re.ASCII)
-# The types the Lambda contains (an adapter each, lambda_src/.../resources/); other types are reported only.
+# The types a deployment receives unless told otherwise (the module's default `resource_types`). Every type with an
+# adapter (resources.registry()) is contained once listed; a listed type without one is reported only.
 CONTAINED_TYPES = ("AWS::IAM::Role", "AWS::S3::Bucket", "AWS::KMS::Key")
 ALLOWED_PRINCIPAL_RE = re.compile(r"^[^\s\[\]]{1,2048}$", re.ASCII)
 

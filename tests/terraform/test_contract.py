@@ -20,12 +20,26 @@ CONTRACT = (REPO_ROOT / "docs" / "architecture.md").read_text()
 # Not AWS calls of the package: the runtime's logging (the table lists what the code calls).
 RUNTIME_ACTIONS = {"logs:CreateLogStream", "logs:PutLogEvents"}
 RESOURCES_DIR = REPO_ROOT / "lambda_src" / "access_analyzer_remediation" / "resources"
-# Resource type -> (its adapter in resources/, the adapter's client attribute: `self.<client>.<operation>(`). iam.tf
-# grants each type's calls in dynamic statements on `contains(var.resource_types, "<type>")`; the role's calls
-# (resources/iam_role.py) are static statements, checked by the last test of this file.
+# Resource type -> (its adapter in resources/, the adapter's client attribute: `self.<client>.<operation>(`, the
+# IAM service prefix of its actions). iam.tf grants each type's calls in dynamic statements on
+# `contains(var.resource_types, "<type>")`; the role's calls (resources/iam_role.py) are static statements, checked
+# by the last test of this file.
 TYPE_ADAPTERS = {
-    "AWS::S3::Bucket": ("s3_bucket.py", "s3"),
-    "AWS::KMS::Key": ("kms_key.py", "kms"),
+    "AWS::S3::Bucket": ("s3_bucket.py", "s3", "s3"),
+    "AWS::KMS::Key": ("kms_key.py", "kms", "kms"),
+    "AWS::SQS::Queue": ("sqs_queue.py", "sqs", "sqs"),
+    "AWS::SNS::Topic": ("sns_topic.py", "sns", "sns"),
+    "AWS::SecretsManager::Secret": ("secret.py", "secretsmanager", "secretsmanager"),
+    "AWS::ECR::Repository": ("ecr_repository.py", "ecr", "ecr"),
+    "AWS::EFS::FileSystem": ("efs_file_system.py", "efs", "elasticfilesystem"),
+    "AWS::DynamoDB::Table": ("dynamodb_table.py", "dynamodb", "dynamodb"),
+    "AWS::DynamoDB::Stream": ("dynamodb_table.py", "dynamodb", "dynamodb"),
+    "AWS::S3Express::DirectoryBucket": ("s3_directory_bucket.py", "s3express", "s3express"),
+    "AWS::Lambda::Function": ("lambda_function.py", "lambda_", "lambda"),
+    "AWS::Lambda::LayerVersion": ("lambda_layer_version.py", "lambda_", "lambda"),
+    "AWS::EC2::Snapshot": ("ebs_snapshot.py", "ec2", "ec2"),
+    "AWS::RDS::DBSnapshot": ("rds_snapshot.py", "rds", "rds"),
+    "AWS::RDS::DBClusterSnapshot": ("rds_snapshot.py", "rds", "rds"),
 }
 
 
@@ -131,7 +145,7 @@ def test_each_type_grants_exactly_its_adapter_calls(resource_type: str) -> None:
     (the function may never create a KMS grant); the type's Denies only take back declared actions."""
     from botocore import xform_name
 
-    filename, client = TYPE_ADAPTERS[resource_type]
+    filename, client, prefix = TYPE_ADAPTERS[resource_type]
     path = RESOURCES_DIR / filename
     assert path.is_file(), f"{resource_type}: iam.tf grants its calls but {path.relative_to(REPO_ROOT)} is missing"
     declared = declared_actions(path)
@@ -141,7 +155,7 @@ def test_each_type_grants_exactly_its_adapter_calls(resource_type: str) -> None:
     called = called_operations(source, client)
     for operation, action in {**declared, **operator}.items():
         assert xform_name(operation) in called, f"{operation} is declared but never called (self.{client}...)"
-        assert action.startswith(f"{client}:"), f"{operation}: {action} is not an action of {client}"
+        assert action.startswith(f"{prefix}:"), f"{operation}: {action} is not an action of {prefix}"
     assert called == {xform_name(op) for op in {**declared, **operator}}, "a call without a declared action"
 
     statements = type_statements(resource_type)

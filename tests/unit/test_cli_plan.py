@@ -192,11 +192,80 @@ def test_plan_refuses_what_is_not_a_bucket_policy(
 
 def test_plan_refuses_a_type_the_tool_does_not_contain(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     event = json.loads((EVENTS / "s3_bucket_active.json").read_text())
-    event["detail"] |= {"resourceType": "AWS::SQS::Queue", "resource": "arn:aws:sqs:us-west-2:111122223333:q"}
+    event["detail"] |= {
+        "resourceType": "AWS::Example::Widget",
+        "resource": "arn:aws:example:us-west-2:111122223333:w/1",
+    }
     path = _write(tmp_path, "e.json", event)
     assert main(["plan", "--event", str(path), "--policy", str(_write(tmp_path, "p.json", BUCKET_POLICY))]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "does not contain AWS::SQS::Queue findings" in err
+    assert err.count("\n") == 1 and "does not contain AWS::Example::Widget findings" in err
+
+
+# Each policy type's read API output as `--policy`, and the exact write `plan --json` lists.
+READ_OUTPUTS = {
+    "AWS::SQS::Queue": (
+        "arn:aws:sqs:us-west-2:111122223333:jobs",
+        "sqs:SendMessage",
+        lambda p: {"Attributes": {"Policy": p}},
+        "sqs:SetQueueAttributes",
+    ),
+    "AWS::SNS::Topic": (
+        "arn:aws:sns:us-west-2:111122223333:alerts",
+        "sns:Publish",
+        lambda p: {"Attributes": {"Policy": p, "Owner": "111122223333"}},
+        "sns:SetTopicAttributes",
+    ),
+    "AWS::SecretsManager::Secret": (
+        "arn:aws:secretsmanager:us-west-2:111122223333:secret:db-AbCdEf",
+        "secretsmanager:GetSecretValue",
+        lambda p: {"ARN": "x", "ResourcePolicy": p},
+        "secretsmanager:PutResourcePolicy",
+    ),
+    "AWS::ECR::Repository": (
+        "arn:aws:ecr:us-west-2:111122223333:repository/app",
+        "ecr:BatchGetImage",
+        lambda p: {"registryId": "111122223333", "repositoryName": "app", "policyText": p},
+        "ecr:SetRepositoryPolicy",
+    ),
+    "AWS::EFS::FileSystem": (
+        "arn:aws:elasticfilesystem:us-west-2:111122223333:file-system/fs-0123456789abcdef0",
+        "elasticfilesystem:ClientMount",
+        lambda p: {"FileSystemId": "fs-0123456789abcdef0", "Policy": p},
+        "elasticfilesystem:PutFileSystemPolicy",
+    ),
+    "AWS::DynamoDB::Table": (
+        "arn:aws:dynamodb:us-west-2:111122223333:table/Orders",
+        "dynamodb:GetItem",
+        lambda p: {"Policy": p, "RevisionId": "1"},
+        "dynamodb:PutResourcePolicy",
+    ),
+}
+
+
+@pytest.mark.parametrize("resource_type", sorted(READ_OUTPUTS))
+def test_plan_on_each_policy_types_read_output_lists_the_exact_write(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], resource_type: str
+) -> None:
+    arn, action, output, api = READ_OUTPUTS[resource_type]
+    event = json.loads((EVENTS / "s3_bucket_active.json").read_text())
+    event["detail"] |= {"resourceType": resource_type, "resource": arn, "action": [action]}
+    granting = {**BUCKET_POLICY["Statement"][0], "Action": action, "Resource": arn}
+    if resource_type == "AWS::ECR::Repository":
+        del granting["Resource"]
+    policy = _write(tmp_path, "p.json", output(json.dumps({**BUCKET_POLICY, "Statement": [granting]})))
+    code = main(["plan", "--event", str(_write(tmp_path, "e.json", event)), "--policy", str(policy), "--json"])
+    result = json.loads(capsys.readouterr().out)
+    assert code == 0 and (result["decision"], result["reason"]) == ("remediate", "external_access_denied")
+    [change] = result["changes"]
+    assert change["api"] == api and result["policy"]["Statement"][0] == granting
+    text = next(
+        v
+        for k, v in change["params"].items()
+        if k in ("Policy", "ResourcePolicy", "policyText", "AttributeValue", "Attributes")
+    )
+    assert json.loads(text["Policy"] if isinstance(text, dict) else text) == result["policy"]
+    assert [s["Effect"] for s in result["statements_added"]] == ["Deny"]
 
 
 PUBLIC_SITE = {

@@ -488,7 +488,7 @@ def test_the_function_completes_an_interrupted_revert_that_leaves_a_bucket_witho
     [outcome] = remediator.process([_ref(aws, finding)])
     assert outcome.decision == "remediate" and _policy_of(s3) is not None
 
-    def no_answer(self: Any, ref: Any, document: Any) -> None:
+    def no_answer(self: Any, ref: Any, document: Any, planned_on: Any) -> None:
         raise ConnectionError("the connection dropped: S3 may or may not have applied it")
 
     with monkeypatch.context() as patched:

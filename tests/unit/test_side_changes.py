@@ -442,6 +442,58 @@ def test_an_acl_grant_is_removed_through_the_engine_and_restored_by_revert(aws: 
     )
 
 
+def test_revert_all_also_undoes_a_containment_made_only_of_side_changes(aws: Aws) -> None:
+    """An ACL grant removed without a Deny leaves no ledger entry: the uninstall path still finds it (the decision's
+    side changes) and adds the grant back, once."""
+    from access_analyzer_remediation.revert import revert_all
+
+    s3 = aws.client("s3")
+    s3.create_bucket(Bucket=BUCKET)
+    owner = s3.get_bucket_acl(Bucket=BUCKET)["Owner"]
+    original = {"Owner": owner, "Grants": [*s3.get_bucket_acl(Bucket=BUCKET)["Grants"], _grant(PARTNER_ID, "READ")]}
+    s3.put_bucket_acl(Bucket=BUCKET, AccessControlPolicy=original)
+    finding = aws.standin.add_finding(
+        resource=BUCKET_ARN, resource_type=S3_BUCKET, principal={"CanonicalUser": PARTNER_ID},
+        action=["s3:ListBucket"], resource_owner_account=SANDBOX_ACCOUNT, publish=False,
+    )  # fmt: skip
+    remediator = aws.remediator()
+    assert [o.reason for o in remediator.process([_ref(aws, finding)])] == ["acl_access"]
+    [dry] = revert_all(remediator, dry_run=True)
+    assert (dry["resource_arn"], dry["entries"], dry["findings"]) == (BUCKET_ARN, [], [finding["id"]])
+    assert PARTNER_ID in dry["side_changes"][0]
+    [done] = revert_all(remediator, dry_run=False)
+    assert done["restored"] == [f"added the bucket ACL grants of canonical user {PARTNER_ID} back to bucket {BUCKET}"]
+    grants = s3.get_bucket_acl(Bucket=BUCKET)["Grants"]
+    assert sorted(json.dumps(g, sort_keys=True) for g in grants) == sorted(
+        json.dumps(g, sort_keys=True) for g in original["Grants"]
+    )
+    assert revert_all(remediator, dry_run=True) == []  # nothing left to undo
+
+
+def test_a_containment_without_a_deny_whose_change_is_refused_is_reported_not_contained(
+    aws: Aws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No Deny holds the finding when its only change is refused (here S3 refusing the ACL write): the outcome is a
+    notify that says so, never a remediate with "the Deny contains the finding"."""
+    s3 = aws.client("s3")
+    s3.create_bucket(Bucket=BUCKET)
+    acl = s3.get_bucket_acl(Bucket=BUCKET)
+    shared = {"Owner": acl["Owner"], "Grants": [*acl["Grants"], _grant(PARTNER_ID, "READ")]}
+    s3.put_bucket_acl(Bucket=BUCKET, AccessControlPolicy=shared)
+    finding = aws.standin.add_finding(
+        resource=BUCKET_ARN, resource_type=S3_BUCKET, principal={"CanonicalUser": PARTNER_ID},
+        action=["s3:ListBucket"], resource_owner_account=SANDBOX_ACCOUNT, publish=False,
+    )  # fmt: skip
+    monkeypatch.setattr(s3_bucket.S3BucketAdapter, "apply", lambda self, ref, change: "AccessControlListNotSupported")
+    [outcome] = aws.remediator().process([_ref(aws, finding)])
+    assert (outcome.decision, outcome.reason) == ("notify", "change_refused")
+    assert "nothing contains the finding" in outcome.summary
+    notes = outcome.plan.notes if outcome.plan else ()
+    assert any("do it by hand" in n for n in notes) and not any("the Deny contains" in n for n in notes)
+    assert outcome.record is not None and outcome.record.decision == "notify"
+    assert PARTNER_ID in json.dumps(s3.get_bucket_acl(Bucket=BUCKET)["Grants"])  # nothing changed
+
+
 def test_an_undo_that_fails_leaves_the_deny_and_no_intent_and_the_next_revert_finishes(
     aws: Aws, monkeypatch: pytest.MonkeyPatch
 ) -> None:

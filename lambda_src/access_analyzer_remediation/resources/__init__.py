@@ -88,12 +88,20 @@ class Adapter(Protocol[RefT, SnapshotT]):
         """Pure: the decision for one finding on top of `snapshot`."""
         ...
 
-    def changes(self, ref: RefT, document: Policy) -> list[Change]:
-        """Pure: the exact write calls that put `document` in place (what `write` makes, and `plan --json` shows)."""
+    @property
+    def propagation_seconds(self) -> float:
+        """How long the service may go on returning the document as it was before a write (the engine's reads
+        under a lease wait at least this long for its own writes to show before taking a read as the truth)."""
         ...
 
-    def write(self, ref: RefT, document: Policy) -> Rejection | None:
-        """Write the planned document; a permanent refusal is returned, anything else raises (a retry)."""
+    def changes(self, ref: RefT, document: Policy, planned_on: SnapshotT) -> list[Change]:
+        """Pure: the exact write calls that put `document` in place (what `write` makes, and `plan --json` shows);
+        `planned_on` is the read the document was planned on (a conditional write names its revision)."""
+        ...
+
+    def write(self, ref: RefT, document: Policy, planned_on: SnapshotT) -> Rejection | None:
+        """Write the planned document; a permanent refusal is returned, anything else raises (a retry; a
+        conditional write the service refuses because the policy changed since `planned_on` raises Conflict)."""
         ...
 
     def offline(self, ref: RefT, policy: Policy, tags: Mapping[str, str], attributes: Any) -> SnapshotT:
@@ -135,15 +143,37 @@ def guard_resource(ref: ResourceRef, settings: Settings, analyzer_arn: str, noun
     return None
 
 
+class Conflict(RuntimeError):
+    """A conditional write lost: the service's policy changed since the read it was planned on. Nothing was
+    written; the finding is retried on a fresh read."""
+
+
 AdapterFactory = Callable[["AwsClients", str], "Adapter[Any, Any]"]
 
 
 def registry() -> dict[str, AdapterFactory]:
     """Access Analyzer resourceType -> how to build its adapter from the clients and the finding's Region. A type
     not listed is never changed: its findings are reported."""
-    from ..findings import IAM_ROLE, KMS_KEY, S3_BUCKET
+    from .. import findings as types
 
-    return {IAM_ROLE: _iam_role, S3_BUCKET: _s3_bucket, KMS_KEY: _kms_key}
+    return {
+        types.IAM_ROLE: _iam_role,
+        types.S3_BUCKET: _s3_bucket,
+        types.KMS_KEY: _kms_key,
+        types.SQS_QUEUE: _sqs_queue,
+        types.SNS_TOPIC: _sns_topic,
+        types.SECRETS_MANAGER_SECRET: _secret,
+        types.ECR_REPOSITORY: _ecr_repository,
+        types.EFS_FILE_SYSTEM: _efs_file_system,
+        types.DYNAMODB_TABLE: _dynamodb_table,
+        types.DYNAMODB_STREAM: _dynamodb_stream,
+        types.S3_DIRECTORY_BUCKET: _s3_directory_bucket,
+        types.LAMBDA_FUNCTION: _lambda_function,
+        types.LAMBDA_LAYER_VERSION: _lambda_layer_version,
+        types.EBS_SNAPSHOT: _ebs_snapshot,
+        types.RDS_DB_SNAPSHOT: _rds_db_snapshot,
+        types.RDS_CLUSTER_SNAPSHOT: _rds_cluster_snapshot,
+    }
 
 
 # Each adapter is imported when its type is first met: a batch of role findings never loads the S3 or KMS code.
@@ -163,3 +193,81 @@ def _kms_key(clients: AwsClients, region: str) -> Adapter[Any, Any]:
     from .kms_key import KmsKeyAdapter
 
     return KmsKeyAdapter(clients.kms(region))
+
+
+def _sqs_queue(clients: AwsClients, region: str) -> Adapter[Any, Any]:
+    from .sqs_queue import SqsQueueAdapter
+
+    return SqsQueueAdapter(clients.sqs(region))
+
+
+def _sns_topic(clients: AwsClients, region: str) -> Adapter[Any, Any]:
+    from .sns_topic import SnsTopicAdapter
+
+    return SnsTopicAdapter(clients.sns(region))
+
+
+def _secret(clients: AwsClients, region: str) -> Adapter[Any, Any]:
+    from .secret import SecretAdapter
+
+    return SecretAdapter(clients.secretsmanager(region))
+
+
+def _ecr_repository(clients: AwsClients, region: str) -> Adapter[Any, Any]:
+    from .ecr_repository import EcrRepositoryAdapter
+
+    return EcrRepositoryAdapter(clients.ecr(region))
+
+
+def _efs_file_system(clients: AwsClients, region: str) -> Adapter[Any, Any]:
+    from .efs_file_system import EfsFileSystemAdapter
+
+    return EfsFileSystemAdapter(clients.efs(region))
+
+
+def _dynamodb_table(clients: AwsClients, region: str) -> Adapter[Any, Any]:
+    from .dynamodb_table import DynamoDbTableAdapter
+
+    return DynamoDbTableAdapter(clients.dynamodb(region))
+
+
+def _dynamodb_stream(clients: AwsClients, region: str) -> Adapter[Any, Any]:
+    from .dynamodb_table import DynamoDbStreamAdapter
+
+    return DynamoDbStreamAdapter(clients.dynamodb(region))
+
+
+def _s3_directory_bucket(clients: AwsClients, region: str) -> Adapter[Any, Any]:
+    from .s3_directory_bucket import S3DirectoryBucketAdapter
+
+    return S3DirectoryBucketAdapter(clients.s3(region))
+
+
+def _lambda_function(clients: AwsClients, region: str) -> Adapter[Any, Any]:
+    from .lambda_function import LambdaFunctionAdapter
+
+    return LambdaFunctionAdapter(clients.lambda_(region))
+
+
+def _lambda_layer_version(clients: AwsClients, region: str) -> Adapter[Any, Any]:
+    from .lambda_layer_version import LambdaLayerVersionAdapter
+
+    return LambdaLayerVersionAdapter(clients.lambda_(region))
+
+
+def _ebs_snapshot(clients: AwsClients, region: str) -> Adapter[Any, Any]:
+    from .ebs_snapshot import EbsSnapshotAdapter
+
+    return EbsSnapshotAdapter(clients.ec2(region))
+
+
+def _rds_db_snapshot(clients: AwsClients, region: str) -> Adapter[Any, Any]:
+    from .rds_snapshot import RdsDbSnapshotAdapter
+
+    return RdsDbSnapshotAdapter(clients.rds(region))
+
+
+def _rds_cluster_snapshot(clients: AwsClients, region: str) -> Adapter[Any, Any]:
+    from .rds_snapshot import RdsClusterSnapshotAdapter
+
+    return RdsClusterSnapshotAdapter(clients.rds(region))

@@ -47,6 +47,7 @@ class IamRoleAdapter:
     resource_type: str = RESOURCE_TYPE
     document: str = NOUN_AND_DOCUMENT[RESOURCE_TYPE][1]
     iam_actions: Mapping[str, str] = field(default_factory=lambda: MappingProxyType(_IAM_ACTIONS))
+    propagation_seconds: float = 0.0
 
     def ref(self, arn: str, owner_account: str) -> RoleRef:
         return RoleRef.parse(arn)
@@ -79,11 +80,11 @@ class IamRoleAdapter:
     ) -> Plan:
         return planner.plan_finding(finding, snapshot, settings, intended, now)
 
-    def changes(self, ref: RoleRef, document: dict[str, Any]) -> list[Change]:
+    def changes(self, ref: RoleRef, document: dict[str, Any], planned_on: RoleState) -> list[Change]:
         return changes_for(ref, document)
 
-    def write(self, ref: RoleRef, document: dict[str, Any]) -> Rejection | None:
-        (change,) = self.changes(ref, document)
+    def write(self, ref: RoleRef, document: dict[str, Any], planned_on: RoleState) -> Rejection | None:
+        (change,) = self.changes(ref, document, planned_on)
         try:
             self.iam.update_assume_role_policy(**change["params"])
         except Exception as err:

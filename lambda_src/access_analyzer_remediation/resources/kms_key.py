@@ -246,6 +246,7 @@ class KmsKeyAdapter:
     resource_type: str = RESOURCE_TYPE
     document: str = NOUN_AND_DOCUMENT[RESOURCE_TYPE][1]
     iam_actions: Mapping[str, str] = field(default_factory=lambda: MappingProxyType(_IAM_ACTIONS))
+    propagation_seconds: float = 0.0
 
     def ref(self, arn: str, owner_account: str) -> ResourceRef:
         return ResourceRef.parse(RESOURCE_TYPE, arn, owner_account)
@@ -297,11 +298,11 @@ class KmsKeyAdapter:
     ) -> Plan:
         return plan_key(finding, snapshot, settings, intended, now)
 
-    def changes(self, ref: ResourceRef, document: Policy) -> list[Change]:
+    def changes(self, ref: ResourceRef, document: Policy, planned_on: KeyState) -> list[Change]:
         return changes_for(ref, document)
 
-    def write(self, ref: ResourceRef, document: Policy) -> Rejection | None:
-        (change,) = self.changes(ref, document)
+    def write(self, ref: ResourceRef, document: Policy, planned_on: KeyState) -> Rejection | None:
+        (change,) = self.changes(ref, document, planned_on)
         try:
             self.kms.put_key_policy(**change["params"])
         except Exception as err:

@@ -331,6 +331,7 @@ class S3BucketAdapter:
     resource_type: str = RESOURCE_TYPE
     document: str = NOUN_AND_DOCUMENT[RESOURCE_TYPE][1]
     iam_actions: Mapping[str, str] = field(default_factory=lambda: MappingProxyType(_IAM_ACTIONS))
+    propagation_seconds: float = 0.0
 
     def ref(self, arn: str, owner_account: str) -> ResourceRef:
         return ResourceRef.parse(RESOURCE_TYPE, arn, owner_account)
@@ -398,11 +399,11 @@ class S3BucketAdapter:
     ) -> Plan:
         return plan_bucket(finding, snapshot, settings, intended, now)
 
-    def changes(self, ref: ResourceRef, document: Policy) -> list[Change]:
+    def changes(self, ref: ResourceRef, document: Policy, planned_on: BucketState) -> list[Change]:
         return changes_for(ref, document)
 
-    def write(self, ref: ResourceRef, document: Policy) -> Rejection | None:
-        (change,) = self.changes(ref, document)
+    def write(self, ref: ResourceRef, document: Policy, planned_on: BucketState) -> Rejection | None:
+        (change,) = self.changes(ref, document, planned_on)
         try:
             if change["api"] == "s3:DeleteBucketPolicy":
                 self.s3.delete_bucket_policy(**change["params"])
