@@ -148,6 +148,41 @@ class Conflict(RuntimeError):
     written; the finding is retried on a fresh read."""
 
 
+class TypeAdapterBase:
+    """What every adapter of a type other than a role shares: its ARN as a reference, a resource the read no longer
+    finds, the guardrails before any read, the names notices use. A subclass names `resource_type`."""
+
+    resource_type: str
+
+    @property
+    def noun(self) -> str:
+        from ..findings import NOUN_AND_DOCUMENT
+
+        return NOUN_AND_DOCUMENT[self.resource_type][0]
+
+    @property
+    def document(self) -> str:
+        from ..findings import NOUN_AND_DOCUMENT
+
+        return NOUN_AND_DOCUMENT[self.resource_type][1]
+
+    def ref(self, arn: str, owner_account: str) -> ResourceRef:
+        from ..findings import ResourceRef
+
+        return ResourceRef.parse(self.resource_type, arn, owner_account)
+
+    def gone(self) -> Plan:
+        from ..planner import RESOURCE_NOT_FOUND, Plan
+
+        return Plan("skip", RESOURCE_NOT_FOUND, f"the {self.noun} no longer exists")
+
+    def resources(self, ref: ResourceRef) -> tuple[str, ...]:
+        return ()  # the Resource element of the tool's statements (none where no Deny is ever written)
+
+    def guard(self, ref: ResourceRef, settings: Settings, analyzer_arn: str) -> Plan | None:
+        return guard_resource(ref, settings, analyzer_arn, self.noun)
+
+
 AdapterFactory = Callable[["AwsClients", str], "Adapter[Any, Any]"]
 
 

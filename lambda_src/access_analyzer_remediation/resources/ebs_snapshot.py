@@ -44,7 +44,7 @@ from ..planner import Plan, SideChange
 from ..policy import ACCOUNT, POLICY_VERSION, PUBLIC, DenyTarget, Policy, Zone
 from ..settings import ACCOUNT_ID_RE, Settings
 from ..state import Intended
-from . import Change, Rejection, guard_resource
+from . import Change, Rejection, TypeAdapterBase, guard_resource
 
 if TYPE_CHECKING:
     from mypy_boto3_ec2 import EC2Client
@@ -364,28 +364,11 @@ def _permission_value(permission: Any) -> str | None:
 
 
 # -- the adapters ----------------------------------------------------------------------------------------------------
-class SharingAdapterBase:
+class SharingAdapterBase(TypeAdapterBase):
     """The part of a snapshot type's adapter that does not depend on the call names: the subclass reads the attribute
     (`_shared_with`) and makes the modify call (`_modify`) in its own file."""
 
     grammar: ClassVar[Sharing]
-    resource_type: str
-
-    @property
-    def document(self) -> str:
-        return self.grammar.document
-
-    def ref(self, arn: str, owner_account: str) -> ResourceRef:
-        return ResourceRef.parse(self.resource_type, arn, owner_account)
-
-    def gone(self) -> Plan:
-        return Plan("skip", planner.RESOURCE_NOT_FOUND, f"the {self.grammar.noun} no longer exists")
-
-    def resources(self, ref: ResourceRef) -> tuple[str, ...]:
-        return ()  # no Deny is ever written: a snapshot has no policy
-
-    def guard(self, ref: ResourceRef, settings: Settings, analyzer_arn: str) -> Plan | None:
-        return guard_resource(ref, settings, analyzer_arn, self.grammar.noun)
 
     def plan(
         self, finding: Finding, snapshot: SharingState, settings: Settings, intended: Sequence[Intended], now: float

@@ -59,7 +59,7 @@ from ..policy import (
 )
 from ..settings import Settings
 from ..state import Intended
-from . import Change, Rejection, guard_resource
+from . import Change, Rejection, TypeAdapterBase, guard_resource
 
 if TYPE_CHECKING:
     from mypy_boto3_lambda import LambdaClient
@@ -589,25 +589,11 @@ def _by_sid(policy: Policy, sid: str) -> Statement | None:
 
 
 # -- the adapters ----------------------------------------------------------------------------------------------------
-class PermissionAdapterBase:
+class PermissionAdapterBase(TypeAdapterBase):
     """The part of a function's and a layer version's adapter that does not depend on the call names: the subclass
     reads the policy (`_policy`) and makes the remove and add calls (`_remove`, `_add`) in its own file."""
 
     grammar: ClassVar[Grammar]
-    resource_type: str
-
-    @property
-    def document(self) -> str:
-        return self.grammar.document
-
-    def ref(self, arn: str, owner_account: str) -> ResourceRef:
-        return ResourceRef.parse(self.resource_type, arn, owner_account)
-
-    def gone(self) -> Plan:
-        return Plan("skip", planner.RESOURCE_NOT_FOUND, f"the {self.grammar.noun} no longer exists")
-
-    def resources(self, ref: ResourceRef) -> tuple[str, ...]:
-        return ()  # no Deny is ever written into this policy
 
     def guard(self, ref: ResourceRef, settings: Settings, analyzer_arn: str) -> Plan | None:
         return guard_permissions(self.grammar, ref, settings, analyzer_arn)

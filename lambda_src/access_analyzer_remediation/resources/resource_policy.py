@@ -22,7 +22,7 @@ from ..planner import Plan, Quota
 from ..policy import POLICY_VERSION, Policy, statements
 from ..settings import Settings
 from ..state import Intended
-from . import Rejection, guard_resource
+from . import Rejection, TypeAdapterBase
 
 
 @dataclass(frozen=True)
@@ -119,32 +119,14 @@ def _actions(statement: Mapping[str, Any]) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
-class PolicyAdapterBase:
+class PolicyAdapterBase(TypeAdapterBase):
     """The service-independent part of a policy type's adapter: the subclass names its type, limits and Resource
     element, and makes its reads and writes."""
 
-    resource_type: str
     limits: PolicyLimits
-
-    @property
-    def noun(self) -> str:
-        return NOUN_AND_DOCUMENT[self.resource_type][0]
-
-    @property
-    def document(self) -> str:
-        return NOUN_AND_DOCUMENT[self.resource_type][1]
-
-    def ref(self, arn: str, owner_account: str) -> ResourceRef:
-        return ResourceRef.parse(self.resource_type, arn, owner_account)
-
-    def gone(self) -> Plan:
-        return Plan("skip", planner.RESOURCE_NOT_FOUND, f"the {self.noun} no longer exists")
 
     def resources(self, ref: ResourceRef) -> tuple[str, ...]:
         return (ref.arn,)
-
-    def guard(self, ref: ResourceRef, settings: Settings, analyzer_arn: str) -> Plan | None:
-        return guard_resource(ref, settings, analyzer_arn, self.noun)
 
     def plan(
         self, finding: Finding, snapshot: PolicyState, settings: Settings, intended: Sequence[Intended], now: float
