@@ -37,7 +37,13 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from sandbox.access_analyzer import AccessAnalyzerStandIn, AnalysisResult, AuthorizationRequest
+from sandbox.access_analyzer import (
+    TYPE_CLIENTS,
+    AccessAnalyzerStandIn,
+    AnalysisResult,
+    AuthorizationRequest,
+    type_analysis_of_arn,
+)
 from sandbox.lambda_runtime import (
     AwsCall,
     EventSourceMapping,
@@ -395,11 +401,13 @@ class LocalAws:
         key = iam.create_access_key(UserName=ADMIN_USER)["AccessKey"]
         self.admin_credentials = Credentials(key["AccessKeyId"], key["SecretAccessKey"])
         self.authorizer.register(key["AccessKeyId"], "user", ADMIN_USER)
+        # Every type the stand-in analyses, with the administrator's clients (keyword = "<service>_client").
         self.standin.attach(
             iam_client=self.admin.client("iam"),
             events_client=self.admin.client("events"),
             s3_client=self.admin.client("s3"),
             kms_client=self.admin.client("kms"),
+            **{name: self.admin.client(name.removesuffix("_client")) for name in TYPE_CLIENTS},
         )
         return self.admin_credentials
 
@@ -738,12 +746,15 @@ class LocalDeployment:
         return self.aws.standin.analyze()
 
     def rescan(self, resource_arn: str) -> AnalysisResult:
-        """StartResourceScan's effect: the role, bucket or key is analysed again; changed findings emit events."""
+        """StartResourceScan's effect: the resource (a role, bucket, key or any type the stand-in analyses) is
+        analysed again; changed findings emit events."""
         standin = self.aws.standin
         if resource_arn.startswith("arn:aws:s3:::"):
             return standin.scan_bucket(resource_arn)
         if ":kms:" in resource_arn:
             return standin.scan_key(resource_arn)
+        if type_analysis_of_arn(resource_arn) is not None:
+            return standin.scan_resource(resource_arn)
         return standin.scan_role(resource_arn)
 
     def receive_findings(self, expected: int, timeout: float = 10.0) -> list[QueueMessage]:

@@ -27,9 +27,15 @@ policies.
 
 Resource-level permissions: moto 5.2.5 checks IAM and SQS requests against the ARN they act on, but every other
 service against Resource ``"*"``, which a least-privilege statement (``"Resource": "<table ARN>"``) never matches:
-the correct policy would be denied. The child process therefore teaches moto the resource of the DynamoDB, SNS and
-CloudWatch Logs operations (`scope_authorization_to_resources`), so a statement scoped to the wrong table, topic or
-log group is denied exactly as AWS would deny it. Conditions are still evaluated only as far as moto does.
+the correct policy would be denied. The child process therefore teaches moto the resource of the DynamoDB, SNS,
+CloudWatch Logs, KMS, Secrets Manager, Lambda and EC2 snapshot operations and of SQS GetQueueUrl
+(`scope_authorization_to_resources`), so a statement scoped to the wrong table, topic, log group, secret, function
+or snapshot is denied exactly as AWS would deny it. Conditions are still evaluated only as far as moto does. It also
+verifies the signature of a GET or DELETE without a body as AWS does (moto 5.2.5 refuses every such Lambda call).
+
+Lambda policies (process mode): RemovePermission's RevisionId is compared and a removal makes a new one, and
+AddPermission's principal is kept as Lambda shows it (an account id as its root ARN), see
+`_keep_lambda_policies_as_aws_does`.
 
 Secrets Manager's ValidateResourcePolicy (process mode): moto 5.2.5 does not implement it; the child answers it with
 `sandbox.analysis.secret.validate_resource_policy` (a syntax check and a conservative broad-access check, see
@@ -474,7 +480,12 @@ def scope_authorization_to_resources() -> None:
 
     def dynamodb_resource(self: Any) -> str:
         # BatchWriteItem/BatchGetItem name their tables in RequestItems; moto checks one resource per request.
-        name = self._get_param("TableName") or next(iter(self._get_param("RequestItems") or {}), None)
+        # The resource-policy calls (GetResourcePolicy, PutResourcePolicy, ...) name a table or stream ARN.
+        name = (
+            self._get_param("TableName")
+            or self._get_param("ResourceArn")
+            or next(iter(self._get_param("RequestItems") or {}), None)
+        )
         if not name:
             return "*"
         if str(name).startswith("arn:"):
@@ -482,7 +493,7 @@ def scope_authorization_to_resources() -> None:
         return f"arn:{get_partition(self.region)}:dynamodb:{self.region}:{self.current_account}:table/{name}"
 
     def sns_resource(self: Any) -> str:
-        return str(self._get_param("TopicArn") or self._get_param("TargetArn") or "*")
+        return str(self._get_param("TopicArn") or self._get_param("TargetArn") or self._get_param("ResourceArn") or "*")
 
     def logs_resource(self: Any) -> str:
         group = self._get_param("logGroupName")
@@ -515,8 +526,125 @@ def scope_authorization_to_resources() -> None:
     DynamoHandler._determine_resource = dynamodb_resource  # type: ignore[attr-defined]
     SNSResponse._determine_resource = sns_resource  # type: ignore[attr-defined]
     LogsResponse._determine_resource = logs_resource  # type: ignore[attr-defined]
+    _scope_contained_types_to_resources()
+    _check_signatures_of_requests_without_a_body()
     _authorize_actions_as_aws_names_them()
     _leave_event_source_mappings_to_the_sandbox()
+
+
+def _scope_contained_types_to_resources() -> None:
+    """The resource of the calls the remediation makes on the other contained types, as AWS authorizes them: a
+    secret's, a function's or layer version's, an EBS snapshot's ARN (no account in it), and the queue GetQueueUrl
+    names (moto 5.2.5 reads a QueueUrl that GetQueueUrl does not have and answers ``"*"``)."""
+    from urllib.parse import unquote
+
+    from moto.awslambda.responses import LambdaResponse
+    from moto.ec2.responses import EC2Response
+    from moto.secretsmanager.responses import SecretsManagerResponse
+    from moto.sqs.exceptions import QueueDoesNotExist
+    from moto.sqs.responses import SQSResponse
+    from moto.utilities.utils import get_partition
+
+    def secret_resource(self: Any) -> str:
+        secret_id = self._get_param("SecretId")
+        if not secret_id:
+            return "*"
+        backend = self.backend
+        if backend._is_valid_identifier(secret_id):
+            return str(backend.secrets[secret_id].arn)
+        if str(secret_id).startswith("arn:"):
+            return str(secret_id)
+        prefix = f"arn:{get_partition(self.region)}:secretsmanager:{self.region}:{self.current_account}"
+        return f"{prefix}:secret:{secret_id}"
+
+    def lambda_resource(self: Any) -> str:
+        prefix = f"arn:{get_partition(self.region)}:lambda:{self.region}:{self.current_account}"
+        parts = [unquote(p) for p in self.path.split("?")[0].split("/")]
+        if len(parts) > 3 and parts[2] == "functions":
+            name = parts[3]
+            return name if name.startswith("arn:") else f"{prefix}:function:{name}"
+        if len(parts) > 5 and parts[2] == "layers" and parts[4] == "versions":
+            return f"{prefix}:layer:{parts[3]}:{parts[5]}"
+        if len(parts) > 3 and parts[2] == "tags":
+            return "/".join(parts[3:])
+        return "*"
+
+    def ec2_resource(self: Any) -> str:
+        snapshot = self._get_param("SnapshotId")
+        return f"arn:{get_partition(self.region)}:ec2:{self.region}::snapshot/{snapshot}" if snapshot else "*"
+
+    queue_resource = SQSResponse._determine_resource
+
+    def sqs_resource(self: Any) -> str:
+        name = self._get_param("QueueName")
+        if name and not self._get_param("QueueUrl"):
+            try:
+                return str(self.sqs_backend.get_queue(name).queue_arn)
+            except QueueDoesNotExist:  # AWS authorizes the named queue's ARN all the same
+                return f"arn:{get_partition(self.region)}:sqs:{self.region}:{self.current_account}:{name}"
+        return str(queue_resource(self))
+
+    SecretsManagerResponse._determine_resource = secret_resource  # type: ignore[attr-defined]
+    LambdaResponse._determine_resource = lambda_resource  # type: ignore[attr-defined]
+    EC2Response._determine_resource = ec2_resource  # type: ignore[attr-defined]
+    SQSResponse._determine_resource = sqs_resource  # type: ignore[method-assign]
+
+
+def _check_signatures_of_requests_without_a_body() -> None:
+    """moto 5.2.5 verifies a SigV4 signature over ``raw body or data``. For a GET or DELETE its ``data`` is the query
+    string or, without one, the request's headers, neither of which is the payload: every such Lambda call
+    (GetPolicy, GetFunction, ListFunctions, RemovePermission) is refused as SignatureDoesNotMatch under enforcement.
+    The client signed an empty payload (the query string is part of the signed path). A POST's form body reaches moto
+    parsed, as ``data`` (SQS, SNS, EC2): those are left as they are."""
+    from moto.iam.access_control import IAMRequestBase
+
+    original = IAMRequestBase._create_aws_request
+
+    def create(self: Any) -> Any:
+        request = original(self)
+        if not self._body and self._method in ("GET", "DELETE", "HEAD"):
+            request.data = b""
+        return request
+
+    IAMRequestBase._create_aws_request = create  # type: ignore[method-assign]
+
+
+def _keep_lambda_policies_as_aws_does() -> None:
+    """Lambda's function and layer version policies as Lambda keeps them: their RevisionId and their principals.
+    moto 5.2.5 reads RemovePermission's RevisionId (a query parameter) as a list, so it refuses every one, current
+    or stale, and keeps a policy's revision when a statement is removed. Here the revision is compared as a string
+    and a removal makes a new one, as AddPermission already does."""
+    from moto.awslambda.exceptions import PreconditionFailedException, UnknownPolicyException
+    from moto.awslambda.policy import Policy
+    from moto.moto_api._internal import mock_random
+
+    def del_statement(self: Any, sid: str, revision: Any = "") -> None:
+        expected = revision[0] if isinstance(revision, list) and revision else revision or ""
+        if expected and self.revision != expected:
+            raise PreconditionFailedException(
+                "The RevisionId provided does not match the latest RevisionId for the Lambda function or alias."
+            )
+        for statement in self.statements:
+            if statement.get("Sid") == sid:
+                self.statements.remove(statement)
+                self.revision = str(mock_random.uuid4())
+                return
+        raise UnknownPolicyException()
+
+    Policy.del_statement = del_statement  # type: ignore[method-assign]
+
+    # AddPermission's Principal as GetPolicy shows it in AWS: an account id becomes its root ARN and an IAM ARN an
+    # ``{"AWS": ...}`` principal (moto keeps both as the bare string, which no policy grammar allows); ``*`` stays.
+    formatter = Policy.principal_formatter
+
+    def principal_formatter(self: Any, obj: Any) -> Any:
+        if isinstance(obj, str) and obj.isdigit() and len(obj) == 12:
+            return {"AWS": f"arn:aws:iam::{obj}:root"}
+        if isinstance(obj, str) and obj.startswith("arn:") and ":iam::" in obj:
+            return {"AWS": obj}
+        return formatter(self, obj)
+
+    Policy.principal_formatter = principal_formatter  # type: ignore[method-assign]
 
 
 # IAM actions as AWS names them where moto 5.2.5 asks for another name, which a correct least-privilege policy never
@@ -607,6 +735,7 @@ def _serve_child(host: str, port: int) -> None:
 
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # `sandbox` as a package
     implement_validate_resource_policy()
+    _keep_lambda_policies_as_aws_does()
     from sandbox.iam_consistency import moto_app
 
     # What moto.server.ThreadedMotoServer serves, behind the IAM read-lag middleware (off until switched on).

@@ -115,7 +115,7 @@ module "access_analyzer_remediation" {
   create_analyzer    = var.create_analyzer
   analyzer_type      = "ACCOUNT"
   analyzer_arns      = var.analyzer_arns
-  resource_types     = ["AWS::IAM::Role", "AWS::S3::Bucket", "AWS::KMS::Key"]
+  resource_types     = var.resource_types
   event_retry_policy = { maximum_event_age_in_seconds = 86400, maximum_retry_attempts = 185 }
 
   # Zone of trust and engine settings

@@ -45,6 +45,12 @@ variable "analyzer_arns" {
   default     = []
 }
 
+variable "resource_types" {
+  description = "Resource types whose findings are contained (the module's resource_types): each adds exactly the calls of its adapter to the Lambda role."
+  type        = list(string)
+  default     = ["AWS::IAM::Role", "AWS::S3::Bucket", "AWS::KMS::Key"]
+}
+
 variable "trusted_account_ids" {
   description = "Account ids inside the zone of trust."
   type        = list(string)

@@ -39,7 +39,7 @@ from sandbox.deployment import Deployment, LocalAws, LocalDeployment, output_val
 from sandbox.terraform import Terraform, copy_module, provider_mirror, write_cli_config
 from tests.integration import real_aws
 from tests.integration.plan_check import APPLIED, AppliedRoot
-from tests.integration.targets import SandboxTarget, Target
+from tests.integration.targets import SANDBOX_RESOURCE_TYPES, SandboxTarget, Target
 from tests.terraform.tfrunner import require_terraform
 
 SANDBOX_ROOT = "aar_e2e_sandbox"
@@ -130,6 +130,7 @@ def sandbox_deployment(
             "analyzer_arns": [local_aws.standin.analyzer_arn],
             "lambda_layers": [],
             "create_kms_key": False,
+            "resource_types": list(SANDBOX_RESOURCE_TYPES),
         },
     )
     work_dir = tmp_path_factory.mktemp("sandbox")

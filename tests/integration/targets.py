@@ -25,6 +25,17 @@ from sandbox.moto_server import DEFAULT_REGION
 EXTERNAL_ACCOUNT = "999988887777"  # the documentation's "other" account
 ALICE = f"arn:aws:iam::{EXTERNAL_ACCOUNT}:user/Alice"  # the principal of the AWS blog post's scenario
 SANDBOX_REDELIVERY_REASONS = frozenset({"already_contained"})
+# The types the sandbox deployment contains (conftest.py): the defaults and those test_resource_types.py drives.
+SANDBOX_RESOURCE_TYPES = (
+    "AWS::IAM::Role",
+    "AWS::S3::Bucket",
+    "AWS::KMS::Key",
+    "AWS::SQS::Queue",
+    "AWS::SNS::Topic",
+    "AWS::SecretsManager::Secret",
+    "AWS::Lambda::Function",
+    "AWS::EC2::Snapshot",
+)
 
 
 @dataclass

@@ -8,8 +8,9 @@ event source mapping run with the execution role's credentials only. Two directi
 - excess: every action the policy grants is used by the function, its event source mapping or its log delivery
   in one pass over the code paths (remediate a role, a bucket and a key; sweep; error path). Exempt, and said so:
   kms:GenerateDataKey and kms:Decrypt (the services encrypt with the role's permissions, which moto does not
-  emulate), xray:* (tracing) and s3:DeleteBucketPolicy (only when the function completes an interrupted revert that
-  leaves a bucket without statements: tests/unit/test_resources.py covers that path).
+  emulate), xray:* (tracing), s3:DeleteBucketPolicy and secretsmanager:DeleteResourcePolicy (only when the function
+  completes an interrupted revert that leaves a bucket or secret without statements: tests/unit/test_resources.py
+  and tests/unit/test_policy_types.py cover those paths).
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ from botocore.exceptions import ClientError
 from sandbox.deployment import LocalDeployment, allow, trust_policy
 from sandbox.lambda_runtime import AwsCall, EventSourceMapping, QueueMessage, sqs_event
 from sandbox.moto_server import DEFAULT_ACCOUNT_ID
-from tests.integration.targets import SandboxTarget
+from tests.integration import shared_resources
+from tests.integration.targets import SANDBOX_RESOURCE_TYPES, SandboxTarget
 
 pytestmark = [pytest.mark.integration, pytest.mark.terraform]
 
@@ -42,7 +44,13 @@ _ACTION_OF = {
     "GetPublicAccessBlock": "GetBucketPublicAccessBlock",
     "PutPublicAccessBlock": "PutBucketPublicAccessBlock",
 }
-NOT_EMULATED = ("kms:GenerateDataKey", "kms:Decrypt", "xray:", "s3:DeleteBucketPolicy")
+NOT_EMULATED = (
+    "kms:GenerateDataKey",
+    "kms:Decrypt",
+    "xray:",
+    "s3:DeleteBucketPolicy",
+    "secretsmanager:DeleteResourcePolicy",
+)
 
 
 def iam_action(call: AwsCall) -> str:
@@ -146,7 +154,7 @@ def test_the_sweep_needs_list_findings(sandbox: SandboxTarget) -> None:
         with withheld(local, "access-analyzer:ListFindings"):
             denied = local.function.invoke({"aar_action": "sweep"})
         assert denied.error is not None and "AccessDeniedException" in repr(denied.error)
-        received = ("AWS::IAM::Role", "AWS::S3::Bucket", "AWS::KMS::Key")  # the deployment's resource_types
+        received = SANDBOX_RESOURCE_TYPES  # the deployment's resource_types
         active = [f for f in standin.findings(status="ACTIVE") if f["resourceType"] in received]
         swept = local.function.invoke({"aar_action": "sweep"})
         assert swept.error is None, swept.logs
@@ -247,7 +255,19 @@ def test_every_granted_action_is_used(sandbox: SandboxTarget) -> None:
         admin.client("s3").put_bucket_acl(
             Bucket=acl_bucket, AccessControlPolicy={"Owner": acl["Owner"], "Grants": [*acl["Grants"], partner]}
         )
-        for resource in (f"arn:aws:s3:::{bucket}", key, f"arn:aws:s3:::{acl_bucket}"):
+        # One of each other type the deployment contains: GetQueueUrl, GetQueueAttributes, ListQueueTags,
+        # SetQueueAttributes; GetTopicAttributes, ListTagsForResource, SetTopicAttributes; GetResourcePolicy,
+        # DescribeSecret, ValidateResourcePolicy, PutResourcePolicy; GetPolicy, ListTags, RemovePermission;
+        # DescribeSnapshots, DescribeSnapshotAttribute, ModifySnapshotAttribute.
+        external = f"arn:aws:iam::{sandbox.external_account}:root"
+        others = [
+            shared_resources.queue(sandbox, [external])[0],
+            shared_resources.topic(sandbox, external)[0],
+            shared_resources.secret(sandbox, external)[0],
+            shared_resources.function(sandbox, sandbox.external_account)[0],
+            shared_resources.snapshot(sandbox, user_ids=[sandbox.external_account], groups=[])[0],
+        ]
+        for resource in (f"arn:aws:s3:::{bucket}", key, f"arn:aws:s3:::{acl_bucket}", *(o.arn for o in others)):
             local.rescan(resource)
             shared_messages = mapping.receive(1)
             result = function.invoke(sqs_event(shared_messages, mapping.queue_arn, "us-east-1")).result

@@ -433,7 +433,9 @@ def test_a_finding_is_contained_announced_and_reverted_exactly(aws: Aws, resourc
 
 
 # EFS too on AWS; moto 5.2.5 does not implement DeleteFileSystemPolicy (500).
-@pytest.mark.parametrize("resource_type", [types.SQS_QUEUE, types.ECR_REPOSITORY, types.DYNAMODB_TABLE])
+@pytest.mark.parametrize(
+    "resource_type", [types.SQS_QUEUE, types.SECRETS_MANAGER_SECRET, types.ECR_REPOSITORY, types.DYNAMODB_TABLE]
+)
 def test_a_resource_without_a_policy_gets_one_and_revert_removes_it(aws: Aws, resource_type: str) -> None:
     """Access Analyzer would not report such a resource; a finding that raced the policy's removal still gets a
     Deny-only policy, and a revert leaves the resource as it was: no policy."""
