@@ -26,7 +26,7 @@ variable "external_id" {
   default     = null
 
   validation {
-    condition     = var.external_id == null || can(regex("^[\\w+=,.@:/-]{2,1224}$", var.external_id))
+    condition     = var.external_id == null || (length(coalesce(var.external_id, "-")) >= 2 && length(coalesce(var.external_id, "-")) <= 1224 && can(regex("^[\\w+=,.@:/-]+$", var.external_id)))
     error_message = "external_id must be 2-1224 characters of letters, digits and _ + = , . @ : / - (STS's ExternalId), or null."
   }
 }
