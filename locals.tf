@@ -44,16 +44,8 @@ locals {
   # The tool's own roles: the Lambda never modifies them.
   own_role_arns = concat([aws_iam_role.lambda.arn], aws_iam_role.scheduler[*].arn)
 
-  # protected_role_patterns as IAM resource ARNs, so IAM itself refuses what the code must never do. A name pattern
-  # P matches the role name under any path: role/P (path /) and role/*/P (IAM's `*` spans `/`, so this is every
-  # deeper path). A path pattern /x/* already names path + name: role/x/*. Only `*` and `?` are allowed in the
-  # patterns (variables.tf), and both mean the same in IAM's ArnLike matching as in the Lambda's glob.
-  role_arn_prefix = "arn:${local.partition}:iam::${local.account_id}:role/"
-  protected_role_arns = distinct(flatten([
-    for p in var.protected_role_patterns : startswith(p, "/")
-    ? ["${local.role_arn_prefix}${trimprefix(p, "/")}"]
-    : ["${local.role_arn_prefix}${p}", "${local.role_arn_prefix}*/${p}"]
-  ]))
+  # protected_role_patterns as the role ARNs of the explicit Deny (modules/permissions computes them).
+  protected_role_arns = module.permissions.protected_role_arns
 
   # The KMS keys and S3 buckets the deployment itself uses (AAR_OWN_RESOURCE_ARNS): the Lambda never modifies them, and
   # the role's explicit Deny makes IAM refuse it too. The topic's key when the module creates it (its ARN is known
@@ -77,14 +69,6 @@ locals {
     local.own_kms_key_arns, local.own_bucket_arns, local.own_queue_arns, local.own_topic_arns, local.own_table_arns,
     local.own_function_arns,
   )
-
-  # protected_resource_arns per service, for the explicit Denies of iam.tf (one statement per resource type).
-  protected_arns_by_service = {
-    for service in ["s3", "kms", "sqs", "sns", "secretsmanager", "ecr", "elasticfilesystem", "dynamodb", "s3express", "lambda", "ec2", "rds"] :
-    service => [for arn in var.protected_resource_arns : arn if split(":", arn)[2] == service]
-  }
-  protected_bucket_arns  = local.protected_arns_by_service["s3"]
-  protected_kms_key_arns = local.protected_arns_by_service["kms"]
 
   # Exactly the variables of docs/architecture.md ("Environment"). AAR_QUEUE_URL: the sweep puts finding references on
   # the main queue, so they take the normal path (partial batch responses, redelivery, dead-letter queue) instead of

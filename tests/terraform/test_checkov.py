@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.terraform.tfrunner import MODULE_DIRS, REPO_ROOT, copy_module
+from tests.terraform.tfrunner import MODULE_DIRS, REPO_ROOT, ROOT_MODULE_DIRS, copy_module
 
 # Reviewed inline skips (#checkov:skip=ID:reason); a new skip must be added here on purpose.
 # CKV_AWS_109/111/356: key policies (Resource "*" means that key) of the topic key and of examples/complete's key.
@@ -26,6 +26,10 @@ MODULE_SKIPS = {
     "CKV_AWS_356",
 }
 EXPECTED_SKIPS = {".": MODULE_SKIPS, "examples/basic": MODULE_SKIPS, "examples/complete": MODULE_SKIPS}
+# The submodules and their example carry no inline skip; they are small (modules/permissions is one policy
+# document), so fewer checks apply to them than to the root module and its examples.
+EXPECTED_SKIPS |= {relative: set() for relative in MODULE_DIRS if relative not in EXPECTED_SKIPS}
+MIN_PASSED = {relative: 50 if relative in ROOT_MODULE_DIRS else 10 for relative in MODULE_DIRS}
 
 
 def checkov_binary() -> str:
@@ -49,8 +53,10 @@ def scan_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.mark.parametrize("relative", MODULE_DIRS)
 def test_checkov(scan_root: Path, relative: str) -> None:
     command = [checkov_binary(), "-d", str(scan_root / relative), "--framework", "terraform", "--skip-download"]
+    # checkov cannot parse .tftest.hcl files (the root's tests/, each submodule's tests/).
+    command += ["--skip-path", "tests"]
     if relative == ".":
-        command += ["--skip-path", "tests", "--skip-path", "examples"]
+        command += ["--skip-path", "examples"]
     proc = subprocess.run(
         [*command, "--output", "json"],
         capture_output=True,
@@ -65,7 +71,7 @@ def test_checkov(scan_root: Path, relative: str) -> None:
     failed = [f"{c['check_id']} {c['resource']} {c['file_path']}" for c in results["failed_checks"]]
     assert summary["failed"] == 0, "\n".join(failed)
     assert summary["parsing_errors"] == 0, results["parsing_errors"]
-    assert summary["passed"] > 50, summary
+    assert summary["passed"] > MIN_PASSED[relative], summary
     skipped = {c["check_id"]: c["check_result"].get("suppress_comment", "") for c in results["skipped_checks"]}
     assert set(skipped) == EXPECTED_SKIPS[relative]
     assert all(len(reason) > 20 for reason in skipped.values()), skipped

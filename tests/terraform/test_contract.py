@@ -21,9 +21,12 @@ CONTRACT = (REPO_ROOT / "docs" / "architecture.md").read_text()
 RUNTIME_ACTIONS = {"logs:CreateLogStream", "logs:PutLogEvents"}
 RESOURCES_DIR = REPO_ROOT / "lambda_src" / "access_analyzer_remediation" / "resources"
 # Resource type -> (its adapter in resources/, the adapter's client attribute: `self.<client>.<operation>(`, the
-# IAM service prefix of its actions). iam.tf grants each type's calls in dynamic statements on
-# `contains(var.resource_types, "<type>")`; the role's calls (resources/iam_role.py) are static statements, checked
-# by the last test of this file.
+# IAM service prefix of its actions). modules/permissions (locals.tf) holds each type's statements in
+# `type_statements["<type>"]`, granted only while the type is in `resource_types`; the role's calls
+# (resources/iam_role.py) are its `role_statements`, always granted, checked by the last test of this file. The root
+# module's Lambda role and the member role (modules/member-role, modules/member-role-stackset) both take them from
+# there (test_one_source_of_the_remediation_statements).
+PERMISSIONS = "modules/permissions"
 TYPE_ADAPTERS = {
     "AWS::S3::Bucket": ("s3_bucket.py", "s3", "s3"),
     "AWS::KMS::Key": ("kms_key.py", "kms", "kms"),
@@ -67,19 +70,25 @@ def lambda_policy() -> dict[str, Any]:
     return policy
 
 
-def type_statements(resource_type: str | None = None) -> list[dict[str, Any]]:
-    """The dynamic statements granted only for one resource type (`resource_type`), or for any type (None)."""
-    gate = re.compile(r'contains\(var\.resource_types, "([^"]+)"\)')
-    found = []
-    for block in lambda_policy().get("dynamic", []):
-        dynamic = block.get("statement")
-        if dynamic is None:
-            continue
-        types = set(gate.findall(dynamic["for_each"]))
-        if types and (resource_type is None or resource_type in types):
-            assert len(types) == 1, f"a statement gated on several types: {dynamic['for_each']}"
-            found.extend(dynamic["content"])
+def permissions_locals() -> dict[str, Any]:
+    """modules/permissions/locals.tf's one `locals` block: `role_statements`, `type_statements`, `type_order`."""
+    blocks = parse(f"{PERMISSIONS}/locals.tf")["locals"]
+    assert len(blocks) == 1, "modules/permissions/locals.tf has one locals block"
+    found: dict[str, Any] = blocks[0]
     return found
+
+
+def static_statements() -> list[dict[str, Any]]:
+    """The statements granted whatever resource_types holds: the Lambda role's own static ones and the role
+    statements of modules/permissions (the trust policies every deployment edits)."""
+    statements: list[dict[str, Any]] = lambda_policy()["statement"] + permissions_locals()["role_statements"]
+    return statements
+
+
+def type_statements(resource_type: str | None = None) -> list[dict[str, Any]]:
+    """The statements granted only for one resource type (`resource_type`), or for any type (None)."""
+    by_type: dict[str, list[dict[str, Any]]] = permissions_locals()["type_statements"]
+    return [s for t, statements in by_type.items() if resource_type in (None, t) for s in statements]
 
 
 def actions_of(statements: list[dict[str, Any]], effect: str) -> set[str]:
@@ -124,15 +133,15 @@ def test_lambda_role_actions_are_the_contract() -> None:
     """The table lists every action the role may be granted: the static statements and the statements of each
     resource type (the X-Ray and kms:ViaService statements, dynamic on other inputs, are described below it)."""
     contract = {a for a in table_column(section("AWS calls the Lambda makes"), 1) if ":" in a}
-    statements = lambda_policy()["statement"]
-    allowed = actions_of(statements, "Allow") | actions_of(type_statements(), "Allow")
+    allowed = actions_of(static_statements(), "Allow") | actions_of(type_statements(), "Allow")
     assert allowed - RUNTIME_ACTIONS == contract
 
 
 def test_every_type_statement_belongs_to_an_adapter() -> None:
     """Only the types with an adapter get calls; each of them gets its own statements."""
-    gated = {t for s in lambda_policy().get("dynamic", []) for t in re.findall(r'"(AWS::[^"]+)"', str(s))}
-    assert gated == set(TYPE_ADAPTERS)
+    gated = permissions_locals()["type_statements"]
+    assert set(gated) == set(TYPE_ADAPTERS)
+    assert permissions_locals()["type_order"] == list(gated), "type_order lists every type once, in file order"
     assert all(actions_of(type_statements(t), "Allow") for t in TYPE_ADAPTERS)
 
 
@@ -140,9 +149,10 @@ def test_every_type_statement_belongs_to_an_adapter() -> None:
 def test_each_type_grants_exactly_its_adapter_calls(resource_type: str) -> None:
     """resources/<type>.py declares the IAM action of every call it makes (`_IAM_ACTIONS`, operation -> action,
     and `_OPERATOR_ACTIONS` for the calls only a revert makes, with the operator's credentials); each declared
-    operation is called in that file and every call of its client is declared; the statements iam.tf grants for the
-    type allow exactly the `_IAM_ACTIONS`, each in docs/architecture.md's table, and never an operator-only action
-    (the function may never create a KMS grant); the type's Denies only take back declared actions."""
+    operation is called in that file and every call of its client is declared; the statements modules/permissions
+    grants for the type allow exactly the `_IAM_ACTIONS`, each in docs/architecture.md's table, and never an
+    operator-only action (the function may never create a KMS grant); the type's Denies only take back declared
+    actions."""
     from botocore import xform_name
 
     filename, client, prefix = TYPE_ADAPTERS[resource_type]
@@ -160,10 +170,10 @@ def test_each_type_grants_exactly_its_adapter_calls(resource_type: str) -> None:
 
     statements = type_statements(resource_type)
     assert actions_of(statements, "Allow") == set(declared.values()), (
-        "the actions iam.tf grants for the type are not the adapter's declared ones"
+        "the actions modules/permissions grants for the type are not the adapter's declared ones"
     )
     operator_only = set(operator.values()) - set(declared.values())
-    assert not operator_only & actions_of(lambda_policy()["statement"] + statements, "Allow"), operator_only
+    assert not operator_only & actions_of(static_statements() + statements, "Allow"), operator_only
     assert actions_of(statements, "Deny") <= set(declared.values())
     contract = {a for a in table_column(section("AWS calls the Lambda makes"), 1) if ":" in a}
     assert set(declared.values()) <= contract, set(declared.values()) - contract
@@ -263,3 +273,27 @@ def test_each_adapter_action_is_a_call_of_its_code_and_in_the_contract() -> None
         assert action in contract, f"{action} ({operation}) is not in docs/architecture.md"
     called = set(re.findall(r"self\.iam\.(\w+)\(", source))
     assert called == {xform_name(op) for op in adapter.iam_actions}, "a call without a declared action"
+
+
+def test_one_source_of_the_remediation_statements() -> None:
+    """No drift between the central Lambda role and the member role: neither writes a remediation statement of its
+    own. The Lambda role's document has no type-gated statement and takes exactly one dynamic block, over
+    modules/permissions' statements; the member role (Terraform and StackSet) instantiates the same module with the
+    same resource_types and protected inputs."""
+    policy = lambda_policy()
+    assert not re.search(r"var\.resource_types", str(policy)), "iam.tf grants a type's calls itself"
+    loops = [d["statement"]["for_each"] for d in policy["dynamic"] if "statement" in d]
+    assert loops.count("${module.permissions.statements}") == 1, loops
+    sids = {s["sid"] for s in policy["statement"]}
+    module_sids = {s["sid"] for s in static_statements()[len(policy["statement"]) :]}
+    module_sids |= {s["sid"] for s in type_statements()}
+    assert not sids & module_sids, sids & module_sids
+    calls = {
+        path: next(block["permissions"] for block in parse(path)["module"] if "permissions" in block)
+        for path in ("iam.tf", "modules/member-role/permissions.tf", "modules/member-role-stackset/permissions.tf")
+    }
+    for path, call in calls.items():
+        assert call["source"] in ("./modules/permissions", "../permissions"), (path, call["source"])
+        assert call["resource_types"] == "${var.resource_types}", path
+        assert call["protected_role_patterns"] == "${var.protected_role_patterns}", path
+        assert call["protected_resource_arns"] == "${var.protected_resource_arns}", path

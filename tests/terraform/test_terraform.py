@@ -1,4 +1,5 @@
-"""terraform fmt, validate (root module and examples) and `terraform test` (tests/*.tftest.hcl, mocked AWS)."""
+"""terraform fmt, validate (root module, submodules and examples) and `terraform test` (tests/*.tftest.hcl and
+modules/*/tests/*.tftest.hcl, mocked AWS)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.terraform.tfrunner import MODULE_DIRS, REPO_ROOT, Terraform
+from tests.terraform.tfrunner import MODULE_DIRS, REPO_ROOT, SUBMODULE_DIRS, Terraform
 
 pytestmark = pytest.mark.terraform
 
@@ -50,3 +51,15 @@ def test_terraform_test(terraform: Terraform, initialized: Callable[[str], Path]
         assert proc.returncode == 0, f"terraform test {name} failed:\n{proc.stdout}\n{proc.stderr}"
         assert f"{name}... pass" in proc.stdout, proc.stdout
         assert f"Success! {runs[name]} passed, 0 failed." in proc.stdout, proc.stdout
+
+
+@pytest.mark.parametrize("relative", SUBMODULE_DIRS)
+def test_submodule_terraform_test(terraform: Terraform, initialized: Callable[[str], Path], relative: str) -> None:
+    """Each submodule's own tests (modules/<name>/tests/*.tftest.hcl) pass, with all of their run blocks; the
+    root's tests/member_role.tftest.hcl (in test_terraform_test) compares the submodules with the root module."""
+    files = sorted((REPO_ROOT / relative / "tests").glob("*.tftest.hcl"))
+    runs = sum(len(re.findall(r'^run "', p.read_text(), re.M)) for p in files)
+    assert files and runs > 0, f"{relative} has no tests/*.tftest.hcl"
+    proc = terraform.run("test", "-no-color", cwd=initialized(relative), check=False, timeout=300)
+    assert proc.returncode == 0, f"terraform test in {relative} failed:\n{proc.stdout}\n{proc.stderr}"
+    assert f"Success! {runs} passed, 0 failed." in proc.stdout, proc.stdout
