@@ -32,9 +32,16 @@ MODULE_FILES = (
     "examples/*/*.tf",
     "examples/*/README.md",
     "README.md",
+    # The root module calls modules/permissions; the member-role submodules are used on their own.
+    "modules/*/*.tf",
+    "modules/*/README.md",
+    "modules/*/tests/*.tftest.hcl",
 )
 # The root module and the examples (relative to the repo root).
-MODULE_DIRS = (".", "examples/basic", "examples/complete")
+ROOT_MODULE_DIRS = (".", "examples/basic", "examples/complete")
+# The submodules, each validated, scanned, documented and tested like the root module.
+SUBMODULE_DIRS = ("modules/permissions", "modules/member-role", "modules/member-role-stackset")
+MODULE_DIRS = (*ROOT_MODULE_DIRS, "examples/member-role", *SUBMODULE_DIRS)
 
 
 # The Makefile's default mirror (TF_PROVIDER_MIRROR ?= /opt/tf-plugins when it holds registry.terraform.io).
