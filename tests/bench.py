@@ -21,7 +21,8 @@ Figures (docs/benchmarks.md explains each and how to read it):
 6. distinct external principals one role can have denied within the 2,048-character trust-policy quota, with the
    Allow statement that grants them (the cause of the findings) counted.
 
-Options: ``--quick`` (60 roles, fewer samples) for a smoke run; ``--skip-burst``; ``--docs`` (render only).
+Options: ``--quick`` (60 roles, fewer samples) for a smoke run; ``--skip-burst``; ``--docs`` (render only);
+``--cold-start`` (figure 1 alone, printed: neither the JSON nor docs/benchmarks.md is written).
 """
 
 from __future__ import annotations
@@ -468,6 +469,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="60 roles and fewer samples: a smoke run")
     parser.add_argument("--skip-burst", action="store_true")
     parser.add_argument("--docs", action="store_true", help="only render docs/benchmarks.md from the JSON")
+    parser.add_argument("--cold-start", action="store_true", help="only the cold starts, printed (nothing written)")
     parser.add_argument("--output", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     if args.docs:
@@ -475,6 +477,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"written {DOCS}")
         return 0
     roles, samples, runs = (60, 20, 3) if args.quick else (200, 100, 9)
+    if args.cold_start:
+        with SerialMotoServer() as moto:
+            standins = {region: AccessAnalyzerStandIn(region=region).start() for region in ("us-east-1", "eu-west-1")}
+            try:
+                print(table({"cold start": cold_starts(make_aws(moto, standins), runs)}))
+            finally:
+                for standin in standins.values():
+                    standin.stop()
+        return 0
     started = time.perf_counter()
     results: dict[str, Any] = {"machine": machine(), "quick": args.quick}
     with SerialMotoServer() as moto, tempfile.TemporaryDirectory() as logs:

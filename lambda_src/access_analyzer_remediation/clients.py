@@ -52,12 +52,13 @@ def gc_paused() -> Iterator[None]:
     """No cyclic garbage collection while loading what lives as long as the process, then that frozen out of it.
 
     Importing the package, Powertools and botocore, and loading a client's service model and endpoint rules, make
-    a few hundred thousand objects that all survive: the collector runs every 700 allocations meanwhile and finds
-    next to nothing (about 500 objects in a cold start), yet its passes over all of them, young and full, cost the
-    cold start some 50 ms (docs/benchmarks.md, "Cold start"). Reference counting still frees everything as usual;
-    only the search for reference cycles waits. At the end `gc.freeze()` moves what exists into the permanent
-    generation, so no later collection walks it again; the collector is back on as it was. The most it can keep
-    is the cyclic garbage made during the pause, once. Nestable and thread-safe (clients are made on threads)."""
+    a few hundred thousand objects that all survive: meanwhile the collector runs every 700 allocations and finds
+    next to nothing (some 500 objects in a whole cold start), yet its passes over them, young and full, cost the
+    bench's cold start about 50 ms (docs/benchmarks.md, "Cold start"). Reference counting frees everything as
+    usual; only the search for reference cycles waits. At the end `gc.freeze()` moves every object tracked then
+    into the permanent generation, which no later collection walks, and the collector is back on as it was. What
+    a freeze can keep from collection is the cyclic garbage that exists at that moment, once per client made (one
+    per service and Region). Nestable and thread-safe (clients are made on threads)."""
     with _GC_LOCK:
         if _gc_pause["depth"] == 0:
             _gc_pause["was_enabled"] = gc.isenabled()
