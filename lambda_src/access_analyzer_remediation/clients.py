@@ -9,10 +9,12 @@ their own `factory` (e.g. clients pointed at a moto server).
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -41,6 +43,37 @@ _DEFAULT_MAX_ATTEMPTS = 9
 _SESSION_LOCK = threading.Lock()
 _sessions: list[Any] = []
 
+_GC_LOCK = threading.Lock()
+_gc_pause = {"depth": 0, "was_enabled": False}
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection while loading what lives as long as the process, then that frozen out of it.
+
+    Importing the package, Powertools and botocore, and loading a client's service model and endpoint rules, make
+    a few hundred thousand objects that all survive: meanwhile the collector runs every 700 allocations and finds
+    next to nothing (some 500 objects in a whole cold start), yet its passes over them, young and full, cost the
+    bench's cold start about 50 ms (docs/benchmarks.md, "Cold start"). Reference counting frees everything as
+    usual; only the search for reference cycles waits. At the end `gc.freeze()` moves every object tracked then
+    into the permanent generation, which no later collection walks, and the collector is back on as it was. What
+    a freeze can keep from collection is the cyclic garbage that exists at that moment, once per client made (one
+    per service and Region). Nestable and thread-safe (clients are made on threads)."""
+    with _GC_LOCK:
+        if _gc_pause["depth"] == 0:
+            _gc_pause["was_enabled"] = gc.isenabled()
+            gc.disable()
+        _gc_pause["depth"] += 1
+    try:
+        yield
+    finally:
+        with _GC_LOCK:
+            _gc_pause["depth"] -= 1
+            if _gc_pause["depth"] == 0:
+                gc.freeze()
+                if _gc_pause["was_enabled"]:
+                    gc.enable()
+
 
 def _botocore_session() -> Any:
     """boto3's default session's botocore session when the host set one up, else one botocore session per process."""
@@ -52,11 +85,58 @@ def _botocore_session() -> Any:
         if not _sessions:
             import botocore.session
 
-            _sessions.append(botocore.session.get_session())
+            session = botocore.session.get_session()
+            _look_up_services_one_by_one(session.get_component("data_loader"))
+            _sessions.append(session)
         return _sessions[0]
 
 
+def _look_up_services_one_by_one(loader: Any) -> None:
+    """Before loading a service's model, botocore's loader checks that the service is known, by listing every
+    service directory of its search paths (some 450, each with its API versions): once for the models, once for
+    the endpoint rules, about 17 ms of a cold start for the four clients a first event needs. Here that check
+    looks in the asked service's directories only (the loader's own `list_api_versions`, which loading the model
+    calls next anyway): the same answer from the same paths, in the same order; the full list is still made where
+    something iterates it (botocore's UnknownServiceError names every known service)."""
+    every = loader.list_available_services
+
+    def list_available_services(type_name: str) -> Sequence[str]:
+        return _ServiceNames(loader, type_name, every)
+
+    loader.list_available_services = list_available_services
+
+
+class _ServiceNames(Sequence[str]):
+    """The services a loader has `type_name` data for: `in` asks about one service, anything else lists them all."""
+
+    def __init__(self, loader: Any, type_name: str, every: Callable[[str], list[str]]) -> None:
+        self._loader = loader
+        self._type_name = type_name
+        self._every = every
+
+    def __contains__(self, name: object) -> bool:
+        from botocore.exceptions import DataNotFoundError
+
+        if not isinstance(name, str) or not name or name in (".", "..") or "/" in name or os.sep in name:
+            return name in self._every(self._type_name)
+        try:
+            return bool(self._loader.list_api_versions(name, self._type_name))
+        except DataNotFoundError:
+            return False
+
+    def __getitem__(self, index: Any) -> Any:
+        return self._every(self._type_name)[index]
+
+    def __len__(self) -> int:
+        return len(self._every(self._type_name))
+
+
 def default_factory(service: str, region: str | None) -> Any:
+    with gc_paused():  # a client's service model and endpoint rules live as long as the process
+        return _create_client(service, region)
+
+
+def _create_client(service: str, region: str | None) -> Any:
     from botocore.config import Config
 
     # AWS_MAX_ATTEMPTS counts every attempt, the first included (botocore's total_max_attempts).

@@ -334,6 +334,10 @@ class Remediator:
             return settings, False
         gate = self._subscription_gate()
         if gate.confirmed():
+            try:
+                gate.look_for_note()  # here, beside GetFinding, not in front of the digest's Publish
+            except Exception as err:  # announce's take_note asks again, as it did before
+                logger.warning("could not read the subscription note", extra={"error": repr(err)})
             return settings, False
         logger.warning("no confirmed subscription: acting in notify mode", extra={"topic": settings.topic_arn})
         return settings.with_mode("notify"), True

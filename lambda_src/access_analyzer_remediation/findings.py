@@ -7,7 +7,7 @@ GetFinding and acts on the re-read `Finding` alone (see engine.verify).
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,62 +61,73 @@ FINDING_STATUSES = frozenset({"ACTIVE", "ARCHIVED", "RESOLVED"})
 ROLE_ARN_RE = re.compile(
     r"^arn:(?P<partition>aws[a-z-]*):iam::(?P<account>\d{12}):role/(?P<path_and_name>[\w+=,.@/-]+)$", re.ASCII
 )
-BUCKET_ARN_RE = re.compile(r"^arn:(?P<partition>aws[a-z-]*):s3:::(?P<name>[a-z0-9][a-z0-9.-]{1,61}[a-z0-9])$", re.ASCII)
-KEY_ARN_RE = re.compile(
-    r"^arn:(?P<partition>aws[a-z-]*):kms:(?P<region>[a-z0-9-]{1,32}):(?P<account>\d{12}):key/(?P<name>[A-Za-z0-9-]{1,128})$",
-    re.ASCII,
-)
+
+
+class _LazyPatterns(Mapping[str, "re.Pattern[str]"]):
+    """resource type -> its compiled ARN pattern (re.ASCII), compiled on first use. Compiling one twice on two
+    threads at once is harmless: both are the same pattern."""
+
+    def __init__(self, sources: Mapping[str, str]) -> None:
+        self._sources = dict(sources)
+        self._compiled: dict[str, re.Pattern[str]] = {}
+
+    def __getitem__(self, resource_type: str) -> re.Pattern[str]:
+        pattern = self._compiled.get(resource_type)
+        if pattern is None:
+            pattern = self._compiled[resource_type] = re.compile(self._sources[resource_type], re.ASCII)
+        return pattern
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._sources)
+
+    def __len__(self) -> int:
+        return len(self._sources)
+
+
 _REGION_ACCOUNT = r"(?P<region>[a-z0-9-]{1,32}):(?P<account>\d{12})"
 # The ARN of each contained type other than a role, `name` what the type's APIs call the resource. An EBS snapshot
-# ARN names no account (the finding's resourceOwnerAccount does).
-ARN_PATTERNS = {
-    S3_BUCKET: BUCKET_ARN_RE,
-    KMS_KEY: KEY_ARN_RE,
-    SQS_QUEUE: re.compile(rf"^arn:(?P<partition>aws[a-z-]*):sqs:{_REGION_ACCOUNT}:(?P<name>[\w-]{{1,80}})$", re.ASCII),
-    SNS_TOPIC: re.compile(rf"^arn:(?P<partition>aws[a-z-]*):sns:{_REGION_ACCOUNT}:(?P<name>[\w-]{{1,256}})$", re.ASCII),
-    SECRETS_MANAGER_SECRET: re.compile(
-        rf"^arn:(?P<partition>aws[a-z-]*):secretsmanager:{_REGION_ACCOUNT}:secret:(?P<name>[\w/+=.@-]{{1,512}})$",
-        re.ASCII,
+# ARN names no account (the finding's resourceOwnerAccount does). Compiled when a type is first met
+# (_LazyPatterns): a cold start meets one or two types, and compiling all 15 costs it about 6 ms.
+_ARN_SOURCES = {
+    S3_BUCKET: r"^arn:(?P<partition>aws[a-z-]*):s3:::(?P<name>[a-z0-9][a-z0-9.-]{1,61}[a-z0-9])$",
+    KMS_KEY: (
+        r"^arn:(?P<partition>aws[a-z-]*):kms:(?P<region>[a-z0-9-]{1,32}):(?P<account>\d{12}):key/(?P<name>[A-Za-z0-9-]{1,128})$"
     ),
-    ECR_REPOSITORY: re.compile(
-        rf"^arn:(?P<partition>aws[a-z-]*):ecr:{_REGION_ACCOUNT}:repository/(?P<name>[a-z0-9][a-z0-9._/-]{{0,255}})$",
-        re.ASCII,
+    SQS_QUEUE: rf"^arn:(?P<partition>aws[a-z-]*):sqs:{_REGION_ACCOUNT}:(?P<name>[\w-]{{1,80}})$",
+    SNS_TOPIC: rf"^arn:(?P<partition>aws[a-z-]*):sns:{_REGION_ACCOUNT}:(?P<name>[\w-]{{1,256}})$",
+    SECRETS_MANAGER_SECRET: (
+        rf"^arn:(?P<partition>aws[a-z-]*):secretsmanager:{_REGION_ACCOUNT}:secret:(?P<name>[\w/+=.@-]{{1,512}})$"
     ),
-    EFS_FILE_SYSTEM: re.compile(
-        rf"^arn:(?P<partition>aws[a-z-]*):elasticfilesystem:{_REGION_ACCOUNT}:file-system/(?P<name>fs-[0-9a-f]{{8,40}})$",
-        re.ASCII,
+    ECR_REPOSITORY: (
+        rf"^arn:(?P<partition>aws[a-z-]*):ecr:{_REGION_ACCOUNT}:repository/(?P<name>[a-z0-9][a-z0-9._/-]{{0,255}})$"
     ),
-    DYNAMODB_TABLE: re.compile(
-        rf"^arn:(?P<partition>aws[a-z-]*):dynamodb:{_REGION_ACCOUNT}:table/(?P<name>[\w.-]{{3,255}})$", re.ASCII
+    EFS_FILE_SYSTEM: (
+        rf"^arn:(?P<partition>aws[a-z-]*):elasticfilesystem:{_REGION_ACCOUNT}:file-system/(?P<name>fs-[0-9a-f]{{8,40}})$"
     ),
-    DYNAMODB_STREAM: re.compile(
-        rf"^arn:(?P<partition>aws[a-z-]*):dynamodb:{_REGION_ACCOUNT}:table/(?P<name>[\w.-]{{3,255}}/stream/[\w:.-]{{1,64}})$",
-        re.ASCII,
+    DYNAMODB_TABLE: rf"^arn:(?P<partition>aws[a-z-]*):dynamodb:{_REGION_ACCOUNT}:table/(?P<name>[\w.-]{{3,255}})$",
+    DYNAMODB_STREAM: (
+        rf"^arn:(?P<partition>aws[a-z-]*):dynamodb:{_REGION_ACCOUNT}:table/(?P<name>[\w.-]{{3,255}}/stream/[\w:.-]{{1,64}})$"
     ),
-    S3_DIRECTORY_BUCKET: re.compile(
-        rf"^arn:(?P<partition>aws[a-z-]*):s3express:{_REGION_ACCOUNT}:bucket/(?P<name>[a-z0-9][a-z0-9-]{{1,61}}--[a-z0-9-]{{1,20}}--x-s3)$",
-        re.ASCII,
+    S3_DIRECTORY_BUCKET: (
+        rf"^arn:(?P<partition>aws[a-z-]*):s3express:{_REGION_ACCOUNT}:bucket/(?P<name>[a-z0-9][a-z0-9-]{{1,61}}--[a-z0-9-]{{1,20}}--x-s3)$"
     ),
-    LAMBDA_FUNCTION: re.compile(
-        rf"^arn:(?P<partition>aws[a-z-]*):lambda:{_REGION_ACCOUNT}:function:(?P<name>[\w-]{{1,64}}(:[\w$-]{{1,128}})?)$",
-        re.ASCII,
+    LAMBDA_FUNCTION: (
+        rf"^arn:(?P<partition>aws[a-z-]*):lambda:{_REGION_ACCOUNT}:function:(?P<name>[\w-]{{1,64}}(:[\w$-]{{1,128}})?)$"
     ),
-    LAMBDA_LAYER_VERSION: re.compile(
-        rf"^arn:(?P<partition>aws[a-z-]*):lambda:{_REGION_ACCOUNT}:layer:(?P<name>[\w-]{{1,140}}:\d{{1,10}})$", re.ASCII
+    LAMBDA_LAYER_VERSION: (
+        rf"^arn:(?P<partition>aws[a-z-]*):lambda:{_REGION_ACCOUNT}:layer:(?P<name>[\w-]{{1,140}}:\d{{1,10}})$"
     ),
-    EBS_SNAPSHOT: re.compile(
-        r"^arn:(?P<partition>aws[a-z-]*):ec2:(?P<region>[a-z0-9-]{1,32}):(?P<account>\d{12})?:snapshot/(?P<name>snap-[0-9a-f]{8,17})$",
-        re.ASCII,
+    EBS_SNAPSHOT: (
+        r"^arn:(?P<partition>aws[a-z-]*):ec2:(?P<region>[a-z0-9-]{1,32}):(?P<account>\d{12})?:snapshot/(?P<name>snap-[0-9a-f]{8,17})$"
     ),
-    RDS_DB_SNAPSHOT: re.compile(
-        rf"^arn:(?P<partition>aws[a-z-]*):rds:{_REGION_ACCOUNT}:snapshot:(?P<name>[A-Za-z][A-Za-z0-9:-]{{0,254}})$",
-        re.ASCII,
+    RDS_DB_SNAPSHOT: (
+        rf"^arn:(?P<partition>aws[a-z-]*):rds:{_REGION_ACCOUNT}:snapshot:(?P<name>[A-Za-z][A-Za-z0-9:-]{{0,254}})$"
     ),
-    RDS_CLUSTER_SNAPSHOT: re.compile(
-        rf"^arn:(?P<partition>aws[a-z-]*):rds:{_REGION_ACCOUNT}:cluster-snapshot:(?P<name>[A-Za-z][A-Za-z0-9:-]{{0,254}})$",
-        re.ASCII,
+    RDS_CLUSTER_SNAPSHOT: (
+        rf"^arn:(?P<partition>aws[a-z-]*):rds:{_REGION_ACCOUNT}:cluster-snapshot:(?P<name>[A-Za-z][A-Za-z0-9:-]{{0,254}})$"
     ),
 }
+ARN_PATTERNS: Mapping[str, re.Pattern[str]] = _LazyPatterns(_ARN_SOURCES)
 # Any other resource type: an ARN with no whitespace (reported, never changed).
 OTHER_ARN_RE = re.compile(
     r"^arn:(?P<partition>aws[a-z-]*):(?P<service>[a-z0-9-]{1,64}):(?P<region>[a-z0-9-]{0,32}):(?P<account>\d{12})?:\S+$",

@@ -12,15 +12,20 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
-from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
+from .clients import gc_paused
 
-from .engine import NotificationFailed, Remediator
-from .findings import FindingRef, Ignored, MalformedEvent, parse_message
-from .notify import HELD_BACK_REASONS, INTENDED_REASONS
-from .outcomes import Outcome
-from .settings import Settings
+# Powertools, botocore and the package are imported once and live as long as the execution environment: no garbage
+# collector passes over them while they load (clients.gc_paused).
+with gc_paused():
+    from aws_lambda_powertools import Logger, Metrics
+    from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
+    from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
+
+    from .engine import NotificationFailed, Remediator
+    from .findings import FindingRef, Ignored, MalformedEvent, parse_message
+    from .notify import HELD_BACK_REASONS, INTENDED_REASONS
+    from .outcomes import Outcome
+    from .settings import Settings
 
 SETTINGS = Settings.from_env(os.environ)
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "access-analyzer-remediation"))

@@ -51,6 +51,21 @@ class SubscriptionGate:
         self._checked_at = self._clock()  # only a real answer is kept (for RECHECK_SECONDS when it is "no")
         return self._confirmed
 
+    def look_for_note(self) -> None:
+        """Once confirmed: is a note waiting at all? One consistent read, made beside GetFinding (the engine's side
+        thread), so that the common case, a note that is not there, costs the first digest no conditional write in
+        front of its Publish. Only an absent note is remembered, as take_note remembers its failed condition: the
+        same answer, read a moment earlier. A note another environment adds after it is that environment's to take,
+        as it is after take_note: the findings it holds back are its own, and it takes the note at its first digest
+        once it sees the confirmation (or a new environment does at its first)."""
+        if self._note_taken or not self._confirmed:
+            return
+        response = self._dynamodb.get_item(
+            TableName=self._table, Key=NOTE_KEY, ConsistentRead=True, ProjectionExpression="held_back"
+        )
+        if "held_back" not in response.get("Item", {}):
+            self._note_taken = True
+
     def held_back(self, count: int) -> None:
         """Count findings only reported because nobody confirmed a subscription (told once someone does)."""
         now = str(int(self._clock()))
