@@ -395,9 +395,67 @@ def _bucket_or_key_denied(
     return policy
 
 
+# The other resource-policy types: (example ARN, an action the Allow grants, the Allow's Resource; None: no
+# Resource element, as ECR's repository policies have none).
+_POLICY_TYPES: dict[str, tuple[str, str, str | None]] = {
+    "AWS::SQS::Queue": (f"arn:aws:sqs:us-east-1:{ACCOUNT}:shared-queue", "sqs:SendMessage", "self"),
+    "AWS::SNS::Topic": (f"arn:aws:sns:us-east-1:{ACCOUNT}:shared-topic", "sns:Publish", "self"),
+    "AWS::SecretsManager::Secret": (
+        f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:shared-secret-AbCdEf",
+        "secretsmanager:GetSecretValue",
+        "*",
+    ),
+    "AWS::ECR::Repository": (f"arn:aws:ecr:us-east-1:{ACCOUNT}:repository/shared", "ecr:BatchGetImage", None),
+    "AWS::EFS::FileSystem": (
+        f"arn:aws:elasticfilesystem:us-east-1:{ACCOUNT}:file-system/fs-0123456789abcdef0",
+        "elasticfilesystem:ClientMount",
+        "self",
+    ),
+    "AWS::DynamoDB::Table": (f"arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/shared", "dynamodb:GetItem", "self"),
+}
+
+
+def _policy_adapter(resource_type: str) -> Any:
+    """The type's adapter, for its plan, limits and Resource element: a plan never calls the adapter's clients."""
+    from access_analyzer_remediation.clients import AwsClients
+    from access_analyzer_remediation.resources import registry
+
+    return registry()[resource_type](AwsClients(lambda service, region: None), "us-east-1")
+
+
+def _policy_denied(resource_type: str, principals: list[str]) -> dict[str, Any] | None:
+    """As `_bucket_or_key_denied`, for a type on `resources.resource_policy`, through its adapter's plan."""
+    from access_analyzer_remediation.resources.resource_policy import PolicyState
+
+    arn, action, resource = _POLICY_TYPES[resource_type]
+    adapter = _policy_adapter(resource_type)
+    ref = adapter.ref(arn, ACCOUNT)
+    settings = Settings(
+        analyzer_arns=(f"arn:aws:access-analyzer:us-east-1:{ACCOUNT}:analyzer/a",),
+        audit_table_name="t",
+        topic_arn=f"arn:aws:sns:us-east-1:{ACCOUNT}:t",
+    )
+    allow: dict[str, Any] = {"Effect": "Allow", "Principal": {"AWS": principals}, "Action": action}
+    if resource is not None:
+        allow["Resource"] = arn if resource == "self" else resource
+    policy: dict[str, Any] = {"Version": "2012-10-17", "Statement": [allow]}
+    for number, principal in enumerate(principals):
+        finding = replace(
+            _finding({"AWS": principal}, number), resource_type=resource_type, resource_arn=arn, actions=(action,)
+        )
+        plan = adapter.plan(finding, PolicyState(arn, ref.name, {}, policy), settings, (), 0.0)
+        if plan.decision != "remediate" or plan.policy_after is None:
+            if plan.reason != planner.POLICY_QUOTA:
+                raise RuntimeError(f"stopped for {plan.reason}: {plan.summary}")
+            return None
+        policy = plan.policy_after
+    return policy
+
+
 def resource_capacity() -> dict[str, Any]:
-    """Per contained resource type: the most external principals one bucket or key can be granted (one Allow
-    listing them all, counted in the quota) AND have denied, one finding per principal, through the type's planner."""
+    """Per contained resource-policy type: the most external principals one resource can be granted (one Allow
+    listing them all, counted in the quota) AND have denied, one finding per principal, through the type's planner
+    (its size quota and, for SQS and SNS, its statement and action caps)."""
     from access_analyzer_remediation.resources.kms_key import KEY_POLICY_MAX_BYTES
     from access_analyzer_remediation.resources.s3_bucket import BUCKET_POLICY_MAX_BYTES
 
@@ -409,10 +467,21 @@ def resource_capacity() -> dict[str, Any]:
         "Action": "kms:*",
         "Resource": "*",
     }
-    types = {
+    bucket_or_key = {
         "S3 bucket policy": (bucket, "s3:GetObject", f"{bucket}/*", [], BUCKET_POLICY_MAX_BYTES),
         "KMS key policy": (key, "kms:Decrypt", "*", [admin], KEY_POLICY_MAX_BYTES),
     }
+    fits: dict[str, Callable[[list[str]], dict[str, Any] | None]] = {
+        f"{label} ({quota:,} bytes)": (
+            lambda principals, a=arn, x=action, r=resource, b=base: _bucket_or_key_denied(a, x, r, b, principals)
+        )
+        for label, (arn, action, resource, base, quota) in bucket_or_key.items()
+    }
+    for resource_type in _POLICY_TYPES:
+        quota = _policy_adapter(resource_type).limits.quota
+        fits[f"{resource_type} ({quota.limit:,} {quota.unit}s)"] = lambda principals, t=resource_type: _policy_denied(
+            t, principals
+        )
 
     def account(n: int) -> str:
         return str(500000000000 + 7919 * n)
@@ -421,15 +490,14 @@ def resource_capacity() -> dict[str, Any]:
         return f"arn:aws:iam::{account(n)}:role/{f'p{n:028d}'}"
 
     figures: dict[str, Any] = {}
-    for label, (arn, action, resource, base, quota) in types.items():
+    for label, denied in fits.items():
         for kind, value in (("account ids", account), ("principal ARNs of 60 characters", arn60)):
             low, high = 0, 4096  # the largest count that fits, by bisection (fitting is monotone in the count)
             while high - low > 1:
                 middle = (low + high) // 2
-                fits = _bucket_or_key_denied(arn, action, resource, base, [value(n) for n in range(middle)])
-                low, high = (middle, high) if fits is not None else (low, middle)
-            best = _bucket_or_key_denied(arn, action, resource, base, [value(n) for n in range(low)])
-            figures[f"{label} ({quota:,} bytes), {kind}"] = {
+                low, high = (middle, high) if denied([value(n) for n in range(middle)]) is not None else (low, middle)
+            best = denied([value(n) for n in range(low)])
+            figures[f"{label}, {kind}"] = {
                 "denied": low,
                 "policy bytes": len(compact(best).encode()) if best else 0,
             }
@@ -526,7 +594,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     }
     results[f"distinct external principals granted and denied within {QUOTA:,} characters (planner)"] = capacity()
     print("bucket and key policy capacity...", file=sys.stderr, flush=True)
-    results["distinct external principals granted and denied per bucket or key policy (planner)"] = resource_capacity()
+    results["distinct external principals granted and denied per resource policy (planner)"] = resource_capacity()
     results["bench seconds"] = round(time.perf_counter() - started, 1)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(results, indent=2, default=str) + "\n")
@@ -651,13 +719,15 @@ def render_docs(results: dict[str, Any]) -> str:
     ]
     for label, figures in results[capacity_key].items():
         lines.append(f"| {label} | {figures['denied']} | {figures['policy characters']} |")
-    per_type = results.get("distinct external principals granted and denied per bucket or key policy (planner)", {})
+    per_type = results.get("distinct external principals granted and denied per resource policy (planner)", {})
     lines += [
         "",
-        "## Capacity within a bucket or key policy",
+        "## Capacity within a resource policy",
         "",
-        "One bucket (or key) policy holding the Allow that grants n external principals (a key policy also its",
-        "account's administration statement) and the tool's Denies for all n, through the type's planner:",
+        "One bucket, key, queue, topic, secret, repository, file system or table policy holding the Allow that",
+        "grants n external principals (a key policy also its account's administration statement) and the tool's",
+        "Denies for all n, through the type's planner (its size quota; SQS's 20 statements and 7 actions per",
+        "statement, SNS's 100 statements):",
         "",
         "| policy and principals | most that can be granted and denied | policy bytes then |",
         "| --- | ---: | ---: |",
