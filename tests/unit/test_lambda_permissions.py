@@ -461,8 +461,10 @@ def test_the_grant_is_removed_a_redelivery_finds_it_gone_and_revert_adds_it_back
     before = _statements(client)
     finding_id = _add_finding(aws, arn, EXTERNAL)
     remediator = _remediator(aws, revisions)
+    aws.calls.clear()
     [outcome] = remediator.process([_ref(aws, finding_id)])
     assert (outcome.decision, outcome.reason) == ("remediate", STATEMENT_REMOVED)
+    processed = sum(aws.calls.values())
     assert _statements(client) == {"s3-events": before["s3-events"]}  # the service's statement stays
     assert outcome.record is not None
     [recorded] = [SideChange.from_json(c) for c in json.loads(outcome.record.extra["side_changes"])]
@@ -472,7 +474,11 @@ def test_the_grant_is_removed_a_redelivery_finds_it_gone_and_revert_adds_it_back
         "Action": INVOKE,
         "Principal": ROOT,
     }
+    aws.calls.clear()
     remediator.announce([outcome], SANDBOX_ACCOUNT)
+    # Calls per contained finding, Publish aside: GetFinding, GetPolicy and ListTags, the lease, RemovePermission,
+    # records and outbox, commit, outbox clear (as the policy types count them).
+    assert processed + sum(n for call, n in aws.calls.items() if call != "Publish") == 8, aws.calls
     [mail] = aws.emails()
     assert "removed statement partner" in mail["Message"] and "a revert adds it back exactly" in mail["Message"]
     [again] = _remediator(aws, revisions).process([_ref(aws, finding_id)])  # redelivered before the analyzer re-reads

@@ -429,13 +429,18 @@ def test_an_ebs_share_is_removed_a_redelivery_finds_it_gone_and_revert_adds_it_b
     remediator = _remediator(aws)
     aws.calls.clear()
     [outcome] = remediator.process([_ref(aws, finding_id)])
+    processed = sum(aws.calls.values())
     assert (outcome.decision, outcome.reason, outcome.entries) == ("remediate", SHARING_REMOVED, ())
-    assert _volume_permissions(ec2, snapshot_id) == []
     assert aws.calls["ModifySnapshotAttribute"] == 1
+    assert _volume_permissions(ec2, snapshot_id) == []
     assert outcome.record is not None
     [recorded] = [SideChange.from_json(c) for c in json.loads(outcome.record.extra["side_changes"])]
     assert recorded.undo["params"]["UserIds"] == [EXTERNAL] and recorded.undo["params"]["OperationType"] == "add"
+    aws.calls.clear()
     remediator.announce([outcome], SANDBOX_ACCOUNT)
+    # Calls per contained finding, Publish aside: GetFinding, DescribeSnapshots (tags) and DescribeSnapshotAttribute,
+    # the lease, ModifySnapshotAttribute, records and outbox, commit, outbox clear (as the policy types count them).
+    assert processed + sum(n for call, n in aws.calls.items() if call != "Publish") == 8, aws.calls
     [mail] = aws.emails()
     assert (
         f"removed account {EXTERNAL} from the createVolumePermission attribute of snapshot {snapshot_id}"
