@@ -41,6 +41,11 @@ Authorization: by default every request is served, as moto serves requests while
 raising PermissionError to refuse it: the caller then gets ``AccessDeniedException`` (HTTP 403), as from the real
 service. The signature itself is not verified.
 
+Policy checks: ``ValidatePolicy``, ``CheckNoNewAccess`` and ``CheckNoPublicAccess`` answer from
+`sandbox.analysis.checks`, a sound model (a check FAILs where the model cannot tell) whose public-access verdict is
+the type analyses' own; StartResourceScan refuses an analyzer that is not an external-access one and an ARN of a type
+external access analyzers do not analyse (ValidationException; the service's exact answer is unconfirmed).
+
 Test hooks: `AccessAnalyzerStandIn.fail_next` (fault injection), `AccessAnalyzerStandIn.calls` (a Counter of
 requests per operation, retries included), `AccessAnalyzerStandIn.request_log`, `AccessAnalyzerStandIn.add_finding`
 and `AccessAnalyzerStandIn.delete_finding`.

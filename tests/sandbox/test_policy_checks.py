@@ -376,7 +376,8 @@ def test_documents_the_check_cannot_read_are_validation_errors(
     with pytest.raises(ClientError) as bad:
         check_new(analyzer_client, new, existing)
     assert _error(bad) == ("ValidationException", 400)
-    assert dict(bad.value.response)["fieldList"][0]["name"] == member
+    body: Any = bad.value.response  # the modelled error members sit beside "Error"
+    assert body["fieldList"][0]["name"] == member
     assert standin.internal_errors == []
 
 
@@ -589,3 +590,37 @@ def test_start_resource_scan_errors(standin: AccessAnalyzerStandIn, analyzer_cli
         analyzer_client.start_resource_scan(analyzerArn=standin.analyzer_arn, resourceArn=BUCKET)
     assert _error(broken) == ("InternalServerException", 500)
     assert standin.scans == []
+
+
+# ====================================================================================================== the whole loop
+def test_prove_write_and_rescan_a_public_bucket(aws: Any, standin: AccessAnalyzerStandIn, analyzer_client: Any) -> None:
+    """What the engine will do: prove the planned policy (no new access, no public access), write it, then
+    StartResourceScan: the public finding resolves (and the partner's: the perimeter spares only the account)."""
+    s3 = aws.client("s3")
+    standin.attach(s3_client=s3)
+    s3.create_bucket(Bucket="shared-bucket")
+    current = doc(public_read(), partner_read())
+    s3.put_bucket_policy(Bucket="shared-bucket", Policy=current)
+    standin.analyze_buckets()
+    public = [f for f in standin.findings(resource=BUCKET, status="ACTIVE") if f["isPublic"]]
+    assert len(public) == 1
+
+    perimeter = public_perimeter()
+    perimeter["Condition"]["StringNotEqualsIfExists"] = {"aws:PrincipalAccount": [ACCOUNT]}  # no organization
+    planned = doc(public_read(), partner_read(), perimeter)
+    assert check_new(analyzer_client, planned, current)["result"] == "PASS"
+    assert check_public(analyzer_client, planned)["result"] == "PASS"
+    assert check_public(analyzer_client, current)["result"] == "FAIL"
+    s3.put_bucket_policy(Bucket="shared-bucket", Policy=planned)
+    analyzer_client.start_resource_scan(analyzerArn=standin.analyzer_arn, resourceArn=BUCKET)
+
+    finding = analyzer_client.get_finding(analyzerArn=standin.analyzer_arn, id=public[0]["id"])["finding"]
+    assert finding["status"] == "RESOLVED"
+    assert standin.findings(resource=BUCKET, status="ACTIVE") == []  # the perimeter denies the partner too
+    assert [name for name, _ in standin.request_log] == [
+        "CheckNoNewAccess",
+        "CheckNoPublicAccess",
+        "CheckNoPublicAccess",
+        "StartResourceScan",
+        "GetFinding",
+    ]
