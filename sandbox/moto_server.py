@@ -28,7 +28,7 @@ policies.
 Resource-level permissions: moto 5.2.5 checks IAM and SQS requests against the ARN they act on, but every other
 service against Resource ``"*"``, which a least-privilege statement (``"Resource": "<table ARN>"``) never matches:
 the correct policy would be denied. The child process therefore teaches moto the resource of the DynamoDB, SNS,
-CloudWatch Logs, KMS, Secrets Manager, Lambda and EC2 snapshot operations and of SQS GetQueueUrl
+CloudWatch Logs, KMS, Secrets Manager, ECR, Lambda, EC2 snapshot and RDS snapshot operations and of SQS GetQueueUrl
 (`scope_authorization_to_resources`), so a statement scoped to the wrong table, topic, log group, secret, function
 or snapshot is denied exactly as AWS would deny it. Conditions are still evaluated only as far as moto does. It also
 verifies the signature of a GET or DELETE without a body as AWS does (moto 5.2.5 refuses every such Lambda call).
@@ -534,12 +534,15 @@ def scope_authorization_to_resources() -> None:
 
 def _scope_contained_types_to_resources() -> None:
     """The resource of the calls the remediation makes on the other contained types, as AWS authorizes them: a
-    secret's, a function's or layer version's, an EBS snapshot's ARN (no account in it), and the queue GetQueueUrl
-    names (moto 5.2.5 reads a QueueUrl that GetQueueUrl does not have and answers ``"*"``)."""
+    secret's, a repository's, a function's or layer version's, an EBS snapshot's ARN (no account in it), an RDS
+    snapshot's, and the queue GetQueueUrl names (moto 5.2.5 reads a QueueUrl that GetQueueUrl does not have and
+    answers ``"*"``)."""
     from urllib.parse import unquote
 
     from moto.awslambda.responses import LambdaResponse
     from moto.ec2.responses import EC2Response
+    from moto.ecr.responses import ECRResponse
+    from moto.rds.responses import RDSResponse
     from moto.secretsmanager.responses import SecretsManagerResponse
     from moto.sqs.exceptions import QueueDoesNotExist
     from moto.sqs.responses import SQSResponse
@@ -584,7 +587,25 @@ def _scope_contained_types_to_resources() -> None:
                 return f"arn:{get_partition(self.region)}:sqs:{self.region}:{self.current_account}:{name}"
         return str(queue_resource(self))
 
+    def ecr_resource(self: Any) -> str:
+        arn = self._get_param("resourceArn")
+        name = self._get_param("repositoryName")
+        if arn or not name:
+            return str(arn or "*")
+        account = self._get_param("registryId") or self.current_account
+        return f"arn:{get_partition(self.region)}:ecr:{self.region}:{account}:repository/{name}"
+
+    def rds_resource(self: Any) -> str:
+        prefix = f"arn:{get_partition(self.region)}:rds:{self.region}:{self.current_account}"
+        if snapshot := self._get_param("DBSnapshotIdentifier"):
+            return str(snapshot) if str(snapshot).startswith("arn:") else f"{prefix}:snapshot:{snapshot}"
+        if cluster := self._get_param("DBClusterSnapshotIdentifier"):
+            return str(cluster) if str(cluster).startswith("arn:") else f"{prefix}:cluster-snapshot:{cluster}"
+        return str(self._get_param("ResourceName") or "*")
+
     SecretsManagerResponse._determine_resource = secret_resource  # type: ignore[attr-defined]
+    ECRResponse._determine_resource = ecr_resource  # type: ignore[attr-defined]
+    RDSResponse._determine_resource = rds_resource  # type: ignore[attr-defined]
     LambdaResponse._determine_resource = lambda_resource  # type: ignore[attr-defined]
     EC2Response._determine_resource = ec2_resource  # type: ignore[attr-defined]
     SQSResponse._determine_resource = sqs_resource  # type: ignore[method-assign]

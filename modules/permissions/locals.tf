@@ -419,8 +419,9 @@ locals {
       },
     ]
 
-    # RDS DB and cluster snapshots (resources/rds_snapshot.py, one set of calls for both types): the `restore`
-    # attribute read and changed (ValuesToRemove; a revert's ValuesToAdd, the same action), tags from Describe*.
+    # RDS DB and cluster snapshots (resources/rds_snapshot.py): the `restore` attribute read and changed
+    # (ValuesToRemove; a revert's ValuesToAdd, the same action), tags from ListTagsForResource. Each type gets its own
+    # calls on its own ARNs only.
     "AWS::RDS::DBSnapshot" = [
       {
         sid     = "EditDbSnapshotSharing"
@@ -430,19 +431,16 @@ locals {
           "rds:DescribeDBSnapshots",
           "rds:DescribeDBSnapshotAttributes",
           "rds:ModifyDBSnapshotAttribute",
-          "rds:DescribeDBClusterSnapshots",
-          "rds:DescribeDBClusterSnapshotAttributes",
-          "rds:ModifyDBClusterSnapshotAttribute",
           "rds:ListTagsForResource",
         ]
-        resources  = ["${local.arn_prefix}:rds:*:${var.account_id}:snapshot:*", "${local.arn_prefix}:rds:*:${var.account_id}:cluster-snapshot:*"]
+        resources  = ["${local.arn_prefix}:rds:*:${var.account_id}:snapshot:*"]
         conditions = []
       },
       {
         sid        = "NeverEditProtectedDbSnapshots"
         effect     = "Deny"
         enabled    = length(local.protected["rds"]) > 0
-        actions    = ["rds:ModifyDBSnapshotAttribute", "rds:ModifyDBClusterSnapshotAttribute"]
+        actions    = ["rds:ModifyDBSnapshotAttribute"]
         resources  = local.protected["rds"]
         conditions = []
       },
@@ -454,22 +452,19 @@ locals {
         effect  = "Allow"
         enabled = true
         actions = [
-          "rds:DescribeDBSnapshots",
-          "rds:DescribeDBSnapshotAttributes",
-          "rds:ModifyDBSnapshotAttribute",
           "rds:DescribeDBClusterSnapshots",
           "rds:DescribeDBClusterSnapshotAttributes",
           "rds:ModifyDBClusterSnapshotAttribute",
           "rds:ListTagsForResource",
         ]
-        resources  = ["${local.arn_prefix}:rds:*:${var.account_id}:snapshot:*", "${local.arn_prefix}:rds:*:${var.account_id}:cluster-snapshot:*"]
+        resources  = ["${local.arn_prefix}:rds:*:${var.account_id}:cluster-snapshot:*"]
         conditions = []
       },
       {
         sid        = "NeverEditProtectedClusterSnapshots"
         effect     = "Deny"
         enabled    = length(local.protected["rds"]) > 0
-        actions    = ["rds:ModifyDBSnapshotAttribute", "rds:ModifyDBClusterSnapshotAttribute"]
+        actions    = ["rds:ModifyDBClusterSnapshotAttribute"]
         resources  = local.protected["rds"]
         conditions = []
       },

@@ -133,3 +133,93 @@ def snapshot(target: SandboxTarget, *, user_ids: list[str], groups: list[str]) -
         return sorted(json.dumps(p, sort_keys=True) for p in response["CreateVolumePermissions"])
 
     return Shared(f"arn:aws:ec2:{target.local.aws.region}::snapshot/{snapshot}", snapshot, read), read()
+
+
+def repository(target: SandboxTarget, principal: str) -> tuple[Shared, dict[str, Any]]:
+    ecr = target.local.aws.admin.client("ecr")
+    name = target.unique("aar-e2e-repo-")
+    arn = ecr.create_repository(repositoryName=name)["repository"]["repositoryArn"]
+    grant = {"Sid": "Partner", "Effect": "Allow", "Principal": {"AWS": principal}, "Action": "ecr:BatchGetImage"}
+    original = {"Version": "2012-10-17", "Statement": [grant]}
+    ecr.set_repository_policy(repositoryName=name, policyText=json.dumps(original))
+
+    def read() -> Any:
+        try:
+            return json.loads(ecr.get_repository_policy(repositoryName=name)["policyText"])
+        except ecr.exceptions.RepositoryPolicyNotFoundException:
+            return None
+
+    return Shared(arn, name, read), original
+
+
+def table(target: SandboxTarget, principal: str) -> tuple[Shared, dict[str, Any]]:
+    dynamodb = target.local.aws.admin.client("dynamodb")
+    name = target.unique("aar-e2e-table-")
+    arn = dynamodb.create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )["TableDescription"]["TableArn"]
+    grant = {
+        "Sid": "Partner",
+        "Effect": "Allow",
+        "Principal": {"AWS": principal},
+        "Action": "dynamodb:GetItem",
+        "Resource": arn,
+    }
+    original = {"Version": "2012-10-17", "Statement": [grant]}
+    dynamodb.put_resource_policy(ResourceArn=arn, Policy=json.dumps(original))
+
+    def read() -> Any:
+        try:
+            return json.loads(dynamodb.get_resource_policy(ResourceArn=arn)["Policy"])
+        except dynamodb.exceptions.PolicyNotFoundException:
+            return None
+
+    return Shared(arn, name, read), original
+
+
+def layer_version(target: SandboxTarget, principal: str) -> tuple[Shared, dict[str, Any]]:
+    lam = target.local.aws.admin.client("lambda")
+    name = target.unique("aar-e2e-layer-")
+    version = lam.publish_layer_version(LayerName=name, Content={"ZipFile": zip_archive()})
+    number = int(version["Version"])
+    lam.add_layer_version_permission(
+        LayerName=name,
+        VersionNumber=number,
+        StatementId="Partner",
+        Action="lambda:GetLayerVersion",
+        Principal=principal,
+    )
+
+    def read() -> Any:
+        try:
+            return json.loads(lam.get_layer_version_policy(LayerName=name, VersionNumber=number)["Policy"])
+        except lam.exceptions.ResourceNotFoundException:
+            return None
+
+    return Shared(str(version["LayerVersionArn"]), f"{name}:{number}", read), read()
+
+
+def db_snapshot(target: SandboxTarget, accounts: list[str]) -> tuple[Shared, Any]:
+    rds = target.local.aws.admin.client("rds")
+    instance = target.unique("aar-e2e-db-")
+    rds.create_db_instance(
+        DBInstanceIdentifier=instance,
+        DBInstanceClass="db.t3.micro",
+        Engine="postgres",
+        MasterUsername="admin",
+        MasterUserPassword="not-a-real-password",
+        AllocatedStorage=20,
+    )
+    name = f"{instance}-final"
+    arn = rds.create_db_snapshot(DBSnapshotIdentifier=name, DBInstanceIdentifier=instance)["DBSnapshot"]
+    rds.modify_db_snapshot_attribute(DBSnapshotIdentifier=name, AttributeName="restore", ValuesToAdd=accounts)
+
+    def read() -> Any:
+        result = rds.describe_db_snapshot_attributes(DBSnapshotIdentifier=name)["DBSnapshotAttributesResult"]
+        attributes = result["DBSnapshotAttributes"]
+        return sorted(v for a in attributes if a["AttributeName"] == "restore" for v in a["AttributeValues"])
+
+    return Shared(str(arn["DBSnapshotArn"]), name, read), read()

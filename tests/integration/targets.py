@@ -33,8 +33,12 @@ SANDBOX_RESOURCE_TYPES = (
     "AWS::SQS::Queue",
     "AWS::SNS::Topic",
     "AWS::SecretsManager::Secret",
+    "AWS::ECR::Repository",
+    "AWS::DynamoDB::Table",
     "AWS::Lambda::Function",
+    "AWS::Lambda::LayerVersion",
     "AWS::EC2::Snapshot",
+    "AWS::RDS::DBSnapshot",
 )
 
 

@@ -8,9 +8,10 @@ event source mapping run with the execution role's credentials only. Two directi
 - excess: every action the policy grants is used by the function, its event source mapping or its log delivery
   in one pass over the code paths (remediate a role, a bucket and a key; sweep; error path). Exempt, and said so:
   kms:GenerateDataKey and kms:Decrypt (the services encrypt with the role's permissions, which moto does not
-  emulate), xray:* (tracing), s3:DeleteBucketPolicy and secretsmanager:DeleteResourcePolicy (only when the function
-  completes an interrupted revert that leaves a bucket or secret without statements: tests/unit/test_resources.py
-  and tests/unit/test_policy_types.py cover those paths).
+  emulate), xray:* (tracing), s3:DeleteBucketPolicy, secretsmanager:DeleteResourcePolicy,
+  ecr:DeleteRepositoryPolicy and dynamodb:DeleteResourcePolicy (only when the function completes an interrupted
+  revert that leaves a bucket, secret, repository or table without statements: tests/unit/test_resources.py and
+  tests/unit/test_policy_types.py cover those paths).
 """
 
 from __future__ import annotations
@@ -50,6 +51,8 @@ NOT_EMULATED = (
     "xray:",
     "s3:DeleteBucketPolicy",
     "secretsmanager:DeleteResourcePolicy",
+    "ecr:DeleteRepositoryPolicy",
+    "dynamodb:DeleteResourcePolicy",
 )
 
 
@@ -258,7 +261,10 @@ def test_every_granted_action_is_used(sandbox: SandboxTarget) -> None:
         # One of each other type the deployment contains: GetQueueUrl, GetQueueAttributes, ListQueueTags,
         # SetQueueAttributes; GetTopicAttributes, ListTagsForResource, SetTopicAttributes; GetResourcePolicy,
         # DescribeSecret, ValidateResourcePolicy, PutResourcePolicy; GetPolicy, ListTags, RemovePermission;
-        # DescribeSnapshots, DescribeSnapshotAttribute, ModifySnapshotAttribute.
+        # DescribeSnapshots, DescribeSnapshotAttribute, ModifySnapshotAttribute; GetRepositoryPolicy,
+        # ListTagsForResource, SetRepositoryPolicy; GetResourcePolicy, ListTagsOfResource, PutResourcePolicy;
+        # GetLayerVersionPolicy, RemoveLayerVersionPermission; DescribeDBSnapshots, DescribeDBSnapshotAttributes,
+        # ListTagsForResource, ModifyDBSnapshotAttribute.
         external = f"arn:aws:iam::{sandbox.external_account}:root"
         others = [
             shared_resources.queue(sandbox, [external])[0],
@@ -266,6 +272,10 @@ def test_every_granted_action_is_used(sandbox: SandboxTarget) -> None:
             shared_resources.secret(sandbox, external)[0],
             shared_resources.function(sandbox, sandbox.external_account)[0],
             shared_resources.snapshot(sandbox, user_ids=[sandbox.external_account], groups=[])[0],
+            shared_resources.repository(sandbox, external)[0],
+            shared_resources.table(sandbox, external)[0],
+            shared_resources.layer_version(sandbox, sandbox.external_account)[0],
+            shared_resources.db_snapshot(sandbox, [sandbox.external_account])[0],
         ]
         for resource in (f"arn:aws:s3:::{bucket}", key, f"arn:aws:s3:::{acl_bucket}", *(o.arn for o in others)):
             local.rescan(resource)

@@ -4,11 +4,12 @@ rule and queue -> function (its execution role's credentials only, IAM enforced)
 the granting statement removed, or the account removed from the sharing attribute; audit record, e-mail ->
 redelivery harmless -> re-scan RESOLVED -> revert (the operator's credentials) restores it exactly.
 
-The deployment's resource_types are `SANDBOX_RESOURCE_TYPES` (tests/integration/conftest.py). The other types are
-contained in unit tests only (tests/unit/test_policy_types.py, test_lambda_permissions.py, test_snapshots.py), not
-here, because moto cannot carry them through: ECR, DynamoDB and RDS would be (they are left out to keep one session
-apply small); EFS (moto: no DeleteFileSystemPolicy, a 500 on a deleted file system), DynamoDB streams (moto's
-stream policies cannot be read back) and S3 directory buckets (no moto support) cannot be.
+ECR repositories, DynamoDB tables, Lambda layer versions and RDS DB snapshots go the same way. The deployment's
+resource_types are `SANDBOX_RESOURCE_TYPES` (tests/integration/targets.py). The other types are contained in unit
+tests only (tests/unit/test_policy_types.py, test_snapshots.py): moto cannot carry them through the pipeline. EFS
+(moto 5.2.5: no DeleteFileSystemPolicy, a 500 on a deleted file system), DynamoDB streams (moto's stream policies
+cannot be read back), S3 directory buckets (no moto support); RDS cluster snapshots share the DB snapshots' calls
+and would need an Aurora cluster in moto for no new path.
 """
 
 from __future__ import annotations
@@ -165,6 +166,52 @@ def test_a_shared_snapshot_is_unshared_resolved_and_shared_again(sandbox: Sandbo
         [email] = mailbox.receive(1, sandbox.mail_timeout)  # one digest of both
         assert email.subject == "[Access Analyzer] 2 findings in 123456789012: 2 remediated", email.subject
         assert email.message.count(shared.arn) >= 2, email.message
+        _resolved_and_reverted(sandbox, shared, contained, original)
+
+
+def test_a_shared_repository_is_denied_resolved_and_reverted(sandbox: SandboxTarget) -> None:
+    shared, original = shared_resources.repository(sandbox, f"arn:aws:iam::{EXTERNAL}:root")
+    with sandbox.enforcing():
+        contained, [finding] = _contain_one(sandbox, shared)
+        assert finding["resourceType"] == "AWS::ECR::Repository"
+        [deny] = _deny_of(shared.read(), original)
+        assert "Resource" not in deny and deny["Action"] == ["ecr:BatchGetImage"], deny  # ECR: no Resource element
+        [decision] = _decisions(sandbox, finding["id"])
+        assert (decision["decision"], decision["reason"]) == ("remediate", "external_access_denied")
+        _resolved_and_reverted(sandbox, shared, contained, original)
+
+
+def test_a_shared_table_is_denied_with_a_conditional_write_resolved_and_reverted(sandbox: SandboxTarget) -> None:
+    shared, original = shared_resources.table(sandbox, f"arn:aws:iam::{EXTERNAL}:root")
+    with sandbox.enforcing():
+        contained, [finding] = _contain_one(sandbox, shared)
+        assert finding["resourceType"] == "AWS::DynamoDB::Table"
+        [deny] = _deny_of(shared.read(), original)
+        assert deny["Resource"] == [shared.arn, f"{shared.arn}/index/*"] and deny["Action"] == ["dynamodb:GetItem"]
+        [decision] = _decisions(sandbox, finding["id"])
+        assert (decision["decision"], decision["reason"]) == ("remediate", "external_access_denied")
+        _resolved_and_reverted(sandbox, shared, contained, original)
+
+
+def test_a_layer_version_permission_is_removed_resolved_and_re_added(sandbox: SandboxTarget) -> None:
+    shared, original = shared_resources.layer_version(sandbox, EXTERNAL)
+    with sandbox.enforcing():
+        contained, [finding] = _contain_one(sandbox, shared)
+        assert finding["resourceType"] == "AWS::Lambda::LayerVersion"
+        [decision] = _decisions(sandbox, finding["id"])
+        assert (decision["decision"], decision["reason"]) == ("remediate", "statement_removed"), decision
+        assert shared.read() is None
+        _resolved_and_reverted(sandbox, shared, contained, original)
+
+
+def test_a_shared_db_snapshot_is_unshared_resolved_and_shared_again(sandbox: SandboxTarget) -> None:
+    shared, original = shared_resources.db_snapshot(sandbox, [EXTERNAL])
+    with sandbox.enforcing():
+        contained, [finding] = _contain_one(sandbox, shared)
+        assert finding["resourceType"] == "AWS::RDS::DBSnapshot"
+        assert shared.read() == []
+        [decision] = _decisions(sandbox, finding["id"])
+        assert (decision["decision"], decision["reason"]) == ("remediate", "sharing_removed"), decision
         _resolved_and_reverted(sandbox, shared, contained, original)
 
 

@@ -56,6 +56,20 @@ _IAM_ACTIONS = {
     "ModifyDBClusterSnapshotAttribute": "rds:ModifyDBClusterSnapshotAttribute",
     "ListTagsForResource": "rds:ListTagsForResource",
 }
+# The calls of each type, which is all its statements in modules/permissions grant (tests/terraform/test_contract.py):
+# a deployment that contains DB snapshots only can never change a cluster snapshot's sharing, and the other way round.
+_DB_SNAPSHOT_IAM_ACTIONS = {
+    "DescribeDBSnapshots": "rds:DescribeDBSnapshots",
+    "DescribeDBSnapshotAttributes": "rds:DescribeDBSnapshotAttributes",
+    "ModifyDBSnapshotAttribute": "rds:ModifyDBSnapshotAttribute",
+    "ListTagsForResource": "rds:ListTagsForResource",
+}
+_CLUSTER_SNAPSHOT_IAM_ACTIONS = {
+    "DescribeDBClusterSnapshots": "rds:DescribeDBClusterSnapshots",
+    "DescribeDBClusterSnapshotAttributes": "rds:DescribeDBClusterSnapshotAttributes",
+    "ModifyDBClusterSnapshotAttribute": "rds:ModifyDBClusterSnapshotAttribute",
+    "ListTagsForResource": "rds:ListTagsForResource",
+}
 RESTORE = "restore"
 # RDS's permanent refusals of a modify call (SharedSnapshotQuotaExceeded: only an add meets it).
 _REFUSALS = frozenset(
@@ -197,7 +211,7 @@ class RdsDbSnapshotAdapter(_RdsSnapshotAdapter):
     rds: RDSClient
     grammar: ClassVar[Sharing] = DB_SNAPSHOT
     resource_type: str = RDS_DB_SNAPSHOT
-    iam_actions: Mapping[str, str] = field(default_factory=lambda: MappingProxyType(_IAM_ACTIONS))
+    iam_actions: Mapping[str, str] = field(default_factory=lambda: MappingProxyType(_DB_SNAPSHOT_IAM_ACTIONS))
     # RDS documents no bound for an attribute change to show (seconds, in practice). Nothing waits on it: no Deny is
     # written, so the engine's ledger has no entry for a read to show; a stale read only repeats a removal.
     propagation_seconds: float = 5.0
@@ -226,7 +240,7 @@ class RdsClusterSnapshotAdapter(_RdsSnapshotAdapter):
     rds: RDSClient
     grammar: ClassVar[Sharing] = CLUSTER_SNAPSHOT
     resource_type: str = RDS_CLUSTER_SNAPSHOT
-    iam_actions: Mapping[str, str] = field(default_factory=lambda: MappingProxyType(_IAM_ACTIONS))
+    iam_actions: Mapping[str, str] = field(default_factory=lambda: MappingProxyType(_CLUSTER_SNAPSHOT_IAM_ACTIONS))
     propagation_seconds: float = 5.0  # as for a DB snapshot
 
     def _encryption(self, ref: ResourceRef) -> tuple[bool, str] | None:
