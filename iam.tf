@@ -15,12 +15,23 @@ data "aws_iam_policy_document" "lambda_assume" {
 }
 
 resource "aws_iam_role" "lambda" {
-  name                 = "${var.name}-lambda"
+  name                 = local.lambda_role_name
   description          = "Execution role of the ${var.name} Lambda function"
   assume_role_policy   = data.aws_iam_policy_document.lambda_assume.json
   permissions_boundary = var.permissions_boundary
 
   tags = var.tags
+
+  lifecycle {
+    # A renamed role (the 0.2.0 name to the Region-qualified default, UPGRADING.md) is created, and its policy
+    # attached, before the function switches to it and the old role is deleted: the function never runs without one.
+    create_before_destroy = true
+
+    precondition {
+      condition     = length(local.lambda_role_name) <= 64
+      error_message = "The Lambda role's name \"${local.lambda_role_name}\" is longer than IAM's 64 characters: shorten name or set lambda_role_name."
+    }
+  }
 }
 
 # The remediation statements for this account. The own resources are built from names where locals.tf can (see
