@@ -24,7 +24,8 @@ resource "aws_iam_role" "lambda" {
 
   lifecycle {
     # A renamed role (the 0.2.0 name to the Region-qualified default, UPGRADING.md) is created, and its policy
-    # attached, before the function switches to it and the old role is deleted: the function never runs without one.
+    # attached (aws_iam_role_policy.lambda below), before the function switches to it; the old role and its policy
+    # are deleted after that.
     create_before_destroy = true
 
     precondition {
@@ -174,6 +175,10 @@ resource "aws_iam_role_policy" "lambda" {
   policy = data.aws_iam_policy_document.lambda.json
 
   lifecycle {
+    # With the role's (a renamed role): the new role's policy exists before the function switches to it, and the
+    # old role keeps its policy until the function has left it.
+    create_before_destroy = true
+
     # Every protected pattern adds up to two ARNs to the Deny, every protected resource one: a long list could exceed
     # IAM's 10,240-character quota for a role's inline policies (whitespace not counted). Checked at apply when the
     # ARNs are known.

@@ -60,6 +60,10 @@ resource "aws_iam_role_policy" "scheduler" {
   name   = "${var.name}-scheduler"
   role   = aws_iam_role.scheduler[0].id
   policy = data.aws_iam_policy_document.scheduler[0].json
+
+  lifecycle {
+    create_before_destroy = true # as aws_iam_role_policy.lambda
+  }
 }
 
 resource "aws_scheduler_schedule" "sweep" {

@@ -47,15 +47,17 @@ NAME_ATTRIBUTES = {
 }
 GLOBAL_TYPES = frozenset({"aws_iam_role", "aws_cloudwatch_dashboard"})
 # Named by what they attach to (a rule, a queue, a topic, a role, a function), or not named at all.
-UNNAMED_TYPES = frozenset({
-    "aws_cloudwatch_event_target",
-    "aws_kms_key",
-    "aws_lambda_event_source_mapping",
-    "aws_sns_topic_policy",
-    "aws_sns_topic_subscription",
-    "aws_sqs_queue_policy",
-    "terraform_data",
-})
+UNNAMED_TYPES = frozenset(
+    {
+        "aws_cloudwatch_event_target",
+        "aws_kms_key",
+        "aws_lambda_event_source_mapping",
+        "aws_sns_topic_policy",
+        "aws_sns_topic_subscription",
+        "aws_sqs_queue_policy",
+        "terraform_data",
+    }
+)
 
 
 def sandbox_override(endpoint_url: str, analyzer_arn: str) -> str:
@@ -65,12 +67,12 @@ def sandbox_override(endpoint_url: str, analyzer_arn: str) -> str:
     for module, region in REGIONS.items():
         provider = provider_override(endpoint_url, region)
         if module != "primary":
-            provider = provider.replace('provider "aws" {\n', f'provider "aws" {{\n  alias                       = "{module}"\n')
+            alias = f'  alias                       = "{module}"\n'
+            provider = provider.replace('provider "aws" {\n', 'provider "aws" {\n' + alias)
         parts.append(provider)
         regional_analyzer = analyzer_arn.replace(f":{REGIONS['primary']}:", f":{region}:")
-        parts.append(
-            module_override({"create_analyzer": False, "analyzer_arns": [regional_analyzer], "lambda_layers": []}, module)
-        )
+        arguments = {"create_analyzer": False, "analyzer_arns": [regional_analyzer], "lambda_layers": []}
+        parts.append(module_override(arguments, module))
     return "\n".join(parts)
 
 
@@ -127,7 +129,8 @@ def test_two_regions_in_one_account(tmp_path: Path) -> None:
         assert [entry for entry, count in taken.items() if count > 1] == []
         # The account-global names differ only because they carry the Region.
         account_wide = sorted(name for names in found.values() for scope, name in names if scope == "account")
+        regions = REGIONS.values()
         assert account_wide == sorted(
-            [f"aws_cloudwatch_dashboard:{NAME}-{region}" for region in REGIONS.values()]
-            + [f"aws_iam_role:{NAME}-{kind}-{region}" for kind in ("lambda", "scheduler") for region in REGIONS.values()]
+            [f"aws_cloudwatch_dashboard:{NAME}-{region}" for region in regions]
+            + [f"aws_iam_role:{NAME}-{kind}-{region}" for kind in ("lambda", "scheduler") for region in regions]
         )
