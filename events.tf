@@ -14,6 +14,10 @@ resource "aws_cloudwatch_event_rule" "this" {
       condition     = length(local.analyzer_arns) > 0
       error_message = "No analyzer in use: set create_analyzer = true or pass analyzer_arns."
     }
+    precondition {
+      condition     = length(local.foreign_analyzer_arns) == 0
+      error_message = "analyzer_arns must be analyzers of this deployment's account ${local.account_id} and Region ${local.region} (partition ${local.partition}): Access Analyzer puts an analyzer's events on the default event bus of its own account and Region only (an ORGANIZATION analyzer's in the delegated administrator's account), so this rule never receives the events of ${join(", ", local.foreign_analyzer_arns)}. Deploy the module in that account and Region (a provider for each) instead."
+    }
   }
 }
 

@@ -15,12 +15,24 @@ data "aws_iam_policy_document" "lambda_assume" {
 }
 
 resource "aws_iam_role" "lambda" {
-  name                 = "${var.name}-lambda"
+  name                 = local.lambda_role_name
   description          = "Execution role of the ${var.name} Lambda function"
   assume_role_policy   = data.aws_iam_policy_document.lambda_assume.json
   permissions_boundary = var.permissions_boundary
 
   tags = var.tags
+
+  lifecycle {
+    # A renamed role (the 0.2.0 name to the Region-qualified default, UPGRADING.md) is created, and its policy
+    # attached (aws_iam_role_policy.lambda below), before the function switches to it; the old role and its policy
+    # are deleted after that.
+    create_before_destroy = true
+
+    precondition {
+      condition     = length(local.lambda_role_name) <= 64
+      error_message = "The Lambda role's name \"${local.lambda_role_name}\" is longer than IAM's 64 characters: shorten name or set lambda_role_name."
+    }
+  }
 }
 
 # The remediation statements for this account. The own resources are built from names where locals.tf can (see
@@ -163,6 +175,10 @@ resource "aws_iam_role_policy" "lambda" {
   policy = data.aws_iam_policy_document.lambda.json
 
   lifecycle {
+    # With the role's (a renamed role): the new role's policy exists before the function switches to it, and the
+    # old role keeps its policy until the function has left it.
+    create_before_destroy = true
+
     # Every protected pattern adds up to two ARNs to the Deny, every protected resource one: a long list could exceed
     # IAM's 10,240-character quota for a role's inline policies (whitespace not counted). Checked at apply when the
     # ARNs are known.

@@ -38,6 +38,21 @@ locals {
   table_arn      = "arn:${local.partition}:dynamodb:${local.region}:${local.account_id}:table/${var.name}-audit"
   function_arn   = "arn:${local.partition}:lambda:${local.region}:${local.account_id}:function:${var.name}"
 
+  # Names of the account-global resources: IAM roles and the CloudWatch dashboard exist once per account, not per
+  # Region, so the defaults carry the Region; two deployments in one account (two Regions, or two names in one
+  # Region) never share one. Every other resource is regional and named after var.name alone.
+  lambda_role_name    = coalesce(var.lambda_role_name, "${var.name}-lambda-${local.region}")
+  scheduler_role_name = coalesce(var.scheduler_role_name, "${var.name}-scheduler-${local.region}")
+  dashboard_name      = "${var.name}-${local.region}"
+
+  # Analyzers whose events can never reach the rule: Access Analyzer puts a finding's event on the default bus of
+  # the analyzer's own account and Region (an ORGANIZATION analyzer's in the delegated administrator's account), and
+  # the rule is on the default bus of this deployment's account and Region.
+  foreign_analyzer_arns = [
+    for arn in var.analyzer_arns : arn
+    if split(":", arn)[1] != local.partition || split(":", arn)[3] != local.region || split(":", arn)[4] != local.account_id
+  ]
+
   lambda_zip     = "${path.module}/lambda_dist/access-analyzer-remediation.zip"
   log_group_name = "/aws/lambda/${var.name}"
 

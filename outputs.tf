@@ -139,6 +139,11 @@ output "scheduler_role_arn" {
   value       = try(aws_iam_role.scheduler[0].arn, null)
 }
 
+output "scheduler_role_name" {
+  description = "Name of the role EventBridge Scheduler uses to invoke the sweep (null when `enable_sweep` is false)."
+  value       = try(aws_iam_role.scheduler[0].name, null)
+}
+
 output "cli_environment" {
   description = "Shell `export` lines that point the `aa-remediate` CLI at this deployment (same settings as the Lambda, plus AWS_REGION)."
   value = join("\n", concat(

@@ -26,12 +26,22 @@ data "aws_iam_policy_document" "scheduler_assume" {
 resource "aws_iam_role" "scheduler" {
   count = var.enable_sweep ? 1 : 0
 
-  name                 = "${var.name}-scheduler"
+  name                 = local.scheduler_role_name
   description          = "Lets EventBridge Scheduler start the ${var.name} sweep"
   assume_role_policy   = data.aws_iam_policy_document.scheduler_assume[0].json
   permissions_boundary = var.permissions_boundary
 
   tags = var.tags
+
+  lifecycle {
+    # As the Lambda role (iam.tf): a renamed role replaces the old one before the schedule switches to it.
+    create_before_destroy = true
+
+    precondition {
+      condition     = length(local.scheduler_role_name) <= 64
+      error_message = "The scheduler role's name \"${local.scheduler_role_name}\" is longer than IAM's 64 characters: shorten name or set scheduler_role_name."
+    }
+  }
 }
 
 data "aws_iam_policy_document" "scheduler" {
@@ -50,6 +60,10 @@ resource "aws_iam_role_policy" "scheduler" {
   name   = "${var.name}-scheduler"
   role   = aws_iam_role.scheduler[0].id
   policy = data.aws_iam_policy_document.scheduler[0].json
+
+  lifecycle {
+    create_before_destroy = true # as aws_iam_role_policy.lambda
+  }
 }
 
 resource "aws_scheduler_schedule" "sweep" {

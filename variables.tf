@@ -394,6 +394,30 @@ variable "permissions_boundary" {
   }
 }
 
+# IAM is global: two deployments in one account (one per Region, or two names in one Region) need different role
+# names. The defaults carry the Region; set these to keep the names of a deployment made before (UPGRADING.md).
+variable "lambda_role_name" {
+  description = "Name of the Lambda execution role; null for `<name>-lambda-<region>` (IAM role names are global to the account, so the default carries the Region). Set `<name>-lambda` to keep the role of a deployment made with 0.2.0 or earlier (UPGRADING.md)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.lambda_role_name == null || can(regex("^[A-Za-z0-9+=,.@_-]{1,64}$", var.lambda_role_name))
+    error_message = "lambda_role_name must be null or an IAM role name: 1-64 characters, letters, digits and +=,.@_-."
+  }
+}
+
+variable "scheduler_role_name" {
+  description = "Name of the role EventBridge Scheduler uses for the sweep (with `enable_sweep`); null for `<name>-scheduler-<region>`. Set `<name>-scheduler` to keep the role of a deployment made with 0.2.0 or earlier (UPGRADING.md)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.scheduler_role_name == null || can(regex("^[A-Za-z0-9+=,.@_-]{1,64}$", var.scheduler_role_name))
+    error_message = "scheduler_role_name must be null or an IAM role name: 1-64 characters, letters, digits and +=,.@_-."
+  }
+}
+
 ################################################################################
 # Queue and event source mapping
 ################################################################################
@@ -561,7 +585,7 @@ variable "queue_age_alarm_seconds" {
 }
 
 variable "create_dashboard" {
-  description = "Create a CloudWatch dashboard named `name`: findings contained, notified and failed (in total and per reason, from the function's metrics), notices published and failed, the queue's pending findings and oldest message age, both dead-letter queues, the function's errors and the alarms' states."
+  description = "Create a CloudWatch dashboard named `<name>-<region>` (dashboards are global to the account): findings contained, notified and failed (in total and per reason, from the function's metrics), notices published and failed, the queue's pending findings and oldest message age, both dead-letter queues, the function's errors and the alarms' states."
   type        = bool
   default     = true
   nullable    = false

@@ -56,18 +56,18 @@ mock_provider "aws" {
 
   override_resource {
     target = aws_iam_role.lambda
-    values = { arn = "arn:aws:iam::111122223333:role/access-analyzer-remediation-lambda" }
+    values = { arn = "arn:aws:iam::111122223333:role/access-analyzer-remediation-lambda-us-west-2" }
   }
 
   override_resource {
     target = aws_iam_role.scheduler
-    values = { arn = "arn:aws:iam::111122223333:role/access-analyzer-remediation-scheduler" }
+    values = { arn = "arn:aws:iam::111122223333:role/access-analyzer-remediation-scheduler-us-west-2" }
   }
 }
 
 variables {
   notification_email = "security@example.com"
-  central_role_arn   = "arn:aws:iam::111122223333:role/access-analyzer-remediation-lambda"
+  central_role_arn   = "arn:aws:iam::111122223333:role/access-analyzer-remediation-lambda-us-west-2"
   resource_types = [
     "AWS::IAM::Role", "AWS::S3::Bucket", "AWS::KMS::Key", "AWS::SQS::Queue", "AWS::SNS::Topic",
     "AWS::SecretsManager::Secret", "AWS::ECR::Repository", "AWS::EFS::FileSystem", "AWS::DynamoDB::Table",

@@ -54,12 +54,12 @@ mock_provider "aws" {
 
   override_resource {
     target = aws_iam_role.lambda
-    values = { arn = "arn:aws:iam::111122223333:role/access-analyzer-remediation-lambda" }
+    values = { arn = "arn:aws:iam::111122223333:role/access-analyzer-remediation-lambda-us-west-2" }
   }
 
   override_resource {
     target = aws_iam_role.scheduler
-    values = { arn = "arn:aws:iam::111122223333:role/access-analyzer-remediation-scheduler" }
+    values = { arn = "arn:aws:iam::111122223333:role/access-analyzer-remediation-scheduler-us-west-2" }
   }
 }
 
@@ -101,7 +101,7 @@ run "defaults" {
       AAR_TRUSTED_ACCOUNT_IDS            = "[]"
       AAR_TRUSTED_ORG_ID                 = ""
       AAR_PROTECTED_ROLE_PATTERNS        = "[\"OrganizationAccountAccessRole\",\"AWSControlTowerExecution\",\"aws-controltower-*\",\"AWSAFT*\",\"/aws-reserved/*\",\"AWSCloudFormationStackSetExecutionRole\",\"AWSCloudFormationStackSetAdministrationRole\",\"stacksets-exec-*\"]"
-      AAR_OWN_ROLE_ARNS                  = "[\"arn:aws:iam::111122223333:role/access-analyzer-remediation-lambda\",\"arn:aws:iam::111122223333:role/access-analyzer-remediation-scheduler\"]"
+      AAR_OWN_ROLE_ARNS                  = "[\"arn:aws:iam::111122223333:role/access-analyzer-remediation-lambda-us-west-2\",\"arn:aws:iam::111122223333:role/access-analyzer-remediation-scheduler-us-west-2\"]"
       AAR_RESOURCE_TYPES                 = "[\"AWS::IAM::Role\",\"AWS::S3::Bucket\",\"AWS::KMS::Key\"]"
       AAR_OWN_RESOURCE_ARNS              = "[\"arn:aws:kms:us-west-2:111122223333:key/55555555-5555-5555-5555-555555555555\",\"arn:aws:sqs:us-west-2:111122223333:access-analyzer-remediation\",\"arn:aws:sqs:us-west-2:111122223333:access-analyzer-remediation-dlq\",\"arn:aws:sqs:us-west-2:111122223333:access-analyzer-remediation-events-dlq\",\"arn:aws:sns:us-west-2:111122223333:access-analyzer-remediation\",\"arn:aws:dynamodb:us-west-2:111122223333:table/access-analyzer-remediation-audit\",\"arn:aws:lambda:us-west-2:111122223333:function:access-analyzer-remediation\"]"
       AAR_PROTECTED_RESOURCE_ARNS        = "[]"
@@ -198,7 +198,7 @@ run "defaults" {
         principals = [["*", toset(["*"])]]
         conditions = {
           "aws:SourceArn"    = ["ArnNotEqualsIfExists", tolist(["arn:aws:events:us-west-2:111122223333:rule/access-analyzer-remediation"])]
-          "aws:PrincipalArn" = ["ArnNotEqualsIfExists", tolist(["arn:aws:iam::111122223333:role/access-analyzer-remediation-lambda"])]
+          "aws:PrincipalArn" = ["ArnNotEqualsIfExists", tolist(["arn:aws:iam::111122223333:role/access-analyzer-remediation-lambda-us-west-2"])]
         }
     }]
     error_message = "The main queue denies sqs:SendMessage to every caller that is neither the rule nor the Lambda role (one Deny, both keys under ArnNotEqualsIfExists)."
@@ -216,8 +216,8 @@ run "defaults" {
       ReadFindings          = jsonencode(["Allow", ["access-analyzer:GetFinding", "access-analyzer:ListFindings"], ["arn:aws:access-analyzer:us-west-2:111122223333:analyzer/access-analyzer-remediation"]])
       EditRoleTrustPolicies = jsonencode(["Allow", ["iam:GetRole", "iam:UpdateAssumeRolePolicy"], ["arn:aws:iam::111122223333:role/*"]])
       NeverEditProtectedRoles = jsonencode(["Deny", ["iam:UpdateAssumeRolePolicy"], sort(concat([
-        "arn:aws:iam::111122223333:role/access-analyzer-remediation-lambda",
-        "arn:aws:iam::111122223333:role/access-analyzer-remediation-scheduler",
+        "arn:aws:iam::111122223333:role/access-analyzer-remediation-lambda-us-west-2",
+        "arn:aws:iam::111122223333:role/access-analyzer-remediation-scheduler-us-west-2",
         "arn:aws:iam::111122223333:role/aws-service-role/*",
       ], local.protected_role_arns))])
       AuditTable             = jsonencode(["Allow", ["dynamodb:BatchWriteItem", "dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem"], ["arn:aws:dynamodb:us-west-2:111122223333:table/access-analyzer-remediation-audit"]])
@@ -357,7 +357,7 @@ run "defaults" {
   # The dashboard: every metric of the contract (docs/architecture.md, "Metrics") of this service, the notices, both
   # dead-letter queues, the queue's oldest message against the alarm's threshold, the alarms.
   assert {
-    condition     = length(aws_cloudwatch_dashboard.this) == 1 && aws_cloudwatch_dashboard.this[0].dashboard_name == "access-analyzer-remediation"
+    condition     = length(aws_cloudwatch_dashboard.this) == 1 && aws_cloudwatch_dashboard.this[0].dashboard_name == "access-analyzer-remediation-us-west-2"
     error_message = "A dashboard named after the deployment is created by default."
   }
 
@@ -432,7 +432,7 @@ run "existing_analyzers" {
     create_analyzer = false
     analyzer_arns = [
       "arn:aws:access-analyzer:us-west-2:111122223333:analyzer/org",
-      "arn:aws:access-analyzer:eu-west-1:111122223333:analyzer/eu",
+      "arn:aws:access-analyzer:us-west-2:111122223333:analyzer/second",
     ]
     resource_types = ["AWS::IAM::Role", "AWS::S3::Bucket"]
   }
@@ -563,7 +563,7 @@ run "created_and_existing_analyzers" {
 
   variables {
     analyzer_type = "ORGANIZATION"
-    analyzer_arns = ["arn:aws:access-analyzer:eu-west-1:111122223333:analyzer/eu"]
+    analyzer_arns = ["arn:aws:access-analyzer:us-west-2:111122223333:analyzer/second"]
   }
 
   assert {
@@ -574,7 +574,7 @@ run "created_and_existing_analyzers" {
   assert {
     condition = jsondecode(aws_lambda_function.this.environment[0].variables.AAR_ANALYZER_ARNS) == [
       "arn:aws:access-analyzer:us-west-2:111122223333:analyzer/access-analyzer-remediation",
-      "arn:aws:access-analyzer:eu-west-1:111122223333:analyzer/eu",
+      "arn:aws:access-analyzer:us-west-2:111122223333:analyzer/second",
     ]
     error_message = "AAR_ANALYZER_ARNS lists the created analyzer and the given ones."
   }
@@ -723,7 +723,7 @@ run "all_engine_settings" {
   assert {
     condition = (
       aws_sqs_queue.this.name == "aar-prod" && aws_sqs_queue.dlq.name == "aar-prod-dlq" && aws_sqs_queue.events_dlq.name == "aar-prod-events-dlq"
-      && aws_iam_role.lambda.name == "aar-prod-lambda" && aws_iam_role.scheduler[0].name == "aar-prod-scheduler"
+      && aws_iam_role.lambda.name == "aar-prod-lambda-us-west-2" && aws_iam_role.scheduler[0].name == "aar-prod-scheduler-us-west-2"
       && aws_dynamodb_table.audit.name == "aar-prod-audit" && aws_sns_topic.this.name == "aar-prod"
       && aws_scheduler_schedule.sweep[0].name == "aar-prod-sweep" && aws_cloudwatch_event_rule.this.name == "aar-prod"
     )
@@ -763,7 +763,7 @@ run "all_engine_settings" {
 
   assert {
     condition = (
-      aws_cloudwatch_dashboard.this[0].dashboard_name == "aar-prod"
+      aws_cloudwatch_dashboard.this[0].dashboard_name == "aar-prod-us-west-2"
       && strcontains(aws_cloudwatch_dashboard.this[0].dashboard_body, jsonencode("SEARCH('{\"Security/AAR\",service} service=\"aar-prod\" MetricName=Failed NOT MetricName=\"Failed\" NOT MetricName=\"NotificationFailed\"', 'Sum', 300)"))
       && strcontains(aws_cloudwatch_dashboard.this[0].dashboard_body, jsonencode(["Security/AAR", "Remediated", "service", "aar-prod", { label = "Contained (Deny written)", stat = "Sum" }]))
     )

@@ -55,12 +55,12 @@ mock_provider "aws" {
 
   override_resource {
     target = aws_iam_role.lambda
-    values = { arn = "arn:aws:iam::111122223333:role/access-analyzer-remediation-lambda" }
+    values = { arn = "arn:aws:iam::111122223333:role/access-analyzer-remediation-lambda-us-west-2" }
   }
 
   override_resource {
     target = aws_iam_role.scheduler
-    values = { arn = "arn:aws:iam::111122223333:role/access-analyzer-remediation-scheduler" }
+    values = { arn = "arn:aws:iam::111122223333:role/access-analyzer-remediation-scheduler-us-west-2" }
   }
 }
 
@@ -82,8 +82,8 @@ run "default_patterns_are_denied_by_iam" {
   assert {
     condition = [for s in data.aws_iam_policy_document.lambda.statement : s.resources if s.sid == "NeverEditProtectedRoles"] == [toset([
       # the tool's own roles and service-linked roles
-      "arn:aws:iam::111122223333:role/access-analyzer-remediation-lambda",
-      "arn:aws:iam::111122223333:role/access-analyzer-remediation-scheduler",
+      "arn:aws:iam::111122223333:role/access-analyzer-remediation-lambda-us-west-2",
+      "arn:aws:iam::111122223333:role/access-analyzer-remediation-scheduler-us-west-2",
       "arn:aws:iam::111122223333:role/aws-service-role/*",
       # name patterns: the name at path / and under any deeper path
       "arn:aws:iam::111122223333:role/OrganizationAccountAccessRole",
@@ -128,8 +128,8 @@ run "custom_patterns" {
 
   assert {
     condition = [for s in data.aws_iam_policy_document.lambda.statement : s.resources if s.sid == "NeverEditProtectedRoles"] == [toset([
-      "arn:aws:iam::111122223333:role/access-analyzer-remediation-lambda",
-      "arn:aws:iam::111122223333:role/access-analyzer-remediation-scheduler",
+      "arn:aws:iam::111122223333:role/access-analyzer-remediation-lambda-us-west-2",
+      "arn:aws:iam::111122223333:role/access-analyzer-remediation-scheduler-us-west-2",
       "arn:aws:iam::111122223333:role/aws-service-role/*",
       "arn:aws:iam::111122223333:role/break-glass-?",
       "arn:aws:iam::111122223333:role/*/break-glass-?",
@@ -151,8 +151,8 @@ run "no_patterns_keeps_own_and_service_linked_roles" {
 
   assert {
     condition = [for s in data.aws_iam_policy_document.lambda.statement : s.resources if s.sid == "NeverEditProtectedRoles"] == [toset([
-      "arn:aws:iam::111122223333:role/access-analyzer-remediation-lambda",
-      "arn:aws:iam::111122223333:role/access-analyzer-remediation-scheduler",
+      "arn:aws:iam::111122223333:role/access-analyzer-remediation-lambda-us-west-2",
+      "arn:aws:iam::111122223333:role/access-analyzer-remediation-scheduler-us-west-2",
       "arn:aws:iam::111122223333:role/aws-service-role/*",
     ])]
     error_message = "The own roles and service-linked roles stay denied without any pattern."

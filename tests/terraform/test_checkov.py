@@ -25,7 +25,7 @@ MODULE_SKIPS = {
     "CKV_AWS_111",
     "CKV_AWS_356",
 }
-EXPECTED_SKIPS = {".": MODULE_SKIPS, "examples/basic": MODULE_SKIPS, "examples/complete": MODULE_SKIPS}
+EXPECTED_SKIPS = dict.fromkeys(ROOT_MODULE_DIRS, MODULE_SKIPS)
 # The submodules and their example carry no inline skip; they are small (modules/permissions is one policy
 # document), so fewer checks apply to them than to the root module and its examples.
 EXPECTED_SKIPS |= {relative: set() for relative in MODULE_DIRS if relative not in EXPECTED_SKIPS}
