@@ -346,7 +346,7 @@ class Remediator:
 
     def _effective_settings(self) -> tuple[Settings, bool]:
         settings = self.settings
-        if settings.mode != "remediate" or not settings.require_confirmed_subscription:
+        if not settings.may_remediate or not settings.require_confirmed_subscription:
             return settings, False
         gate = self._subscription_gate()
         if gate.confirmed():
@@ -372,7 +372,7 @@ class Remediator:
             return self._gate
 
     def _gate_note(self) -> str | None:
-        if not self.settings.require_confirmed_subscription or self.settings.mode != "remediate":
+        if not self.settings.require_confirmed_subscription or not self.settings.may_remediate:
             return None
         try:
             return self._subscription_gate().take_note()

@@ -96,7 +96,14 @@ class Settings:
     member_account_id: str | None = None
 
     def with_mode(self, mode: Mode) -> Settings:
-        return replace(self, mode=mode)
+        """These settings in `mode`; notify holds every account (no `account_modes` entry remediates then: a dry run
+        or a pending subscription writes nothing anywhere)."""
+        return replace(self, mode=mode, account_modes=() if mode == "notify" else self.account_modes)
+
+    @property
+    def may_remediate(self) -> bool:
+        """Some account's resources may be changed: the mode, or an `account_modes` entry, is remediate."""
+        return self.mode == "remediate" or any(mode == "remediate" for _, mode in self.account_modes)
 
     def account_mode(self, account_id: str) -> Mode:
         """The mode for resources of `account_id`: its `account_modes` entry, else the deployment's."""

@@ -184,6 +184,34 @@ def test_account_modes_and_excluded_accounts(aws: Aws) -> None:
     assert {r["reason"]["S"] for r in records} >= {"notify_mode", "account_excluded", "external_access_denied"}
 
 
+def test_a_pending_subscription_holds_back_an_account_set_to_remediate(aws: Aws) -> None:
+    sns = aws.client("sns")
+    for subscription in sns.list_subscriptions_by_topic(TopicArn=aws.topic_arn)["Subscriptions"]:
+        sns.unsubscribe(SubscriptionArn=subscription["SubscriptionArn"])
+    iam = _member_role(aws)
+    remediator = aws.remediator(
+        **ORG, mode="notify", account_modes=((MEMBER, "remediate"),), require_confirmed_subscription=True
+    )
+    [held] = remediator.process([_ref(aws, _role_finding(aws))])
+    assert (held.decision, held.reason) == ("notify", "no_confirmed_subscription")
+    assert _denies(iam.get_role(RoleName=ROLE)["Role"]["AssumeRolePolicyDocument"]) == []
+
+
+def test_notify_everywhere_overrides_an_account_set_to_remediate() -> None:
+    """A dry run (`with_mode("notify")`) or a pending subscription writes in no account."""
+    settings = Settings(
+        analyzer_arns=(f"arn:aws:access-analyzer:us-east-1:{SANDBOX_ACCOUNT}:analyzer/a",),
+        audit_table_name="t",
+        topic_arn=f"arn:aws:sns:us-east-1:{SANDBOX_ACCOUNT}:t",
+        mode="notify",
+        account_modes=((MEMBER, "remediate"), (NO_ROLE, "notify")),
+    )
+    assert settings.may_remediate and settings.account_mode(MEMBER) == "remediate"
+    held = settings.with_mode("notify")
+    assert not held.may_remediate and held.account_mode(MEMBER) == "notify"
+    assert settings.with_mode("remediate").account_mode(NO_ROLE) == "notify"
+
+
 def test_the_member_role_itself_is_never_modified(aws: Aws) -> None:
     iam = _member_role(aws, name=ROLE_NAME)
     [outcome] = aws.remediator(**ORG).process([_ref(aws, _role_finding(aws, name=ROLE_NAME))])
