@@ -13,7 +13,7 @@ import pytest
 
 from access_analyzer_remediation import members
 from access_analyzer_remediation.findings import S3_BUCKET, FindingRef
-from access_analyzer_remediation.revert import RevertRefused, revert
+from access_analyzer_remediation.revert import RevertRefused, revert, revert_all
 from access_analyzer_remediation.settings import Settings, SettingsError
 
 from .conftest import EXTERNAL, SANDBOX_ACCOUNT, Aws, trust_policy
@@ -227,6 +227,33 @@ def test_a_revert_whose_member_role_cannot_be_assumed_says_what_is_needed(aws: A
     _refuse_assume_role_into(aws, MEMBER)
     with pytest.raises(RevertRefused, match="credentials the member role trusts"):
         revert(aws.remediator(**ORG), finding["id"])
+
+
+def test_revert_all_removes_the_denies_in_the_member_accounts(aws: Aws) -> None:
+    """The uninstall path: a role's ARN names its account; a bucket's does not (GetFinding's resourceOwnerAccount)."""
+    iam = _member_role(aws)
+    s3 = aws.member_client(MEMBER, "s3")
+    s3.create_bucket(Bucket=BUCKET)
+    role_finding = _role_finding(aws)
+    bucket_finding = aws.standin.add_finding(
+        resource=f"arn:aws:s3:::{BUCKET}",
+        resource_type=S3_BUCKET,
+        principal={"AWS": EXTERNAL},
+        action=["s3:GetObject"],
+        resource_owner_account=MEMBER,
+        publish=False,
+    )
+    remediator = aws.remediator(**ORG)
+    outcomes = remediator.process([_ref(aws, role_finding), _ref(aws, bucket_finding)])
+    assert [o.decision for o in outcomes] == ["remediate", "remediate"]
+    rows = revert_all(remediator, dry_run=False)
+    assert sorted(row["resource_arn"] for row in rows if row["removed"]) == [
+        f"arn:aws:iam::{MEMBER}:role/{ROLE}",
+        f"arn:aws:s3:::{BUCKET}",
+    ]
+    assert _denies(iam.get_role(RoleName=ROLE)["Role"]["AssumeRolePolicyDocument"]) == []
+    with pytest.raises(Exception, match="NoSuchBucketPolicy"):  # the bucket had none: deleted again
+        s3.get_bucket_policy(Bucket=BUCKET)
 
 
 # -- pure ----------------------------------------------------------------------------------------------------------
