@@ -138,6 +138,18 @@ data "aws_iam_policy_document" "lambda" {
     resources = ["${aws_cloudwatch_log_group.lambda.arn}:*"]
   }
 
+  # Organization mode: the member role of any account (members.py assumes it in the account of a finding's resource),
+  # by name only: the member role's trust policy names this role, and aws:PrincipalOrgID / sts:ExternalId there.
+  dynamic "statement" {
+    for_each = var.member_role_name == null ? [] : [var.member_role_name]
+
+    content {
+      sid       = "AssumeMemberRole"
+      actions   = ["sts:AssumeRole"]
+      resources = ["arn:${local.partition}:iam::*:role/${statement.value}"]
+    }
+  }
+
   # X-Ray has no resource-level permissions for these actions.
   dynamic "statement" {
     for_each = var.tracing_enabled ? [1] : []

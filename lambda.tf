@@ -53,6 +53,11 @@ resource "aws_lambda_function" "this" {
       condition     = var.lock_lease_seconds >= var.lambda_timeout
       error_message = "lock_lease_seconds must be at least lambda_timeout."
     }
+    # Organization mode never reaches the management account by accident: name it, or allow it explicitly.
+    precondition {
+      condition     = var.member_role_name == null || var.management_account_id != null || var.allow_management_account
+      error_message = "member_role_name is set: set management_account_id (the organization's management account, never modified) or allow_management_account = true."
+    }
   }
 }
 

@@ -88,7 +88,8 @@ locals {
   # Exactly the variables of docs/architecture.md ("Environment"). AAR_QUEUE_URL: the sweep puts finding references on
   # the main queue, so they take the normal path (partial batch responses, redelivery, dead-letter queue) instead of
   # being processed inside the scheduler's single invocation.
-  lambda_environment = {
+  # lambda_settings: every variable but the (sensitive) ExternalId, which the outputs leave out.
+  lambda_settings = {
     AAR_MODE                           = var.mode
     AAR_ANALYZER_ARNS                  = jsonencode(local.analyzer_arns)
     AAR_TRUSTED_ACCOUNT_IDS            = jsonencode(var.trusted_account_ids)
@@ -108,10 +109,18 @@ locals {
     AAR_AUDIT_RETENTION_DAYS           = tostring(var.audit_retention_days)
     AAR_LOCK_LEASE_SECONDS             = tostring(var.lock_lease_seconds)
     AAR_TRACING                        = var.tracing_enabled ? "true" : "false"
+    AAR_MEMBER_ROLE_NAME               = var.member_role_name == null ? "" : var.member_role_name
+    AAR_MANAGEMENT_ACCOUNT_ID          = var.management_account_id == null ? "" : var.management_account_id
+    AAR_ALLOW_MANAGEMENT_ACCOUNT       = var.allow_management_account ? "true" : "false"
+    AAR_ACCOUNT_MODES                  = jsonencode(var.account_modes)
+    AAR_EXCLUDED_ACCOUNT_IDS           = jsonencode(var.excluded_account_ids)
     POWERTOOLS_SERVICE_NAME            = var.name
     POWERTOOLS_METRICS_NAMESPACE       = var.metrics_namespace
     POWERTOOLS_LOG_LEVEL               = var.log_level
   }
+  lambda_environment = merge(local.lambda_settings, {
+    AAR_MEMBER_ROLE_EXTERNAL_ID = var.member_role_external_id == null ? "" : var.member_role_external_id
+  })
 
   # Customer managed keys the Lambda role must be able to use, per service (kms:ViaService).
   # The topic's key: the one created here, a given key ARN, or the AWS managed alias.

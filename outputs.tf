@@ -91,8 +91,8 @@ output "lambda_log_group_name" {
 }
 
 output "lambda_environment" {
-  description = "Environment variables of the Lambda function."
-  value       = local.lambda_environment
+  description = "Environment variables of the Lambda function, but AAR_MEMBER_ROLE_EXTERNAL_ID (sensitive)."
+  value       = local.lambda_settings
 }
 
 ################################################################################
@@ -145,9 +145,9 @@ output "scheduler_role_name" {
 }
 
 output "cli_environment" {
-  description = "Shell `export` lines that point the `aa-remediate` CLI at this deployment (same settings as the Lambda, plus AWS_REGION)."
+  description = "Shell `export` lines that point the `aa-remediate` CLI at this deployment (same settings as the Lambda, plus AWS_REGION; AAR_MEMBER_ROLE_EXTERNAL_ID, sensitive, is left out: export it yourself in organization mode)."
   value = join("\n", concat(
     ["export AWS_REGION='${local.region}'", "export AWS_DEFAULT_REGION='${local.region}'"],
-    [for k, v in local.lambda_environment : "export ${k}='${replace(v, "'", "'\\''")}'"],
+    [for k, v in local.lambda_settings : "export ${k}='${replace(v, "'", "'\\''")}'"],
   ))
 }

@@ -138,6 +138,75 @@ variable "trusted_organization_id" {
   }
 }
 
+################################################################################
+# Organization mode: a central deployment contains findings of member accounts' resources
+################################################################################
+
+variable "member_role_name" {
+  description = "Organization mode: name of the role (path /) the Lambda assumes in the account of a finding's resource when that is not this account (deploy it with modules/member-role or modules/member-role-stackset, same name). null: organization mode off, findings of other accounts' resources are reported only (AAR_MEMBER_ROLE_NAME). Needs management_account_id or allow_management_account."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.member_role_name == null || can(regex("^[\\w+=,.@-]{1,64}$", coalesce(var.member_role_name, "-")))
+    error_message = "member_role_name must be an IAM role name (1-64 letters, digits and _ + = , . @ -) or null."
+  }
+}
+
+variable "member_role_external_id" {
+  description = "Organization mode: the sts:ExternalId passed when assuming the member role (modules/member-role's external_id). null: none (AAR_MEMBER_ROLE_EXTERNAL_ID)."
+  type        = string
+  default     = null
+  sensitive   = true
+
+  validation {
+    condition     = var.member_role_external_id == null || (length(coalesce(var.member_role_external_id, "-")) >= 2 && length(coalesce(var.member_role_external_id, "-")) <= 1224 && can(regex("^[\\w+=,.@:/-]+$", coalesce(var.member_role_external_id, "-"))))
+    error_message = "member_role_external_id must be 2-1224 characters of letters, digits and _ + = , . @ : / - (STS's ExternalId), or null."
+  }
+}
+
+variable "management_account_id" {
+  description = "The organization's management account: its resources are never modified (their findings are reported) unless allow_management_account is true (AAR_MANAGEMENT_ACCOUNT_ID). null: not known; organization mode (member_role_name) then needs allow_management_account = true."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.management_account_id == null || can(regex("^[0-9]{12}$", coalesce(var.management_account_id, "-")))
+    error_message = "management_account_id must be a 12-digit account id or null."
+  }
+}
+
+variable "allow_management_account" {
+  description = "Contain findings of the management account's resources too (AAR_ALLOW_MANAGEMENT_ACCOUNT). A service-managed StackSet never deploys the member role there: apply modules/member-role to it directly."
+  type        = bool
+  default     = false
+  nullable    = false
+}
+
+variable "account_modes" {
+  description = "Per-account mode: account id -> `remediate` or `notify`, overriding `mode` for that account's resources (AAR_ACCOUNT_MODES). Until the topic has a confirmed subscription every account is notify-only (require_confirmed_subscription)."
+  type        = map(string)
+  default     = {}
+  nullable    = false
+
+  validation {
+    condition     = alltrue([for id, m in var.account_modes : can(regex("^[0-9]{12}$", id)) && contains(["remediate", "notify"], m)])
+    error_message = "account_modes must map 12-digit account ids to \"remediate\" or \"notify\"."
+  }
+}
+
+variable "excluded_account_ids" {
+  description = "Accounts whose resources are never modified; their findings are recorded in the audit table, not announced (AAR_EXCLUDED_ACCOUNT_IDS)."
+  type        = list(string)
+  default     = []
+  nullable    = false
+
+  validation {
+    condition     = alltrue([for id in var.excluded_account_ids : can(regex("^[0-9]{12}$", id))]) && length(var.excluded_account_ids) == length(distinct(var.excluded_account_ids))
+    error_message = "Every excluded_account_ids entry must be a 12-digit account id, each once."
+  }
+}
+
 variable "protected_role_patterns" {
   description = "Roles the Lambda never modifies (AAR_PROTECTED_ROLE_PATTERNS); `*` and `?` are the only wildcards. A pattern starting with `/` matches path + name (`/aws-reserved/*`), any other pattern the role NAME under any path. The Lambda role also gets an explicit IAM Deny of iam:UpdateAssumeRolePolicy on each (`role/P` and `role/*/P`; IAM's `*` spans `/`, so the Deny may cover a little more than the code's match, never less). Service-linked roles and the module's own roles are always protected."
   type        = list(string)

@@ -101,6 +101,33 @@ MUTANTS = (
         ),
     ),
     Mutant(
+        "member account's finding handled with the central clients",
+        f"{PACKAGE}/engine.py",
+        "            self._adapters[finding.resource_type](clients, finding.region),\n",
+        "            self._adapters[finding.resource_type](self.clients, finding.region),\n",
+        (
+            "tests/unit/test_organization.py::"
+            "test_a_member_account_role_is_contained_there_with_the_central_audit_and_reverted_there",
+        ),
+    ),
+    Mutant(
+        "management account modified",
+        f"{PACKAGE}/members.py",
+        "    if account == settings.management_account_id and not settings.allow_management_account:\n",
+        "    if False:\n",
+        ("tests/unit/test_organization.py::test_the_management_account_is_modified_only_when_allowed",),
+    ),
+    Mutant(
+        "member role refusal handed back for a retry",
+        f"{PACKAGE}/members.py",
+        "        if code in UNAVAILABLE_CODES:\n",
+        "        if False:\n",
+        (
+            "tests/unit/test_organization.py::"
+            "test_an_account_without_the_member_role_is_reported_with_how_to_deploy_it_and_never_retried",
+        ),
+    ),
+    Mutant(
         "notice left in the outbox on a redelivery",
         f"{PACKAGE}/handler.py",
         "    retry = _finish(outcomes, account, flush=redelivered)\n",

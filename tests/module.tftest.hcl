@@ -115,6 +115,12 @@ run "defaults" {
       AAR_AUDIT_RETENTION_DAYS           = "365"
       AAR_LOCK_LEASE_SECONDS             = "60"
       AAR_TRACING                        = "false"
+      AAR_MEMBER_ROLE_NAME               = ""
+      AAR_MEMBER_ROLE_EXTERNAL_ID        = ""
+      AAR_MANAGEMENT_ACCOUNT_ID          = ""
+      AAR_ALLOW_MANAGEMENT_ACCOUNT       = "false"
+      AAR_ACCOUNT_MODES                  = "{}"
+      AAR_EXCLUDED_ACCOUNT_IDS           = "[]"
       POWERTOOLS_SERVICE_NAME            = "access-analyzer-remediation"
       POWERTOOLS_METRICS_NAMESPACE       = "AccessAnalyzerRemediation"
       POWERTOOLS_LOG_LEVEL               = "INFO"
@@ -996,6 +1002,48 @@ run "queue_age_alarm_beyond_the_retention" {
   }
 
   expect_failures = [aws_cloudwatch_metric_alarm.queue_age]
+}
+
+# Organization mode: the Lambda may assume the member role (by name, in any account) and is told how to act there.
+run "organization_mode" {
+  command = apply
+
+  variables {
+    member_role_name        = "access-analyzer-remediation-member"
+    member_role_external_id = "central-external-id"
+    management_account_id   = "444455556666"
+    account_modes           = { "210987654321" = "notify" }
+    excluded_account_ids    = ["333344445555"]
+  }
+
+  assert {
+    condition = [
+      for s in data.aws_iam_policy_document.lambda.statement : jsonencode([sort(s.actions), sort(s.resources)]) if s.sid == "AssumeMemberRole"
+    ] == [jsonencode([["sts:AssumeRole"], ["arn:aws:iam::*:role/access-analyzer-remediation-member"]])]
+    error_message = "Organization mode grants sts:AssumeRole on exactly the member role's name, in any account."
+  }
+
+  assert {
+    condition = (
+      aws_lambda_function.this.environment[0].variables.AAR_MEMBER_ROLE_NAME == "access-analyzer-remediation-member"
+      && nonsensitive(aws_lambda_function.this.environment[0].variables.AAR_MEMBER_ROLE_EXTERNAL_ID) == "central-external-id"
+      && aws_lambda_function.this.environment[0].variables.AAR_MANAGEMENT_ACCOUNT_ID == "444455556666"
+      && aws_lambda_function.this.environment[0].variables.AAR_ALLOW_MANAGEMENT_ACCOUNT == "false"
+      && aws_lambda_function.this.environment[0].variables.AAR_ACCOUNT_MODES == "{\"210987654321\":\"notify\"}"
+      && aws_lambda_function.this.environment[0].variables.AAR_EXCLUDED_ACCOUNT_IDS == "[\"333344445555\"]"
+    )
+    error_message = "The organization settings reach the Lambda environment."
+  }
+}
+
+run "organization_mode_without_the_management_account" {
+  command = plan
+
+  variables {
+    member_role_name = "access-analyzer-remediation-member"
+  }
+
+  expect_failures = [aws_lambda_function.this]
 }
 
 # terraform test destroys what the runs applied when the file is done, and the destroy guard (uninstall.tf) stops any

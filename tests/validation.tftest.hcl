@@ -304,3 +304,39 @@ run "protected_resource_arns_twice" {
   variables { protected_resource_arns = ["arn:aws:s3:::audit-logs", "arn:aws:s3:::audit-logs"] }
   expect_failures = [var.protected_resource_arns]
 }
+
+run "member_role_name" {
+  command = plan
+  variables { member_role_name = "has spaces" }
+  expect_failures = [var.member_role_name]
+}
+
+run "member_role_external_id" {
+  command = plan
+  variables { member_role_external_id = "x" }
+  expect_failures = [var.member_role_external_id]
+}
+
+run "management_account_id" {
+  command = plan
+  variables { management_account_id = "12345" }
+  expect_failures = [var.management_account_id]
+}
+
+run "account_modes" {
+  command = plan
+  variables { account_modes = { "210987654321" = "fix" } }
+  expect_failures = [var.account_modes]
+}
+
+run "account_modes_account" {
+  command = plan
+  variables { account_modes = { "2109" = "notify" } }
+  expect_failures = [var.account_modes]
+}
+
+run "excluded_account_ids" {
+  command = plan
+  variables { excluded_account_ids = ["12"] }
+  expect_failures = [var.excluded_account_ids]
+}

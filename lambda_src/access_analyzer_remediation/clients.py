@@ -15,6 +15,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -34,6 +35,18 @@ if TYPE_CHECKING:
     from mypy_boto3_sts import STSClient
 
 ClientFactory = Callable[[str, "str | None"], Any]
+# A client of (service, Region) acting with other credentials: an assumed role's session in a member account.
+CredentialedFactory = Callable[[str, "str | None", "Credentials"], Any]
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """A temporary session (STS AssumeRole's `Credentials`)."""
+
+    access_key_id: str = field(repr=False)
+    secret_access_key: str = field(repr=False)
+    session_token: str = field(repr=False)
+
 
 # Standard retry mode backs off on Throttling / 5xx; 9 attempts ride out an IAM or Access Analyzer burst before
 # the record is handed back to SQS for a later retry. AWS_MAX_ATTEMPTS (the SDK's own variable) overrides it.
@@ -136,7 +149,12 @@ def default_factory(service: str, region: str | None) -> Any:
         return _create_client(service, region)
 
 
-def _create_client(service: str, region: str | None) -> Any:
+def default_credentialed_factory(service: str, region: str | None, credentials: Credentials) -> Any:
+    with gc_paused():
+        return _create_client(service, region, credentials)
+
+
+def _create_client(service: str, region: str | None, credentials: Credentials | None = None) -> Any:
     from botocore.config import Config
 
     # AWS_MAX_ATTEMPTS counts every attempt, the first included (botocore's total_max_attempts).
@@ -150,16 +168,38 @@ def _create_client(service: str, region: str | None) -> Any:
     )
     # botocore reads AWS_DEFAULT_REGION only; the Lambda runtime and `cli_environment` also set AWS_REGION.
     region = region or os.environ.get("AWS_REGION") or None
-    return _botocore_session().create_client(service, region_name=region, config=config)
+    keys: dict[str, str] = {}
+    if credentials is not None:
+        keys = {
+            "aws_access_key_id": credentials.access_key_id,
+            "aws_secret_access_key": credentials.secret_access_key,
+            "aws_session_token": credentials.session_token,
+        }
+    return _botocore_session().create_client(service, region_name=region, config=config, **keys)
 
 
 class AwsClients:
     """One client per (service, Region), created on first use."""
 
-    def __init__(self, factory: ClientFactory = default_factory) -> None:
+    def __init__(
+        self, factory: ClientFactory = default_factory, *, credentialed: CredentialedFactory | None = None
+    ) -> None:
         self._factory = factory
+        # How clients with other credentials are made (`assumed`): botocore's, unless the host injects its own.
+        self._credentialed = credentialed or (default_credentialed_factory if factory is default_factory else None)
         self._cache: dict[tuple[str, str | None], Any] = {}
         self._lock = threading.Lock()  # clients are thread-safe once made; making them is not
+
+    def assumed(self, credentials: Credentials) -> AwsClients:
+        """Clients of the same kind that act with `credentials` (another account's session), made on first use."""
+        make = self._credentialed
+        if make is None:
+            raise RuntimeError("these clients were injected without a way to make clients with other credentials")
+
+        def factory(service: str, region: str | None) -> Any:
+            return make(service, region, credentials)
+
+        return AwsClients(factory, credentialed=make)
 
     def _get(self, service: str, region: str | None) -> Any:
         key = (service, region)

@@ -22,6 +22,7 @@ from .audit import AuditStore, OutboxItem
 from .clients import AwsClients, error_code
 from .cycle import Budget, Counters, ResourceCycle
 from .findings import Finding, FindingRef, MalformedEvent, finding_from_api, finding_reference
+from .members import MemberAccess, Route
 from .notify import Notice, publish
 from .outcomes import (
     ERROR_FINDING,
@@ -108,14 +109,19 @@ class Remediator:
             elif item.reason == FINDING_NOT_ACTIVE and item.finding is not None:
                 resolved.setdefault(item.finding.resource_arn, []).append(index)
         outcomes: dict[int, Outcome] = {i: item for i, item in enumerate(verified) if isinstance(item, Outcome)}
-        cycles = _Cycles(lambda finding: self._cycle(settings, budget, finding))
+        # Organization mode: the clients of each member account, made once per invocation (members.py).
+        access = MemberAccess(self.clients)
+        cycles = _Cycles(lambda finding, route: self._cycle(route.settings, budget, finding, route.clients))
 
         def run(arn: str) -> list[tuple[int, Outcome]]:
             indexes = groups[arn]
             items = [(refs[i], verified[i]) for i in indexes]
             findings = [(ref, f) for ref, f in items if isinstance(f, Finding)]
             try:
-                cycle = cycles.get(findings[0][1])
+                route = access.route(findings[0][1], settings, gated)
+                if not isinstance(route, Route):  # an account rail, or a member role it could not assume
+                    return [(i, from_plan(r, f, route)) for i, (r, f) in zip(indexes, findings, strict=True)]
+                cycle = cycles.get(findings[0][1], route)
                 ref = cycle.adapter.ref(arn, findings[0][1].resource_owner_account)
                 return list(zip(indexes, cycle.run(ref, findings), strict=True))
             except Exception as err:
@@ -131,7 +137,10 @@ class Remediator:
             finding = outcomes[first].finding
             assert finding is not None
             try:
-                cycle = cycles.get(finding)
+                route = access.route(finding, settings, gated)
+                if not isinstance(route, Route):
+                    return []
+                cycle = cycles.get(finding, route)
                 extra = cycle.complete_interrupted(cycle.adapter.ref(arn, finding.resource_owner_account))
             except Exception as err:
                 logger.warning("completing an interrupted change failed", extra={"role_arn": arn, "error": repr(err)})
@@ -145,7 +154,7 @@ class Remediator:
         ordered = [outcomes[index] for index in range(len(refs))]
         if gated:
             ordered = [_held_back(o) for o in ordered]
-        ordered = self._store_the_rest(ordered, settings.mode)
+        ordered = self._store_the_rest(ordered, settings, gated)
         if gated:
             self._count_held_back(ordered)
         for cycle in cycles.all():
@@ -289,10 +298,12 @@ class Remediator:
             return Outcome(ref, "failed", "get_finding_failed", repr(err), error=err)
 
     # -- helpers -------------------------------------------------------------------------------------------------
-    def _cycle(self, settings: Settings, budget: Budget, finding: Finding) -> ResourceCycle[Any, Any]:
+    def _cycle(
+        self, settings: Settings, budget: Budget, finding: Finding, clients: AwsClients
+    ) -> ResourceCycle[Any, Any]:
         cycle: ResourceCycle[Any, Any] = ResourceCycle(
             settings,
-            self._adapters[finding.resource_type](self.clients, finding.region),
+            self._adapters[finding.resource_type](clients, finding.region),
             self.audit,
             self.state,
             budget,
@@ -304,7 +315,7 @@ class Remediator:
             cycle.consistency_window = self.consistency_window
         return cycle
 
-    def _store_the_rest(self, outcomes: list[Outcome], mode: str) -> list[Outcome]:
+    def _store_the_rest(self, outcomes: list[Outcome], settings: Settings, gated: bool) -> list[Outcome]:
         """Records and notices of every outcome a cycle did not store (no write was needed): one batch."""
         pending = [
             (index, outcome)
@@ -313,8 +324,13 @@ class Remediator:
         ]
         if not pending:
             return outcomes
-        records = [o.record if o.record is not None else self.audit.stamp(audit_record(o, mode)) for _, o in pending]
-        pairs = [(o.notice(mode).to_json(), r) for (_, o), r in zip(pending, records, strict=True) if o.notifies]
+
+        def mode(outcome: Outcome) -> str:  # the mode of the finding's account (account_modes), unless held back
+            assert outcome.finding is not None
+            return settings.mode if gated else settings.account_mode(outcome.finding.resource_owner_account)
+
+        records = [o.record if o.record is not None else self.audit.stamp(audit_record(o, mode(o))) for _, o in pending]
+        pairs = [(o.notice(mode(o)).to_json(), r) for (_, o), r in zip(pending, records, strict=True) if o.notifies]
         outbox = self.audit.outbox(pairs)
         try:
             self.audit.write(records, outbox)
@@ -330,7 +346,7 @@ class Remediator:
 
     def _effective_settings(self) -> tuple[Settings, bool]:
         settings = self.settings
-        if settings.mode != "remediate" or not settings.require_confirmed_subscription:
+        if not settings.may_remediate or not settings.require_confirmed_subscription:
             return settings, False
         gate = self._subscription_gate()
         if gate.confirmed():
@@ -356,7 +372,7 @@ class Remediator:
             return self._gate
 
     def _gate_note(self) -> str | None:
-        if not self.settings.require_confirmed_subscription or self.settings.mode != "remediate":
+        if not self.settings.require_confirmed_subscription or not self.settings.may_remediate:
             return None
         try:
             return self._subscription_gate().take_note()
@@ -380,19 +396,20 @@ class Remediator:
 
 
 class _Cycles:
-    """One cycle per resource type and Region within a batch (each with its adapter and clients), made on first
-    use; roles, buckets and keys are handled concurrently."""
+    """One cycle per resource type, Region, account and mode within a batch (each with its adapter and clients:
+    another account's are its member role's), made on first use; roles, buckets and keys are handled
+    concurrently."""
 
-    def __init__(self, make: Callable[[Finding], ResourceCycle[Any, Any]]) -> None:
+    def __init__(self, make: Callable[[Finding, Route], ResourceCycle[Any, Any]]) -> None:
         self._make = make
-        self._made: dict[tuple[str, str], ResourceCycle[Any, Any]] = {}
+        self._made: dict[tuple[str, str, str, str], ResourceCycle[Any, Any]] = {}
         self._lock = threading.Lock()
 
-    def get(self, finding: Finding) -> ResourceCycle[Any, Any]:
-        key = (finding.resource_type, finding.region)
+    def get(self, finding: Finding, route: Route) -> ResourceCycle[Any, Any]:
+        key = (finding.resource_type, finding.region, route.account, route.settings.mode)
         with self._lock:
             if key not in self._made:
-                self._made[key] = self._make(finding)
+                self._made[key] = self._make(finding, route)
             return self._made[key]
 
     def all(self) -> list[ResourceCycle[Any, Any]]:

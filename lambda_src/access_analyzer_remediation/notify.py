@@ -188,7 +188,8 @@ def render(notice: Notice) -> str:
     elif notice.reason == "notify_mode":
         lines.append(
             f"  To apply:   aa-remediate remediate --analyzer-arn {clean(finding.analyzer_arn)} --finding-id"
-            f" {clean(finding.id)} (with AAR_MODE=remediate), or set the module's mode to remediate"
+            f" {clean(finding.id)} (with AAR_MODE=remediate and no notify entry for the account in"
+            " AAR_ACCOUNT_MODES), or set the module's mode (or the account's account_modes entry) to remediate"
         )
         lines += _intended(finding)
     elif notice.decision == "notify":

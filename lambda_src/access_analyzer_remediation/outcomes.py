@@ -33,6 +33,7 @@ QUIET_REASONS = frozenset(
         planner.PRINCIPAL_IN_ZONE_OF_TRUST,
         planner.ROLE_NOT_FOUND,
         planner.RESOURCE_NOT_FOUND,
+        planner.ACCOUNT_EXCLUDED,
     }
 )
 # The event's claim was not confirmed by GetFinding: recorded as a CLAIM, never as a decision.

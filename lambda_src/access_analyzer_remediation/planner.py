@@ -66,6 +66,10 @@ GRANT_ACCESS = "grant_access"
 ACL_ACCESS = "acl_access"
 ACCESS_POINT_ACCESS = "access_point_access"
 NOT_CONTAINED_TYPE = "not_contained_type"
+# Organization mode (members.py): the account-level rails, before any read.
+MEMBER_ROLE_UNAVAILABLE = "member_role_unavailable"
+MANAGEMENT_ACCOUNT = "management_account"
+ACCOUNT_EXCLUDED = "account_excluded"
 CHANGE_REFUSED = "change_refused"  # a containment without a Deny whose every change the service refused
 _REFUSALS = {
     KEY_LOCKOUT: "the Deny could catch the key's own account on kms:PutKeyPolicy (a lockout): nothing written",
@@ -159,16 +163,20 @@ def protected_pattern(role: RoleRef, patterns: Sequence[str]) -> str | None:
 
 def guard_role(role: RoleRef, settings: Settings, analyzer_arn: str) -> Plan | None:
     """Guardrails that need only the role ARN (checked before any IAM read)."""
-    analyzer_account = analyzer_arn.split(":")[4]
+    analyzer_account = settings.member_account_id or analyzer_arn.split(":")[4]
     if role.account_id != analyzer_account:
-        # An organization analyzer reports roles of member accounts; this deployment's credentials act in the
-        # analyzer's account only, where a role of the same name would be the wrong role.
+        # An organization analyzer reports roles of member accounts; this cycle's credentials act in one account
+        # only (the analyzer's, or the member account whose member role it assumed), where a role of the same name
+        # would be the wrong role.
         return Plan(
             "notify",
             CROSS_ACCOUNT_ROLE,
             f"{role.name} is in account {role.account_id}, not {analyzer_account}: contain it from that account",
         )
-    if role.arn in settings.own_role_arns:
+    if role.arn in settings.own_role_arns or (
+        settings.member_role_name is not None and role.path == "/" and role.name == settings.member_role_name
+    ):
+        # The member role trusts the central role: an account analyzer reports it in every member account.
         return Plan("notify", OWN_ROLE, f"{role.name} is one of this tool's own roles: never modified")
     if role.is_service_linked:
         return Plan("notify", SERVICE_LINKED_ROLE, f"{role.name} is a service-linked role: IAM forbids changes")

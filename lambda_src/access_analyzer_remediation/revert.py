@@ -15,12 +15,14 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .audit import DECISION, REVERT, AuditRecord, denied_entries, side_changes
-from .clients import error_code
+from .clients import AwsClients, error_code
 from .cycle import Budget, ResourceCycle
 from .engine import Remediator
 from .findings import IAM_ROLE, ResourceRef, type_of_arn
+from .members import MemberAccess, Route
 from .policy import DenyEntry
 from .resources import registry
+from .settings import ACCOUNT_ID_RE
 from .state import INTENDED_SECONDS, Intended
 
 
@@ -40,8 +42,10 @@ def revert(remediator: Remediator, finding_id: str, archive: bool = False) -> di
     resource_arn, analyzer_arn, principal = _agreed(decisions)
     finding = _confirmed(remediator, analyzer_arn, finding_id, resource_arn, principal)
     resource_type = str(finding.get("resourceType", "")).strip()
-    cycle = _cycle(remediator, resource_type, analyzer_arn)
-    role = cycle.adapter.ref(resource_arn, analyzer_arn.split(":")[4])
+    owner = str(finding.get("resourceOwnerAccount") or analyzer_arn.split(":")[4])
+    clients = _acting(remediator, owner, analyzer_arn, finding_id)
+    cycle = _cycle(remediator, resource_type, analyzer_arn, clients=clients)
+    role = cycle.adapter.ref(resource_arn, owner)
     entries = [DenyEntry.from_json(entry) for entry in denied_entries(history)]
     undo = side_changes(history)
     if not entries and not undo:
@@ -112,9 +116,15 @@ def revert_all(remediator: Remediator, dry_run: bool = True) -> list[dict[str, A
         resource_type = type_of_arn(state.resource_arn)
         # A key's ARN names its Region; a bucket's does not (S3 redirects a request sent to another Region).
         region = ResourceRef.parse(resource_type, state.resource_arn, home.split(":")[4]).region or home.split(":")[3]
-        cycle = _cycle(remediator, resource_type, home, region)
-        role = cycle.adapter.ref(state.resource_arn, home.split(":")[4])
         findings = sorted(denied | {f for f, changes in undo_of.items() if changes}) or ["unknown"]
+        owner = _owner(remediator, state.resource_arn, findings, home.split(":")[4])
+        try:
+            clients = _acting(remediator, owner, home, findings[0])
+        except RevertRefused as err:  # that account's resources stay as they are; the others are reverted
+            report.append({"resource_arn": state.resource_arn, "findings": findings, "error": str(err)})
+            continue
+        cycle = _cycle(remediator, resource_type, home, region, clients=clients)
+        role = cycle.adapter.ref(state.resource_arn, owner)
         undo = [c for finding_id in findings for c in undo_of.get(finding_id, [])]
         row: dict[str, Any] = {
             **({"role_arn": role.arn} if resource_type == IAM_ROLE else {}),
@@ -155,15 +165,56 @@ def revert_all(remediator: Remediator, dry_run: bool = True) -> list[dict[str, A
     return report
 
 
+def _owner(remediator: Remediator, resource_arn: str, findings: Sequence[str], home: str) -> str:
+    """The account of a resource with a ledger: its ARN's; for an ARN naming none (an S3 bucket) in organization
+    mode, GetFinding's resourceOwnerAccount of a finding recorded on it; else this deployment's account (S3 then
+    refuses a request to another account's bucket: ExpectedBucketOwner)."""
+    named = resource_arn.split(":")[4] if resource_arn.count(":") >= 5 else ""
+    if named or not remediator.settings.organization_mode:
+        return named or home
+    for finding_id in findings:
+        for record in remediator.audit.history(finding_id):
+            analyzer_arn = str(record.get("analyzer_arn") or "")
+            if record.get("record_type") != DECISION or analyzer_arn not in remediator.settings.analyzer_arns:
+                continue
+            try:
+                client = remediator.clients.access_analyzer(analyzer_arn.split(":")[3])
+                found = client.get_finding(analyzerArn=analyzer_arn, id=finding_id)["finding"]
+            except Exception:  # noqa: S112 - another record may name an analyzer that still knows the finding
+                continue
+            owner = str(found.get("resourceOwnerAccount") or "")
+            if ACCOUNT_ID_RE.match(owner):
+                return owner
+    return home
+
+
+def _acting(remediator: Remediator, account: str, analyzer_arn: str, finding_id: str) -> AwsClients:
+    """The clients that act in the resource's account: the caller's own, or (organization mode) the member role's,
+    assumed with the caller's credentials, as the Lambda does. A caller the member role does not trust is told so."""
+    route = MemberAccess(remediator.clients).acting(account, analyzer_arn, finding_id, remediator.settings)
+    if isinstance(route, Route):
+        return route.clients
+    raise RevertRefused(
+        f"{route.summary}. A revert in account {account} assumes the member role as the Lambda does: run it with"
+        " credentials the member role trusts (its trust policy names only the central Lambda role: add the"
+        " operator's role to it), or as a principal of that account with access to the audit table"
+        " (AAR_MEMBER_ROLE_NAME unset)"
+    )
+
+
 def _cycle(
-    remediator: Remediator, resource_type: str, analyzer_arn: str, region: str | None = None
+    remediator: Remediator,
+    resource_type: str,
+    analyzer_arn: str,
+    region: str | None = None,
+    clients: AwsClients | None = None,
 ) -> ResourceCycle[Any, Any]:
     adapters = registry()
     if resource_type not in adapters:
         raise RevertRefused(f"this tool does not change {resource_type[:80]} resources: nothing to revert")
     return ResourceCycle(
         remediator.settings,
-        adapters[resource_type](remediator.clients, region or analyzer_arn.split(":")[3]),
+        adapters[resource_type](clients or remediator.clients, region or analyzer_arn.split(":")[3]),
         remediator.audit,
         remediator.state,
         Budget(),

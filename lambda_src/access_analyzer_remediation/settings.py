@@ -53,6 +53,9 @@ RESOURCE_TYPE_NAME_RE = re.compile(r"^AWS::[A-Za-z0-9]{1,64}::[A-Za-z0-9]{1,64}$
 # adapter (resources.registry()) is contained once listed; a listed type without one is reported only.
 CONTAINED_TYPES = ("AWS::IAM::Role", "AWS::S3::Bucket", "AWS::KMS::Key")
 ALLOWED_PRINCIPAL_RE = re.compile(r"^[^\s\[\]]{1,2048}$", re.ASCII)
+# Organization mode: the member role's name (IAM's role-name characters; path "/") and STS's ExternalId.
+ROLE_NAME_RE = re.compile(r"^[\w+=,.@-]{1,64}$", re.ASCII)
+EXTERNAL_ID_RE = re.compile(r"^[\w+=,.@:/-]{2,1224}$", re.ASCII)
 
 
 class SettingsError(ValueError):
@@ -80,9 +83,46 @@ class Settings:
     resource_types: tuple[str, ...] = CONTAINED_TYPES  # the types this deployment receives (the event rule's)
     own_resource_arns: frozenset[str] = frozenset()  # the deployment's own buckets and keys: never modified
     protected_resource_arns: frozenset[str] = frozenset()  # buckets and keys never modified
+    # Organization mode (docs/organizations.md): a finding of a resource in another account is contained there
+    # through this role (None: reported only, "contain it from that account").
+    member_role_name: str | None = None
+    member_role_external_id: str | None = None
+    management_account_id: str | None = None  # never modified unless allow_management_account
+    allow_management_account: bool = False
+    account_modes: tuple[tuple[str, Mode], ...] = ()  # account id -> mode, overriding `mode` for that account
+    excluded_account_ids: frozenset[str] = frozenset()  # never modified, findings recorded only (no notice)
+    # Not configuration: set by the engine on the settings of a cycle whose clients act in this member account
+    # (through the member role). The guards then take that account, not the analyzer's, as the one they act in.
+    member_account_id: str | None = None
 
     def with_mode(self, mode: Mode) -> Settings:
-        return replace(self, mode=mode)
+        """These settings in `mode`; notify holds every account (no `account_modes` entry remediates then: a dry run
+        or a pending subscription writes nothing anywhere)."""
+        return replace(self, mode=mode, account_modes=() if mode == "notify" else self.account_modes)
+
+    @property
+    def may_remediate(self) -> bool:
+        """Some account's resources may be changed: the mode, or an `account_modes` entry, is remediate."""
+        return self.mode == "remediate" or any(mode == "remediate" for _, mode in self.account_modes)
+
+    def account_mode(self, account_id: str) -> Mode:
+        """The mode for resources of `account_id`: its `account_modes` entry, else the deployment's."""
+        return dict(self.account_modes).get(account_id, self.mode)
+
+    @property
+    def organization_mode(self) -> bool:
+        return self.member_role_name is not None
+
+    def __post_init__(self) -> None:
+        if (
+            self.member_role_name is not None
+            and self.management_account_id is None
+            and not self.allow_management_account
+        ):
+            raise SettingsError(
+                "AAR_MEMBER_ROLE_NAME is set: set AAR_MANAGEMENT_ACCOUNT_ID (the organization's management account,"
+                " never modified) or AAR_ALLOW_MANAGEMENT_ACCOUNT=true"
+            )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -112,6 +152,12 @@ class Settings:
             resource_types=tuple(_matching_list(env, "AAR_RESOURCE_TYPES", RESOURCE_TYPE_NAME_RE, CONTAINED_TYPES)),
             own_resource_arns=frozenset(_arn_list(env, "AAR_OWN_RESOURCE_ARNS", RESOURCE_ARN_RE)),
             protected_resource_arns=frozenset(_arn_list(env, "AAR_PROTECTED_RESOURCE_ARNS", RESOURCE_ARN_RE)),
+            member_role_name=_optional_matching(env, "AAR_MEMBER_ROLE_NAME", ROLE_NAME_RE),
+            member_role_external_id=_optional_secret(env, "AAR_MEMBER_ROLE_EXTERNAL_ID", EXTERNAL_ID_RE),
+            management_account_id=_optional_matching(env, "AAR_MANAGEMENT_ACCOUNT_ID", ACCOUNT_ID_RE),
+            allow_management_account=_bool(env, "AAR_ALLOW_MANAGEMENT_ACCOUNT"),
+            account_modes=_account_modes(env, "AAR_ACCOUNT_MODES"),
+            excluded_account_ids=frozenset(_arn_list(env, "AAR_EXCLUDED_ACCOUNT_IDS", ACCOUNT_ID_RE)),
         )
 
 
@@ -166,6 +212,34 @@ def _matching(env: Mapping[str, str], name: str, pattern: re.Pattern[str]) -> st
 
 def _optional_matching(env: Mapping[str, str], name: str, pattern: re.Pattern[str]) -> str | None:
     return _matching(env, name, pattern) if env.get(name, "").strip() else None
+
+
+def _optional_secret(env: Mapping[str, str], name: str, pattern: re.Pattern[str]) -> str | None:
+    """Like _optional_matching, but a bad value is not repeated in the error (it may be a secret)."""
+    value = env.get(name, "").strip()
+    if not value:
+        return None
+    if not pattern.match(value):
+        raise SettingsError(f"{name} is not valid (2-1224 letters, digits and _ + = , . @ : / -)")
+    return value
+
+
+def _account_modes(env: Mapping[str, str], name: str) -> tuple[tuple[str, Mode], ...]:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return ()
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError as err:
+        raise SettingsError(f"{name} must be a JSON object of account id -> mode: {err.msg}") from None
+    if not isinstance(value, dict):
+        raise SettingsError(f"{name} must be a JSON object of account id -> mode")
+    modes: list[tuple[str, Mode]] = []
+    for account, mode in sorted(value.items()):
+        if not ACCOUNT_ID_RE.match(account) or not isinstance(mode, str):
+            raise SettingsError(f"{name}: {account[:80]!r} is not a 12-digit account id with a mode")
+        modes.append((account, parse_mode(mode, f"{name}[{account}]")))
+    return tuple(modes)
 
 
 def _tag_key(env: Mapping[str, str]) -> str:

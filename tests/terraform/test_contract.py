@@ -131,8 +131,14 @@ def called_operations(source: str, client: str) -> set[str]:
 
 def test_lambda_environment_is_the_contract() -> None:
     contract = {name for name in table_column(section("Environment"), 0) if re.fullmatch(r"[A-Z_]+", name)}
-    environment = next(block["lambda_environment"] for block in parse("locals.tf")["locals"])
-    assert set(environment) == contract
+    block = next(block for block in parse("locals.tf")["locals"] if "lambda_settings" in block)
+    # lambda_environment = merge(lambda_settings, {the sensitive ExternalId}): the outputs show lambda_settings.
+    merged = re.fullmatch(r"\$\{merge\(local\.lambda_settings, \{(.*)\}\)\}", block["lambda_environment"], re.S)
+    assert merged, block["lambda_environment"]
+    sensitive = set(re.findall(r"(AAR_\w+)\s*=", merged.group(1)))
+    assert sensitive == {"AAR_MEMBER_ROLE_EXTERNAL_ID"}
+    assert not sensitive & set(block["lambda_settings"])
+    assert set(block["lambda_settings"]) | sensitive == contract
 
 
 def test_lambda_role_actions_are_the_contract() -> None:
@@ -307,3 +313,18 @@ def test_one_source_of_the_remediation_statements() -> None:
         assert call["resource_types"] == "${var.resource_types}", path
         assert call["protected_role_patterns"] == "${var.protected_role_patterns}", path
         assert call["protected_resource_arns"] == "${var.protected_resource_arns}", path
+
+
+def test_the_member_role_is_assumed_only_in_organization_mode_by_name_and_by_the_code() -> None:
+    """iam.tf grants sts:AssumeRole on exactly arn:<partition>:iam::*:role/<member_role_name>, only when that is set
+    (a dynamic statement), and members.py is the code that calls it (through the clients' STS client)."""
+    policy = lambda_policy()
+    [assume] = [d["statement"] for d in policy["dynamic"] if "statement" in d and "member_role_name" in str(d)]
+    assert assume["for_each"] == "${var.member_role_name == null ? [] : [var.member_role_name]}"
+    content = assume["content"][0] if isinstance(assume["content"], list) else assume["content"]
+    assert content["actions"] == ["sts:AssumeRole"]
+    assert content["resources"] == ["arn:${local.partition}:iam::*:role/${statement.value}"]
+    assert "sts:AssumeRole" not in actions_of(static_statements() + type_statements(), "Allow")
+    source = (REPO_ROOT / "lambda_src/access_analyzer_remediation/members.py").read_text()
+    assert re.findall(r"\.sts\(\)\.(\w+)\(", source) == ["assume_role"]
+    assert "`sts:AssumeRole` on `arn:<partition>:iam::*:role/<member_role_name>`" in CONTRACT

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from botocore.config import Config
 
-from access_analyzer_remediation.clients import AwsClients
+from access_analyzer_remediation.clients import AwsClients, Credentials
 from access_analyzer_remediation.engine import Remediator
 from access_analyzer_remediation.findings import S3_BUCKET, Finding, finding_from_api
 from access_analyzer_remediation.planner import RoleState
@@ -120,26 +120,46 @@ class Aws:
     topic_arn: str
     mail_queue_url: str
     calls: Counter[str] = field(default_factory=Counter)
+    assumed: list[dict[str, Any]] = field(default_factory=list)  # the parameters of every AssumeRole call made
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
     def standin(self) -> AccessAnalyzerStandIn:
         return self.standins["us-east-1"]
 
-    def client(self, service: str, region: str | None = None) -> Any:
+    def client(self, service: str, region: str | None = None, credentials: Credentials | None = None) -> Any:
         endpoints = {"accessanalyzer": self.standins[region or "us-east-1"].endpoint_url}
-        client = self.moto.session(service_endpoints=endpoints).client(
+        keys = (
+            {
+                "aws_access_key_id": credentials.access_key_id,
+                "aws_secret_access_key": credentials.secret_access_key,
+                "aws_session_token": credentials.session_token,
+            }
+            if credentials is not None
+            else {}
+        )
+        client = self.moto.session(service_endpoints=endpoints, **keys).client(
             service, region_name=region or "us-east-1", config=FAST_RETRIES
         )
         client.meta.events.register("before-call", self._count)
         return client
 
-    def _count(self, model: Any, **_: Any) -> None:
+    def _count(self, model: Any, params: Any = None, **_: Any) -> None:
         with self._lock:
             self.calls[model.name] += 1
+            if model.name == "AssumeRole":
+                self.assumed.append(dict(params.get("body", {})) if isinstance(params, dict) else {})
 
     def clients(self) -> AwsClients:
-        return AwsClients(factory=self.client)
+        return AwsClients(factory=self.client, credentialed=self.client)
+
+    def member_client(self, account: str, service: str, region: str | None = None) -> Any:
+        """A client acting in another account (moto: an assumed role's credentials act in the role's account)."""
+        given = self.moto.client("sts").assume_role(
+            RoleArn=f"arn:aws:iam::{account}:role/test-setup", RoleSessionName="test-setup"
+        )["Credentials"]
+        credentials = Credentials(given["AccessKeyId"], given["SecretAccessKey"], given["SessionToken"])
+        return self.client(service, region, credentials)
 
     def settings(self, **overrides: Any) -> Settings:
         values: dict[str, Any] = {

@@ -122,10 +122,11 @@ class Adapter(Protocol[RefT, SnapshotT]):
 
 def guard_resource(ref: ResourceRef, settings: Settings, analyzer_arn: str, noun: str) -> Plan | None:
     """The guardrails every resource other than a role shares, before any read: another account's resource (this
-    deployment's credentials act in the analyzer's account), the tool's own resources, protected resources."""
+    cycle's credentials act in the analyzer's account, or in the member account whose role it assumed), the tool's
+    own resources, protected resources."""
     from ..planner import CROSS_ACCOUNT_RESOURCE, OWN_RESOURCE, PROTECTED_RESOURCE, Plan
 
-    analyzer_account = analyzer_arn.split(":")[4]
+    analyzer_account = settings.member_account_id or analyzer_arn.split(":")[4]
     if ref.account_id != analyzer_account:
         return Plan(
             "notify",
