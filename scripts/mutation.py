@@ -33,6 +33,20 @@ class Mutant:
 
 MUTANTS = (
     Mutant(
+        "a late write taken for done",
+        f"{PACKAGE}/cycle.py",
+        "            self.state.mark_late_write(lease)\n            raise\n",
+        "            self.state.mark_late_write(lease)\n",
+        ("tests/unit/test_rails.py::test_a_write_that_outlives_its_lease_is_handed_back_and_its_retry_undoes_it",),
+    ),
+    Mutant(
+        "a late write left unsettled",
+        f"{PACKAGE}/cycle.py",
+        "        if not peeked.intents and not peeked.late_write_unsettled:\n",
+        "        if not peeked.intents:\n",
+        ("tests/unit/test_rails.py::test_a_write_that_outlives_its_lease_is_handed_back_and_its_retry_undoes_it",),
+    ),
+    Mutant(
         "no lease-margin check",
         f"{PACKAGE}/cycle.py",
         "        if not self.state.still_held(lease, margin):\n"

@@ -128,11 +128,11 @@ class ResourceCycle(Generic[RefT, SnapshotT]):
         return self._locked(role, [], pre, [])
 
     def _pending(self, role: RefT) -> bool:
-        """Is an intent waiting on this role that this cycle must complete? While its holder's lease runs (the
-        holder may be alive and finish it, or dead), the finding is handed back: its retry comes after the lease,
-        so an intent never waits for a next event that may not come."""
+        """Is an intent waiting on this role that this cycle must complete, or a late write to set right? While its
+        holder's lease runs (the holder may be alive and finish it, or dead), the finding is handed back: its retry
+        comes after the lease, so an intent never waits for a next event that may not come."""
         peeked = self.state.peek(role.arn)
-        if not peeked.intents:
+        if not peeked.intents and not peeked.late_write_unsettled:
             return False
         if peeked.leased(self.clock()):
             raise LockBusy(f"{role.arn} has a change in progress: retry after its lease")
@@ -430,10 +430,13 @@ class ResourceCycle(Generic[RefT, SnapshotT]):
         try:
             self.state.commit(lease, ledger, tombstones, intended, [i.id for i in ready.interrupted])
         except LockLost:
-            # Records and notices are stored and our intent is in the item: the holder that took over completes it.
-            # But our write may have landed after its commit and dropped its entries: say so in the state item.
+            # Records and notices are stored and our intent is in the item: a holder that took over completes it.
+            # But our write may have landed after that holder's commit (an operator's revert, another finding's
+            # Deny) and undone it: say so in the state item, and hand the findings back, so that their retry takes
+            # the lease and sets the document right even when no other event for this resource ever comes.
             logger.warning("lease taken over before the commit", extra={"role": lease.resource_arn})
             self.state.mark_late_write(lease)
+            raise
         return [replace(o, outbox=tuple(outbox), stored=True) for o in outcomes]
 
     def _restored(self, outcomes: list[Outcome], repaired: Sequence[DenyEntry], after: Policy) -> list[Outcome]:

@@ -256,6 +256,12 @@ class ResourceState:
     def leased(self, now: float) -> bool:
         return self.owner is not None and self.lease_until > now
 
+    @property
+    def late_write_unsettled(self) -> bool:
+        """A write landed after its lease had passed on, and no holder has committed since: the document may have
+        lost a later commit's change (a revert's removal, another finding's Deny) until a holder sets it right."""
+        return self.late_write_at > 0 and self.late_write_at >= self.updated_at
+
 
 @dataclass(frozen=True)
 class Lease:

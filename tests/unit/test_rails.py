@@ -207,3 +207,50 @@ def test_a_write_retried_into_a_client_error_may_have_landed_and_keeps_its_inten
     assert remediator.state.peek(arn).intents != ()  # ... so its intent stays for the next holder
     [second] = remediator.process([_ref(aws, finding)])
     assert (second.decision, second.reason) == ("remediate", "external_access_denied"), second
+
+
+def test_a_write_that_outlives_its_lease_is_handed_back_and_its_retry_undoes_it(aws: Aws) -> None:
+    """The race of the burst: a holder stalls in its write past its lease; an operator's `revert --archive` takes
+    the lease, removes the Deny and commits; then the stalled write lands and puts the Deny back. The stalled holder's
+    commit is refused: its findings are handed back (not taken for done), and the retry, though the finding is
+    archived now, takes the lease and removes the Deny the revert removed."""
+    from access_analyzer_remediation.revert import revert
+
+    original = trust_policy({"AWS": EXTERNAL})
+    aws.create_role("Late", original)
+    [finding] = aws.analyze()
+    clock = Clock()
+    remediator = Remediator(aws.settings(lock_lease_seconds=8), aws.clients(), lock_wait_seconds=1, clock=clock)
+    operator = Remediator(aws.settings(lock_lease_seconds=8), aws.clients(), lock_wait_seconds=1, clock=clock)
+    iam = remediator.clients.iam()
+    late: dict[str, Any] = {}
+
+    def stall_then_let_the_operator_revert(**kwargs: Any) -> None:
+        if late:
+            return
+        late["document"] = kwargs["params"]["PolicyDocument"]  # what the stalled write will put back
+        clock.offset += 9  # the write stalls past the 8 s lease; meanwhile the operator reverts
+
+    def operator_reverts_before_the_write_lands(**_: Any) -> None:
+        if late.get("reverted"):
+            return
+        late["reverted"] = True
+        result = revert(operator, finding["id"], archive=True)
+        assert result["removed"] and aws.policy("Late") == original
+        iam.update_assume_role_policy(RoleName="Late", PolicyDocument=late["document"])  # the stalled write lands
+
+    iam.meta.events.register("before-parameter-build.iam.UpdateAssumeRolePolicy", stall_then_let_the_operator_revert)
+    remediator.clients.dynamodb().meta.events.register(
+        "after-call.dynamodb.BatchWriteItem", operator_reverts_before_the_write_lands
+    )
+    [outcome] = remediator.process([_ref(aws, finding)])
+    assert (outcome.decision, outcome.reason) == ("failed", "lock_lost")  # handed back, not taken for done
+    assert aws.policy("Late") != original  # the late write put the Deny back
+    assert aws.standin.findings()[0]["status"] == "ARCHIVED"
+
+    clock.offset += 1
+    [retry] = remediator.process([_ref(aws, finding)])  # the redelivery: the finding is archived now
+    assert retry.decision == "skip"
+    assert aws.policy("Late") == original  # the Deny the operator removed is gone again
+    state = remediator.state.peek("arn:aws:iam::123456789012:role/Late")
+    assert state.intents == () and state.owner is None and state.ledger.entries() == []
