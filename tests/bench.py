@@ -285,6 +285,7 @@ def cold_starts(aws: Aws, runs: int) -> dict[str, Any]:
             before = os.getloadavg()[0]
             figures = _cold_starts(aws, runs, task)
             figures["load average (1 min) before / after"] = (round(before, 1), round(os.getloadavg()[0], 1))
+            figures["measured at (UTC)"] = time.strftime("%Y-%m-%d %H:%M", time.gmtime())
             return figures
         finally:
             for path in task.rglob("*"):
@@ -720,7 +721,8 @@ def render_docs(results: dict[str, Any]) -> str:
                 " average (1 min) before and after the cold starts:"
                 f" {' / '.join(str(x) for x in cold['load average (1 min) before / after'])} on"
                 f" {machine_info['cpus']} CPUs: wall times above the CPU times are time spent waiting, for moto or"
-                " for a CPU.",
+                f" for a CPU. Measured at {cold.get('measured at (UTC)', 'the bench time')} UTC"
+                + (" (`--cold-start --merge`), apart from the other figures." if "measured at (UTC)" in cold else "."),
             ]
             if "load average (1 min) before / after" in cold
             else []
@@ -738,8 +740,8 @@ def render_docs(results: dict[str, Any]) -> str:
             " notice), plus Publish, and beside"
             " GetFinding the subscription check and the note's look-up, against the baseline's 3 (GetRole,"
             " UpdateAssumeRolePolicy, Publish); four clients"
-            " (Access Analyzer, IAM, DynamoDB, SNS) against two; and Powertools and the package's modules."
-            " Those calls are the promises (verified findings, no lost Deny, audit and outbox)."
+            " (Access Analyzer, IAM, DynamoDB, SNS) against two; and Powertools and the package's modules (from the"
+            " zip's bytecode). Those calls are the promises (verified findings, no lost Deny, audit and outbox)."
         ),
         "",
         "## Warm handler, per finding (no faults, no added latency)",
