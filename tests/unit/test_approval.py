@@ -275,3 +275,29 @@ def test_cli_approve_status_and_bad_input(aws: Aws, monkeypatch: pytest.MonkeyPa
     assert main(["reject", "--finding-id", ref.finding_id]) == 2  # decided: nothing changed
     assert "APPLIED, not PENDING" in capsys.readouterr().err
     assert len(_denies(aws)) == 1
+
+
+def test_the_lambda_sweep_applies_a_due_request(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The scheduled sweep's invocation settles due requests (handler -> approval.settle_due), after enqueueing."""
+    from .test_handler import CONTEXT, _env, _finding_event, _load_handler
+
+    arn = aws.create_role(ROLE, trust_policy({"AWS": EXTERNAL}))
+    [finding] = [f for f in aws.analyze() if f["resource"] == arn]
+    queue_url = aws.client("sqs").create_queue(QueueName="aar-findings")["QueueUrl"]
+    env = _env(aws, AAR_QUEUE_URL=queue_url, AAR_MODE="approve", AAR_APPROVAL_TIMEOUT_HOURS="1", AAR_ON_TIMEOUT="apply")
+    handler = _load_handler(monkeypatch, env)
+    assert handler.lambda_handler(_finding_event(aws, finding), CONTEXT) == {"processed": 1, "failed": 0}
+    assert _denies(aws) == []
+    assert handler.lambda_handler({"aar_action": "sweep"}, CONTEXT) == {"enqueued": 1}
+    assert _denies(aws) == []  # not due yet
+    aws.client("dynamodb").update_item(  # an hour later
+        TableName=aws.table,
+        Key={"pk": {"S": approval.APPROVAL_PK}, "sk": {"S": finding["id"]}},
+        UpdateExpression="SET deadline = :past",
+        ExpressionAttributeValues={":past": {"N": "1"}},
+    )
+    handler.lambda_handler({"aar_action": "sweep"}, CONTEXT)
+    [deny] = _denies(aws)
+    assert deny["Principal"] == {"AWS": [EXTERNAL]}
+    messages = [m["Message"] for m in aws.emails()]
+    assert any("[APPROVAL NEEDED]" in m for m in messages) and any("[REMEDIATED]" in m for m in messages)
