@@ -1,4 +1,6 @@
-"""`aa-remediate`: plan offline, remediate one finding, sweep, revert, and read the audit trail.
+"""`aa-remediate`: plan offline, remediate one finding, sweep, revert, approve or reject, and read the audit trail.
+
+`approve` and `reject` decide a change that approve mode left pending (approval.py).
 
 Exit codes: 0 done, 1 an operation failed (one line on stderr naming the cause), 2 bad input (one line on stderr,
 nothing changed). Deployment settings come from the same AAR_* variables as the Lambda
