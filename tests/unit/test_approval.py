@@ -301,3 +301,26 @@ def test_the_lambda_sweep_applies_a_due_request(aws: Aws, monkeypatch: pytest.Mo
     assert deny["Principal"] == {"AWS": [EXTERNAL]}
     messages = [m["Message"] for m in aws.emails()]
     assert any("[APPROVAL NEEDED]" in m for m in messages) and any("[REMEDIATED]" in m for m in messages)
+
+
+def test_an_approval_interrupted_after_the_write_is_settled_as_applied_not_written_twice(aws: Aws) -> None:
+    """The engine wrote the approved change, then the approver's process died before the request was settled: a
+    second `approve` finds the requested entries in place (the ledger's) and settles it, writing nothing more."""
+    remediator, ref, _ = _request(aws)
+    pending = approval.pending_for(remediator, ref.finding_id)
+    [written] = aws.remediator(mode="remediate").process([ref])  # the approved write, then the crash
+    assert written.decision == "remediate"
+    policy = aws.policy(ROLE)
+    decided = approval.approve(remediator, pending, "arn:test:approver")
+    assert (decided.status, decided.applied) == (approval.APPLIED, True) and "already applied" in decided.why
+    assert aws.policy(ROLE) == policy and len(_denies(aws)) == 1
+
+
+def test_a_request_decided_meanwhile_is_not_decided_again(aws: Aws) -> None:
+    remediator, ref, _ = _request(aws)
+    pending = approval.pending_for(remediator, ref.finding_id)
+    approval.reject(remediator, pending, "arn:first")
+    decided = approval.reject(remediator, pending, "arn:second")  # a stale copy of the request
+    assert decided.status == approval.REJECTED and "decided meanwhile" in decided.why
+    stored = approval.store_of(remediator).get(ref.finding_id)
+    assert stored is not None and stored.decided_by == "arn:first"
