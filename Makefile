@@ -41,7 +41,7 @@ package: $(VENV)/.installed ## rebuild lambda_dist/ from lambda_src/ (same sourc
 
 # The demo needs the package, moto and Terraform, not checkov's 290 MB venv (make test installs that).
 demo: $(VENV)/.installed ## the whole flow against a local AWS
-	$(PY) -m sandbox.demo
+	$(PY) -m sandbox.demo $(DEMO_ARGS)
 
 bench: install ## benchmark figures (docs/benchmarks.md)
 	$(PY) -m tests.bench

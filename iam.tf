@@ -90,7 +90,9 @@ data "aws_iam_policy_document" "lambda" {
 
   # The audit table: GetItem (state of a resource whose finding is no longer ACTIVE; the records of an outbox item),
   # UpdateItem (lease + intent, commit + release, outbox abandoned, subscription note), BatchWriteItem (audit records
-  # and outbox items; outbox deletes), Query (the outbox). The table has no index: the table ARN is the resource.
+  # and outbox items; outbox deletes), Query (the outbox). Approve mode (approval.py) uses the same: GetItem,
+  # UpdateItem (a request created once, marked stored, settled) and Query (the requests past their deadline).
+  # The table has no index: the table ARN is the resource.
   statement {
     sid = "AuditTable"
     actions = [

@@ -114,6 +114,9 @@ locals {
     AAR_ALLOW_MANAGEMENT_ACCOUNT       = var.allow_management_account ? "true" : "false"
     AAR_ACCOUNT_MODES                  = jsonencode(var.account_modes)
     AAR_EXCLUDED_ACCOUNT_IDS           = jsonencode(var.excluded_account_ids)
+    AAR_MODE_RULES                     = jsonencode([for r in var.mode_rules : { for k, v in r : k => v if v != null }])
+    AAR_APPROVAL_TIMEOUT_HOURS         = var.approval_timeout_hours == null ? "" : tostring(var.approval_timeout_hours)
+    AAR_ON_TIMEOUT                     = var.on_timeout
     POWERTOOLS_SERVICE_NAME            = var.name
     POWERTOOLS_METRICS_NAMESPACE       = var.metrics_namespace
     POWERTOOLS_LOG_LEVEL               = var.log_level

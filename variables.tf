@@ -22,14 +22,66 @@ variable "tags" {
 }
 
 variable "mode" {
-  description = "`remediate` adds the explicit Deny to the resource's policy (role trust policy, bucket policy, key policy); `notify` only computes and reports the change (AAR_MODE)."
+  description = "`remediate` adds the explicit Deny to the resource's policy (role trust policy, bucket policy, key policy); `notify` only computes and reports the change; `approve` records the exact change as pending and mails it with the commands that apply or reject it (`aa-remediate approve|reject|status`), nothing is written until then (AAR_MODE)."
   type        = string
   default     = "remediate"
   nullable    = false
 
   validation {
-    condition     = contains(["remediate", "notify"], var.mode)
-    error_message = "mode must be \"remediate\" or \"notify\"."
+    condition     = contains(["remediate", "notify", "approve"], var.mode)
+    error_message = "mode must be \"remediate\", \"notify\" or \"approve\"."
+  }
+}
+
+variable "mode_rules" {
+  description = "Modes per resource type and/or account, in order, the first match wins; then account_modes, then mode (AAR_MODE_RULES). Each rule: `mode` (`remediate`, `notify` or `approve`) and at least one of `resource_types` (Access Analyzer types, e.g. AWS::KMS::Key) and `account_ids` (12-digit ids); a key left out matches any."
+  type = list(object({
+    mode           = string
+    resource_types = optional(list(string))
+    account_ids    = optional(list(string))
+  }))
+  default  = []
+  nullable = false
+
+  validation {
+    condition     = length(var.mode_rules) <= 50 && alltrue([for r in var.mode_rules : contains(["remediate", "notify", "approve"], r.mode)])
+    error_message = "mode_rules holds at most 50 rules, each with a mode of \"remediate\", \"notify\" or \"approve\"."
+  }
+
+  validation {
+    condition     = alltrue([for r in var.mode_rules : r.resource_types != null || r.account_ids != null])
+    error_message = "Every mode_rules entry names resource_types, account_ids or both (for every resource, set mode)."
+  }
+
+  validation {
+    condition = alltrue([for r in var.mode_rules : (
+      (r.resource_types == null ? true : length(r.resource_types) > 0 && alltrue([for t in r.resource_types : can(regex("^AWS::[A-Za-z0-9]{1,64}::[A-Za-z0-9]{1,64}$", t))]))
+      && (r.account_ids == null ? true : length(r.account_ids) > 0 && alltrue([for a in r.account_ids : can(regex("^[0-9]{12}$", a))]))
+    )])
+    error_message = "mode_rules resource_types must be non-empty lists of AWS::Service::Type names and account_ids non-empty lists of 12-digit account ids."
+  }
+}
+
+variable "approval_timeout_hours" {
+  description = "Approve mode: hours a pending change waits for `aa-remediate approve` or `reject`; then the scheduled sweep does what on_timeout says. null: it waits until someone decides (AAR_APPROVAL_TIMEOUT_HOURS)."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.approval_timeout_hours == null || try(var.approval_timeout_hours >= 1 && var.approval_timeout_hours <= 8760 && floor(var.approval_timeout_hours) == var.approval_timeout_hours, false)
+    error_message = "approval_timeout_hours must be null or a whole number of hours from 1 to 8760."
+  }
+}
+
+variable "on_timeout" {
+  description = "Approve mode, once approval_timeout_hours have passed: `apply` the change (after re-verifying that the finding is still ACTIVE and the change still the one requested) or let it `expire` (the access stays; announced) (AAR_ON_TIMEOUT)."
+  type        = string
+  default     = "expire"
+  nullable    = false
+
+  validation {
+    condition     = contains(["apply", "expire"], var.on_timeout)
+    error_message = "on_timeout must be \"apply\" or \"expire\"."
   }
 }
 
@@ -184,14 +236,14 @@ variable "allow_management_account" {
 }
 
 variable "account_modes" {
-  description = "Per-account mode: account id -> `remediate` or `notify`, overriding `mode` for that account's resources (AAR_ACCOUNT_MODES). Until the topic has a confirmed subscription every account is notify-only (require_confirmed_subscription)."
+  description = "Per-account mode: account id -> `remediate`, `notify` or `approve`, overriding `mode` for that account's resources (mode_rules come first) (AAR_ACCOUNT_MODES). Until the topic has a confirmed subscription every account is notify-only (require_confirmed_subscription)."
   type        = map(string)
   default     = {}
   nullable    = false
 
   validation {
-    condition     = alltrue([for id, m in var.account_modes : can(regex("^[0-9]{12}$", id)) && contains(["remediate", "notify"], m)])
-    error_message = "account_modes must map 12-digit account ids to \"remediate\" or \"notify\"."
+    condition     = alltrue([for id, m in var.account_modes : can(regex("^[0-9]{12}$", id)) && contains(["remediate", "notify", "approve"], m)])
+    error_message = "account_modes must map 12-digit account ids to \"remediate\", \"notify\" or \"approve\"."
   }
 }
 

@@ -374,6 +374,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m sandbox.demo", description=__doc__.splitlines()[0])
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory (module copy, state)")
     parser.add_argument("--parallelism", type=int, default=32, help="terraform apply -parallelism (default 32)")
+    parser.add_argument("--approve", action="store_true", help="then approve mode end to end (sandbox.approve_demo)")
     args = parser.parse_args(argv)
 
     if terraform_binary() is None:
@@ -391,6 +392,10 @@ def main(argv: list[str] | None = None) -> int:
             local = deploy(aws, work_dir, narrator, parallelism=args.parallelism)
             Scenario(local, narrator).run()
             BucketScenario(local, narrator).run()
+            if args.approve:
+                from sandbox.approve_demo import ApproveScenario
+
+                ApproveScenario(local, narrator).run()
     except Exception as error:  # one readable line, then the details
         narrator.say("")
         print(f"demo: FAILED at step {narrator.step} after {narrator.elapsed():.0f} s: {error}", file=sys.stderr)

@@ -121,6 +121,9 @@ run "defaults" {
       AAR_ALLOW_MANAGEMENT_ACCOUNT       = "false"
       AAR_ACCOUNT_MODES                  = "{}"
       AAR_EXCLUDED_ACCOUNT_IDS           = "[]"
+      AAR_MODE_RULES                     = "[]"
+      AAR_APPROVAL_TIMEOUT_HOURS         = ""
+      AAR_ON_TIMEOUT                     = "expire"
       POWERTOOLS_SERVICE_NAME            = "access-analyzer-remediation"
       POWERTOOLS_METRICS_NAMESPACE       = "AccessAnalyzerRemediation"
       POWERTOOLS_LOG_LEVEL               = "INFO"
@@ -1033,6 +1036,31 @@ run "organization_mode" {
       && aws_lambda_function.this.environment[0].variables.AAR_EXCLUDED_ACCOUNT_IDS == "[\"333344445555\"]"
     )
     error_message = "The organization settings reach the Lambda environment."
+  }
+}
+
+# Approve mode and mode_rules reach the Lambda as JSON the settings parse (keys left out stay out).
+run "approve_mode_and_mode_rules" {
+  command = apply
+
+  variables {
+    mode                   = "approve"
+    approval_timeout_hours = 24
+    on_timeout             = "apply"
+    mode_rules = [
+      { mode = "remediate", resource_types = ["AWS::IAM::Role"] },
+      { mode = "notify", resource_types = ["AWS::S3::Bucket"], account_ids = ["210987654321"] },
+    ]
+  }
+
+  assert {
+    condition = (
+      aws_lambda_function.this.environment[0].variables.AAR_MODE == "approve"
+      && aws_lambda_function.this.environment[0].variables.AAR_APPROVAL_TIMEOUT_HOURS == "24"
+      && aws_lambda_function.this.environment[0].variables.AAR_ON_TIMEOUT == "apply"
+      && jsondecode(aws_lambda_function.this.environment[0].variables.AAR_MODE_RULES) == jsondecode("[{\"mode\":\"remediate\",\"resource_types\":[\"AWS::IAM::Role\"]},{\"account_ids\":[\"210987654321\"],\"mode\":\"notify\",\"resource_types\":[\"AWS::S3::Bucket\"]}]")
+    )
+    error_message = "The approval settings and mode_rules reach the Lambda environment."
   }
 }
 

@@ -340,3 +340,66 @@ run "excluded_account_ids" {
   variables { excluded_account_ids = ["12"] }
   expect_failures = [var.excluded_account_ids]
 }
+
+# Approve mode and modes per resource type and per account (mode_rules).
+run "mode_approve_is_valid" {
+  command = plan
+  variables {
+    mode                   = "approve"
+    account_modes          = { "210987654321" = "approve" }
+    approval_timeout_hours = 48
+    on_timeout             = "apply"
+    mode_rules = [
+      { mode = "remediate", resource_types = ["AWS::IAM::Role"] },
+      { mode = "notify", resource_types = ["AWS::S3::Bucket"], account_ids = ["210987654321"] },
+    ]
+  }
+}
+
+run "mode_rules_mode" {
+  command = plan
+  variables { mode_rules = [{ mode = "later", resource_types = ["AWS::KMS::Key"] }] }
+  expect_failures = [var.mode_rules]
+}
+
+run "mode_rules_match_something" {
+  command = plan
+  variables { mode_rules = [{ mode = "notify" }] }
+  expect_failures = [var.mode_rules]
+}
+
+run "mode_rules_resource_type" {
+  command = plan
+  variables { mode_rules = [{ mode = "notify", resource_types = ["KMS"] }] }
+  expect_failures = [var.mode_rules]
+}
+
+run "mode_rules_empty_list" {
+  command = plan
+  variables { mode_rules = [{ mode = "notify", account_ids = [] }] }
+  expect_failures = [var.mode_rules]
+}
+
+run "mode_rules_account" {
+  command = plan
+  variables { mode_rules = [{ mode = "approve", account_ids = ["2109"] }] }
+  expect_failures = [var.mode_rules]
+}
+
+run "approval_timeout_hours_zero" {
+  command = plan
+  variables { approval_timeout_hours = 0 }
+  expect_failures = [var.approval_timeout_hours]
+}
+
+run "approval_timeout_hours_fraction" {
+  command = plan
+  variables { approval_timeout_hours = 1.5 }
+  expect_failures = [var.approval_timeout_hours]
+}
+
+run "on_timeout" {
+  command = plan
+  variables { on_timeout = "ignore" }
+  expect_failures = [var.on_timeout]
+}

@@ -1,4 +1,6 @@
-"""`aa-remediate`: plan offline, remediate one finding, sweep, revert, and read the audit trail.
+"""`aa-remediate`: plan offline, remediate one finding, sweep, revert, approve or reject, and read the audit trail.
+
+`approve` and `reject` decide a change that approve mode left pending (approval.py).
 
 Exit codes: 0 done, 1 an operation failed (one line on stderr naming the cause), 2 bad input (one line on stderr,
 nothing changed). Deployment settings come from the same AAR_* variables as the Lambda
@@ -17,6 +19,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from .approval import NotPending
 from .audit import AuditStore
 from .clients import AwsClients
 from .findings import (
@@ -54,7 +57,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.command(args))
-    except (UsageError, SettingsError, MalformedEvent, PolicyError) as err:
+    except (UsageError, SettingsError, MalformedEvent, PolicyError, NotPending) as err:
         print(f"aa-remediate: error: {_one_line(err)}", file=sys.stderr)
         return 2
     except Exception as err:  # the contract is one line naming the cause, never a traceback
@@ -69,6 +72,7 @@ def _aws_cause(err: BaseException) -> str | None:
     """One line for an AWS failure (no credentials or Region, unreachable endpoint, an API error), else None."""
     from botocore.exceptions import BotoCoreError, ClientError
 
+    from .approval import ApprovalError
     from .engine import NotificationFailed, SweepFailed
     from .revert import RevertRefused
 
@@ -78,7 +82,7 @@ def _aws_cause(err: BaseException) -> str | None:
         return f"{operation} failed: {error.get('Code', 'Unknown')}: {_one_line(error.get('Message', ''))}"
     if isinstance(err, BotoCoreError):
         return f"{type(err).__name__}: {_one_line(err)}"
-    if isinstance(err, NotificationFailed | SweepFailed | RevertRefused | OperationFailed):
+    if isinstance(err, NotificationFailed | SweepFailed | RevertRefused | OperationFailed | ApprovalError):
         return _one_line(err)
     if isinstance(err, RuntimeError) and type(err).__name__ in {"LockBusy", "LockLost", "StaleRead", "OutOfTime"}:
         return f"{_one_line(err)} (nothing was changed; try again)"
@@ -137,11 +141,20 @@ def _parser() -> argparse.ArgumentParser:
     revert.add_argument("--yes", action="store_true", help="with --all: really remove them (default: a dry run)")
     revert.set_defaults(command=cmd_revert)
 
-    status = sub.add_parser("status", help="the audit trail of a finding")
+    status = sub.add_parser("status", help="the audit trail of a finding (and its approval request)")
     status.add_argument("--finding-id", required=True)
     status.set_defaults(command=cmd_status)
 
-    for command in (plan, remediate, sweep, revert, status):
+    approve = sub.add_parser("approve", help="approve mode: re-verify and apply a pending change now")
+    approve.add_argument("--finding-id", required=True)
+    approve.set_defaults(command=cmd_approve)
+
+    reject = sub.add_parser("reject", help="approve mode: keep the access of a pending change (nothing written)")
+    reject.add_argument("--finding-id", required=True)
+    reject.add_argument("--archive", action="store_true", help="also archive it in every analyzer (it is intended)")
+    reject.set_defaults(command=cmd_reject)
+
+    for command in (plan, remediate, sweep, revert, status, approve, reject):
         command.add_argument("--json", action="store_true", help="machine-readable output")
     return parser
 
@@ -420,20 +433,58 @@ def _human_revert(result: dict[str, Any]) -> str:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    from .approval import store_of
+
     remediator = _remediator(None, dry_run=False)
-    history = remediator.audit.history(_finding_id(args.finding_id))
-    if not history:
+    finding_id = _finding_id(args.finding_id)
+    history = remediator.audit.history(finding_id)
+    pending = store_of(remediator).get(finding_id)
+    if not history and pending is None:
         return _emit(args, {"finding_id": args.finding_id, "records": []}, lambda r: "no records", 1)
 
     def human(result: dict[str, Any]) -> str:
-        return "\n".join(
+        lines = [
             f"{r.get('decided_at')}  {r.get('record_type', ''):8} {r.get('decision', ''):9} {r.get('reason', '')}"
             f"  {r.get('summary', '')}{'' if r.get('notified') is not False else '  (notice not yet sent)'}"
             for r in result["records"]
-        )
+        ]
+        request = result.get("approval")
+        if request:
+            lines.append(
+                f"approval: {request['status']} (requested {request['requested_at']}, deadline {request['deadline']})"
+                + (f" by {request['decided_by']}: {request['why']}" if request["decided_by"] else "")
+            )
+        return "\n".join(lines)
 
     records = [{k: v for k, v in r.items() if k != "record"} for r in history]
-    return _emit(args, {"finding_id": args.finding_id, "records": records}, human)
+    result: dict[str, Any] = {"finding_id": args.finding_id, "records": records}
+    if pending is not None:
+        result["approval"] = pending.to_json()
+    return _emit(args, result, human)
+
+
+def cmd_approve(args: argparse.Namespace) -> int:
+    from .approval import approve, caller_arn, pending_for
+
+    remediator = _remediator(None, dry_run=False)
+    pending = pending_for(remediator, _finding_id(args.finding_id))
+    decided = approve(remediator, pending, caller_arn(remediator))
+    if decided.outcomes:
+        remediator.announce(decided.outcomes, "this account")
+    return _emit(args, decided.to_json(), _human_decided, 0 if decided.applied else 1)
+
+
+def cmd_reject(args: argparse.Namespace) -> int:
+    from .approval import caller_arn, pending_for, reject
+
+    remediator = _remediator(None, dry_run=False)
+    pending = pending_for(remediator, _finding_id(args.finding_id))
+    decided = reject(remediator, pending, caller_arn(remediator), archive=args.archive)
+    return _emit(args, decided.to_json(), _human_decided)
+
+
+def _human_decided(result: dict[str, Any]) -> str:
+    return f"finding {result['finding_id']}: {result['status']} by {result['decided_by']}: {result['why']}"
 
 
 def _report(args: argparse.Namespace, outcomes: list[Any]) -> int:

@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any, TypeVar
 
-from . import planner
+from . import approval, planner
 from .audit import AuditStore, OutboxItem
 from .clients import AwsClients, error_code
 from .cycle import Budget, Counters, ResourceCycle
@@ -152,8 +152,8 @@ class Remediator:
         for pairs in self._parallel(complete, [arn for arn in resolved if arn not in groups]):
             outcomes.update(pairs)
         ordered = [outcomes[index] for index in range(len(refs))]
-        if gated:
-            ordered = [_held_back(o) for o in ordered]
+        # Held back (no confirmed subscription), or approve mode's planned changes made pending requests.
+        ordered = [_held_back(o) for o in ordered] if gated else approval.hold(self, ordered, settings)
         ordered = self._store_the_rest(ordered, settings, gated)
         if gated:
             self._count_held_back(ordered)
@@ -325,9 +325,10 @@ class Remediator:
         if not pending:
             return outcomes
 
-        def mode(outcome: Outcome) -> str:  # the mode of the finding's account (account_modes), unless held back
+        def mode(outcome: Outcome) -> str:  # the finding's mode (Settings.mode_for), unless held back
             assert outcome.finding is not None
-            return settings.mode if gated else settings.account_mode(outcome.finding.resource_owner_account)
+            finding = outcome.finding
+            return settings.mode if gated else settings.mode_for(finding.resource_owner_account, finding.resource_type)
 
         records = [o.record if o.record is not None else self.audit.stamp(audit_record(o, mode(o))) for _, o in pending]
         pairs = [(o.notice(mode(o)).to_json(), r) for (_, o), r in zip(pending, records, strict=True) if o.notifies]

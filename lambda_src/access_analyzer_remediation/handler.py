@@ -21,6 +21,7 @@ with gc_paused():
     from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
     from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 
+    from . import approval
     from .engine import NotificationFailed, Remediator
     from .findings import FindingRef, Ignored, MalformedEvent, parse_message
     from .notify import HELD_BACK_REASONS, INTENDED_REASONS
@@ -87,7 +88,10 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             enqueued = remediator().enqueue_sweep()
             logger.info("sweep enqueued", enqueued=enqueued)
         finally:
-            _finish([], account, flush=True)
+            try:  # approve mode: requests past their deadline are applied (re-verified) or expire (approval.py)
+                approval.settle_due(remediator(), account)
+            finally:
+                _finish([], account, flush=True)
         return {"enqueued": enqueued}
     ref = _parse(event)
     if ref is None:

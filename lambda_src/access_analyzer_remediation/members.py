@@ -6,7 +6,8 @@ resources in member accounts (`detail.accountId` / `resourceOwnerAccount`). Befo
 1. An excluded account (`excluded_account_ids`) is never modified: the finding is recorded, nothing announced.
 2. The organization's management account (`management_account_id`) is never modified unless
    `allow_management_account`: reported only.
-3. `account_modes` sets the mode for that account's resources (the subscription gate still holds everything back).
+3. `Settings.mode_for` (mode_rules, account_modes, mode) sets the mode for the resource (the subscription gate still
+   holds everything back); approve plans like notify (nothing written) and approval.py records the plan as pending.
 4. A resource of another account than the analyzer's: with `member_role_name` set, the engine assumes that role in
    the resource's account (one session per account per invocation, its name carrying the id of the finding that
    opened it) and the finding's cycle reads and writes with those clients; its lease, ledger, audit records and
@@ -89,7 +90,9 @@ class MemberAccess:
         if guarded is not None:
             return guarded
         account = finding.resource_owner_account
-        mode = settings.mode if gated else settings.account_mode(account)
+        mode = settings.mode if gated else settings.mode_for(account, finding.resource_type)
+        if mode == "approve":  # planned, never written here: approval.hold records the plan as pending
+            mode = "notify"
         if mode != settings.mode:
             settings = settings.with_mode(mode)
         return self.acting(account, finding.analyzer_arn, finding.id, settings)

@@ -30,7 +30,7 @@ _CONSOLE = {
 }
 # Access stays open although nobody said it is intended: these notices are loud.
 INTENDED_REASONS = frozenset({"exempt_tag", "allowlisted_principal", "intended_by_operator"})
-HELD_BACK_REASONS = frozenset({"notify_mode", "no_confirmed_subscription"})
+HELD_BACK_REASONS = frozenset({"notify_mode", "no_confirmed_subscription", "approval_pending"})
 
 
 @dataclass(frozen=True)
@@ -55,6 +55,8 @@ class Notice:
             return "REMEDIATED"
         if self.decision == "skip":
             return "ALREADY CONTAINED"
+        if self.reason == "approval_pending":  # approve mode (approval.py): nothing written yet
+            return "APPROVAL NEEDED"
         if self.reason in HELD_BACK_REASONS:
             return "NOTIFY ONLY"
         if self.reason in INTENDED_REASONS:
@@ -116,6 +118,7 @@ def subject(notices: Sequence[Notice], account: str, part: int = 1, parts: int =
             "ALREADY CONTAINED": "Already contained:",
             "NOT CONTAINED": "NOT CONTAINED: external access to",
             "INTENDED": "Intended external access to",
+            "APPROVAL NEEDED": "Approval needed: external access to",
         }.get(notice.headline, "External access to")
         text = f"[Access Analyzer] {verb} {_noun(notice.finding)} {notice.finding.resource.name}"
     else:

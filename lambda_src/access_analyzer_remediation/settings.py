@@ -12,7 +12,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Literal
 
-Mode = Literal["remediate", "notify"]
+Mode = Literal["remediate", "notify", "approve"]
+OnTimeout = Literal["apply", "expire"]
+MODES: tuple[Mode, ...] = ("remediate", "notify", "approve")
+MODE_RULES_MAX = 50
 
 # Roles an account analyzer flags because the organization's management or automation reaches them: denying that
 # access would lock the organization out. A pattern starting with "/" matches path + name, any other the role name.
@@ -63,6 +66,20 @@ class SettingsError(ValueError):
 
 
 @dataclass(frozen=True)
+class ModeRule:
+    """One `mode_rules` entry: `mode` for the resources of these types in these accounts (None: any)."""
+
+    mode: Mode
+    resource_types: frozenset[str] | None = None
+    account_ids: frozenset[str] | None = None
+
+    def matches(self, account_id: str, resource_type: str) -> bool:
+        return (self.resource_types is None or resource_type in self.resource_types) and (
+            self.account_ids is None or account_id in self.account_ids
+        )
+
+
+@dataclass(frozen=True)
 class Settings:
     analyzer_arns: tuple[str, ...]
     audit_table_name: str
@@ -91,23 +108,45 @@ class Settings:
     allow_management_account: bool = False
     account_modes: tuple[tuple[str, Mode], ...] = ()  # account id -> mode, overriding `mode` for that account
     excluded_account_ids: frozenset[str] = frozenset()  # never modified, findings recorded only (no notice)
+    # Ordered overrides by resource type and/or account: the first match wins, then account_modes, then mode.
+    mode_rules: tuple[ModeRule, ...] = ()
+    # Approve mode (approval.py): how long a pending change waits (None: until someone decides), then what the sweep
+    # does with it: apply it (after re-verification) or let it expire (access kept, announced).
+    approval_timeout_hours: int | None = None
+    on_timeout: OnTimeout = "expire"
     # Not configuration: set by the engine on the settings of a cycle whose clients act in this member account
     # (through the member role). The guards then take that account, not the analyzer's, as the one they act in.
     member_account_id: str | None = None
 
     def with_mode(self, mode: Mode) -> Settings:
-        """These settings in `mode`; notify holds every account (no `account_modes` entry remediates then: a dry run
-        or a pending subscription writes nothing anywhere)."""
-        return replace(self, mode=mode, account_modes=() if mode == "notify" else self.account_modes)
+        """These settings in `mode`; notify holds every account (no `account_modes` entry or `mode_rules` entry
+        remediates then: a dry run or a pending subscription writes nothing anywhere)."""
+        if mode == "notify":
+            return replace(self, mode=mode, account_modes=(), mode_rules=())
+        return replace(self, mode=mode)
+
+    @property
+    def modes(self) -> frozenset[Mode]:
+        """Every mode some resource may be in."""
+        return frozenset({self.mode, *(m for _, m in self.account_modes), *(r.mode for r in self.mode_rules)})
 
     @property
     def may_remediate(self) -> bool:
-        """Some account's resources may be changed: the mode, or an `account_modes` entry, is remediate."""
-        return self.mode == "remediate" or any(mode == "remediate" for _, mode in self.account_modes)
+        """Some resource may be changed: the mode, an `account_modes` or a `mode_rules` entry is remediate, or
+        approve (an approved or timed-out change is written; its request must reach someone)."""
+        return bool(self.modes & {"remediate", "approve"})
 
     def account_mode(self, account_id: str) -> Mode:
         """The mode for resources of `account_id`: its `account_modes` entry, else the deployment's."""
         return dict(self.account_modes).get(account_id, self.mode)
+
+    def mode_for(self, account_id: str, resource_type: str) -> Mode:
+        """The one answer to "which mode for this resource": the first matching `mode_rules` entry, else the
+        account's `account_modes` entry, else `mode`. Every path (Lambda, sweep, CLI) asks this."""
+        for rule in self.mode_rules:
+            if rule.matches(account_id, resource_type):
+                return rule.mode
+        return self.account_mode(account_id)
 
     @property
     def organization_mode(self) -> bool:
@@ -158,16 +197,69 @@ class Settings:
             allow_management_account=_bool(env, "AAR_ALLOW_MANAGEMENT_ACCOUNT"),
             account_modes=_account_modes(env, "AAR_ACCOUNT_MODES"),
             excluded_account_ids=frozenset(_arn_list(env, "AAR_EXCLUDED_ACCOUNT_IDS", ACCOUNT_ID_RE)),
+            mode_rules=_mode_rules(env, "AAR_MODE_RULES"),
+            approval_timeout_hours=_optional_int(env, "AAR_APPROVAL_TIMEOUT_HOURS", 1, 8760),
+            on_timeout=_on_timeout(env, "AAR_ON_TIMEOUT"),
         )
 
 
 def parse_mode(value: str, name: str = "mode") -> Mode:
     value = value.strip()
-    if value == "remediate":
-        return "remediate"
-    if value == "notify":
-        return "notify"
-    raise SettingsError(f"{name} must be 'remediate' or 'notify', got {value!r}")
+    for mode in MODES:
+        if value == mode:
+            return mode
+    raise SettingsError(f"{name} must be 'remediate', 'notify' or 'approve', got {value!r}")
+
+
+def _mode_rules(env: Mapping[str, str], name: str) -> tuple[ModeRule, ...]:
+    """A JSON list of {"mode": ..., "resource_types": [...]?, "account_ids": [...]?}: ordered, first match wins."""
+    raw = env.get(name, "").strip()
+    if not raw:
+        return ()
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError as err:
+        raise SettingsError(f"{name} must be a JSON list of mode rules: {err.msg}") from None
+    if not isinstance(value, list) or len(value) > MODE_RULES_MAX:
+        raise SettingsError(f"{name} must be a JSON list of at most {MODE_RULES_MAX} mode rules")
+    rules = []
+    for index, item in enumerate(value):
+        where = f"{name}[{index}]"
+        if not isinstance(item, dict) or not isinstance(item.get("mode"), str):
+            raise SettingsError(f"{where} must be an object with a mode")
+        unknown = set(item) - {"mode", "resource_types", "account_ids"}
+        if unknown:
+            raise SettingsError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
+        types = _rule_list(item.get("resource_types"), f"{where}.resource_types", RESOURCE_TYPE_NAME_RE)
+        accounts = _rule_list(item.get("account_ids"), f"{where}.account_ids", ACCOUNT_ID_RE)
+        if types is None and accounts is None:
+            raise SettingsError(f"{where} names neither resource_types nor account_ids (set mode instead)")
+        rules.append(ModeRule(parse_mode(item["mode"], f"{where}.mode"), types, accounts))
+    return tuple(rules)
+
+
+def _rule_list(value: object, name: str, pattern: re.Pattern[str]) -> frozenset[str] | None:
+    if value is None:
+        return None
+    if not isinstance(value, list) or not value:
+        raise SettingsError(f"{name} must be a non-empty list (or left out: any)")
+    for item in value:
+        if not isinstance(item, str) or not pattern.match(item):
+            raise SettingsError(f"{name}: {str(item)[:80]!r} is not valid")
+    return frozenset(value)
+
+
+def _optional_int(env: Mapping[str, str], name: str, low: int, high: int) -> int | None:
+    return _int(env, name, low, low, high) if env.get(name, "").strip() else None
+
+
+def _on_timeout(env: Mapping[str, str], name: str) -> OnTimeout:
+    value = env.get(name, "").strip() or "expire"
+    if value == "apply":
+        return "apply"
+    if value == "expire":
+        return "expire"
+    raise SettingsError(f"{name} must be 'apply' or 'expire', got {value!r}")
 
 
 def _string_list(env: Mapping[str, str], name: str, default: tuple[str, ...]) -> list[str]:
