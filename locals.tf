@@ -114,6 +114,7 @@ locals {
     AAR_ALLOW_MANAGEMENT_ACCOUNT       = var.allow_management_account ? "true" : "false"
     AAR_ACCOUNT_MODES                  = jsonencode(var.account_modes)
     AAR_EXCLUDED_ACCOUNT_IDS           = jsonencode(var.excluded_account_ids)
+    AAR_PROVE_CHANGES                  = var.prove_changes ? "true" : "false"
     POWERTOOLS_SERVICE_NAME            = var.name
     POWERTOOLS_METRICS_NAMESPACE       = var.metrics_namespace
     POWERTOOLS_LOG_LEVEL               = var.log_level

@@ -94,6 +94,9 @@ class Settings:
     # Not configuration: set by the engine on the settings of a cycle whose clients act in this member account
     # (through the member role). The guards then take that account, not the analyzer's, as the one they act in.
     member_account_id: str | None = None
+    # Prove before writing (proofs.py): Access Analyzer's checks on every planned policy document. On for the
+    # Lambda (the module's prove_changes); the dataclass default is off for the CLI (`plan --prove`) and tests.
+    prove_changes: bool = False
 
     def with_mode(self, mode: Mode) -> Settings:
         """These settings in `mode`; notify holds every account (no `account_modes` entry remediates then: a dry run
@@ -158,6 +161,7 @@ class Settings:
             allow_management_account=_bool(env, "AAR_ALLOW_MANAGEMENT_ACCOUNT"),
             account_modes=_account_modes(env, "AAR_ACCOUNT_MODES"),
             excluded_account_ids=frozenset(_arn_list(env, "AAR_EXCLUDED_ACCOUNT_IDS", ACCOUNT_ID_RE)),
+            prove_changes=_bool(env, "AAR_PROVE_CHANGES", "true"),
         )
 
 
