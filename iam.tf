@@ -152,6 +152,18 @@ data "aws_iam_policy_document" "lambda" {
     }
   }
 
+  # Prove before writing (proofs.py, prove_changes): Access Analyzer's policy checks read no resource and have no
+  # resource-level permissions.
+  dynamic "statement" {
+    for_each = var.prove_changes ? [1] : []
+
+    content {
+      sid       = "ProveChanges"
+      actions   = ["access-analyzer:ValidatePolicy", "access-analyzer:CheckNoNewAccess", "access-analyzer:CheckNoPublicAccess"]
+      resources = ["*"]
+    }
+  }
+
   # X-Ray has no resource-level permissions for these actions.
   dynamic "statement" {
     for_each = var.tracing_enabled ? [1] : []

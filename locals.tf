@@ -117,6 +117,7 @@ locals {
     AAR_MODE_RULES                     = jsonencode([for r in var.mode_rules : { for k, v in r : k => v if v != null }])
     AAR_APPROVAL_TIMEOUT_HOURS         = var.approval_timeout_hours == null ? "" : tostring(var.approval_timeout_hours)
     AAR_ON_TIMEOUT                     = var.on_timeout
+    AAR_PROVE_CHANGES                  = var.prove_changes ? "true" : "false"
     POWERTOOLS_SERVICE_NAME            = var.name
     POWERTOOLS_METRICS_NAMESPACE       = var.metrics_namespace
     POWERTOOLS_LOG_LEVEL               = var.log_level

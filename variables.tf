@@ -631,6 +631,13 @@ variable "require_confirmed_subscription" {
   nullable    = false
 }
 
+variable "prove_changes" {
+  description = "Prove before writing: before each policy write the Lambda runs IAM Access Analyzer's ValidatePolicy (a new ERROR or SECURITY_WARNING refuses the change), CheckNoNewAccess (planned vs current document, must PASS) and, for public findings, CheckNoPublicAccess (must PASS); a refused change writes nothing and is reported (reason proof_refused), a check that fails is retried (AAR_PROVE_CHANGES). CheckNoNewAccess and CheckNoPublicAccess are charged per call (about $0.002 each, unconfirmed): about $0.002 per contained finding, $0.004 for a public one; ValidatePolicy has no stated charge. Set false for no check call (and no access-analyzer check permission on the role)."
+  type        = bool
+  default     = true
+  nullable    = false
+}
+
 variable "create_sns_kms_key" {
   description = "Create a customer managed KMS key (rotation on) for the SNS topic that the Lambda and the module's CloudWatch alarms may use (CloudWatch cannot publish to a topic encrypted with the AWS managed key). Set false to use `sns_kms_key_id` instead."
   type        = bool

@@ -176,6 +176,8 @@ class Scenario:
         n.say(f"audit table {self.local.deployment.audit_table}:")
         for item in self.local.audit_records(self.finding["id"]):
             n.say(f"  {item['sk']}: {item.get('decision')} ({item.get('reason')}), sids_added {item.get('sids_added')}")
+            for proof in json.loads(item.get("proofs") or "[]"):  # proven before the write (prove_changes)
+                n.say(f"    proof: {proof['check']} {proof['verdict']}: {proof['detail']}")
 
     def show_policies(self) -> None:
         n = self.narrator

@@ -118,6 +118,12 @@ def _parser() -> argparse.ArgumentParser:
     plan.add_argument("--allowed-principal", action="append", default=[], metavar="P")
     plan.add_argument("--mode", default="remediate", choices=["remediate", "notify"])
     plan.add_argument("--max-chars", type=int, default=2048, help="the account's trust policy length quota")
+    plan.add_argument(
+        "--prove",
+        action="store_true",
+        help="also run Access Analyzer's checks on the planned document (ValidatePolicy, CheckNoNewAccess,"
+        " CheckNoPublicAccess; charged per call): needs credentials",
+    )
     plan.set_defaults(command=cmd_plan)
 
     remediate = sub.add_parser("remediate", help="verify and contain one finding (same path as the Lambda)")
@@ -217,7 +223,34 @@ def cmd_plan(args: argparse.Namespace) -> int:
     )
     assert offline is not None
     plan, changes = _offline_plan(parsed.claim, policy, offline, settings)
-    return _emit(args, _plan_json(plan, policy, changes, _DOCUMENTS[resource_type]), _human_plan)
+    result = _plan_json(plan, policy, changes, _DOCUMENTS[resource_type])
+    if args.prove:
+        result = _proven_plan(result, plan, policy, parsed.claim)
+    return _emit(args, result, _human_plan)
+
+
+def _proven_plan(result: dict[str, Any], plan: Plan, policy: dict[str, Any], claim: Finding) -> dict[str, Any]:
+    """`plan --prove`: the checks the Lambda runs before its write, on the printed plan (proofs.py)."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from .clients import AwsClients
+    from .proofs import PROOF_REFUSED, ProofUnavailable, Prover
+
+    if plan.decision != "remediate" or plan.policy_after is None:
+        return {**result, "proofs": []}  # nothing would be written: nothing to prove
+    region = claim.analyzer_arn.split(":")[3]
+    try:
+        proofs = Prover(AwsClients().access_analyzer(region)).prove(
+            claim.resource_type, policy, plan.policy_after, claim.is_public
+        )
+    except (ProofUnavailable, BotoCoreError, ClientError) as err:
+        raise UsageError(f"--prove: the checks could not be made: {err}") from err
+    result = {**result, "proofs": proofs.to_json(), "notes": [*result.get("notes", []), proofs.line()]}
+    if proofs.refused:
+        summary = proofs.refusal(_DOCUMENTS[claim.resource_type])
+        result |= {"decision": "notify", "reason": PROOF_REFUSED, "summary": summary, "changes": []}
+        result |= {"statements_added": [], "policy": policy}
+    return result
 
 
 _DOCUMENTS = {resource_type: document for resource_type, (_, document) in NOUN_AND_DOCUMENT.items()}

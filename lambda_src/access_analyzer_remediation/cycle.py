@@ -28,7 +28,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Generic
 
-from . import planner
+from . import planner, proofs
 from .audit import AuditRecord, AuditStore, new_id
 from .clients import error_code
 from .findings import Finding, FindingRef
@@ -98,6 +98,7 @@ class ResourceCycle(Generic[RefT, SnapshotT]):
     sleep: Callable[[float], None] = time.sleep
     lock_wait_seconds: float = 20.0
     consistency_window: float = CONSISTENCY_WINDOW_SECONDS
+    prover: proofs.Prover | None = None  # prove before writing (settings.prove_changes); None: no check call
 
     # -- entry ---------------------------------------------------------------------------------------------------
     def run(self, role: RefT, items: Sequence[tuple[FindingRef, Finding]]) -> list[Outcome]:
@@ -112,6 +113,7 @@ class ResourceCycle(Generic[RefT, SnapshotT]):
         outcomes, _ = self._plan(role, items, pre, ResourceState(role.arn))
         if self.settings.mode != "remediate":
             return outcomes
+        outcomes = self._proven(outcomes, pre.policy)
         # Nothing to write for these findings? An invocation that died mid-write may still have left an intent on
         # this role (its notice not yet sent): complete it now, whatever these findings need.
         if not any(o.decision == "remediate" for o in outcomes) and not self._pending(role):
@@ -217,6 +219,9 @@ class ResourceCycle(Generic[RefT, SnapshotT]):
             mine, after = self._plan(
                 role, todo, ready.read.with_policy(ready.base), state, stamps=stamps, before=ready.read.policy
             )
+            mine = self._proven(mine, ready.base)
+            if any(o.reason == proofs.PROOF_REFUSED for o in mine):  # a proof refused the new plan: nothing written
+                return self._rejected(lease, mine, ("notify", proofs.PROOF_REFUSED, ""), state)
             intent_now = self._intent(role, mine, intent.id, intent.owner)
             if _promise(intent_now) != _promise(intent):
                 lease = self.state.record_intent(lease, intent_now)
@@ -568,6 +573,20 @@ class ResourceCycle(Generic[RefT, SnapshotT]):
             record = self._stamp(outcome, earlier.record_id if earlier else "", earlier.decided_at if earlier else "")
             result.append(replace(outcome, record=record))
         return result, running
+
+    def _proven(self, outcomes: list[Outcome], before: Policy) -> list[Outcome]:
+        """The proofs of the planned write (proofs.py), before any write; a refused change writes nothing."""
+        if self.prover is None:
+            return outcomes
+
+        def stamp(outcome: Outcome) -> Outcome:
+            earlier = outcome.record
+            record_id, decided_at = (earlier.record_id, earlier.decided_at) if earlier else ("", "")
+            return replace(outcome, record=self._stamp(outcome, record_id, decided_at))
+
+        return proofs.proven(
+            self.prover, self.adapter.resource_type, self.adapter.document, outcomes, before, stamp=stamp
+        )
 
     def _stamp(self, outcome: Outcome, record_id: str = "", decided_at: str = "") -> AuditRecord:
         return self.audit.stamp(audit_record(outcome, self.settings.mode, record_id, decided_at))

@@ -36,6 +36,7 @@ from .outcomes import (
     from_plan,
 )
 from .planner import Plan
+from .proofs import Prover
 from .resources import AdapterFactory, registry
 from .settings import Settings
 from .state import StateStore
@@ -310,6 +311,7 @@ class Remediator:
             clock=self.clock,
             sleep=self.sleep,
             lock_wait_seconds=self.lock_wait_seconds,
+            prover=Prover(self.clients.access_analyzer(finding.region)) if settings.prove_changes else None,
         )
         if self.consistency_window is not None:
             cycle.consistency_window = self.consistency_window
@@ -465,6 +467,7 @@ def _failure(err: BaseException) -> str:
         "OutOfTime": "out_of_time",
         "StaleRead": "stale_read",
         "AuditWriteFailed": "audit_failed",
+        "ProofUnavailable": "proof_unavailable",
     }.get(name, "processing_failed")
 
 

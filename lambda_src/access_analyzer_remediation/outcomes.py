@@ -58,6 +58,7 @@ class Outcome:
     stored: bool = False  # the record (and the notice, in `outbox`) is in the table
     outbox: tuple[OutboxItem, ...] = ()  # where its notice waits (written with the record)
     extra: tuple[Outcome, ...] = ()  # outcomes of interrupted changes this one completed on the way
+    proofs: tuple[dict[str, str], ...] = ()  # proofs.py: each check run before the write and its verdict
     error: BaseException | None = field(default=None, compare=False)
 
     @property
@@ -128,6 +129,8 @@ def audit_record(
         extra["side_changes" if written else "would_side_change"] = _json([c.to_json() for c in plan.side_changes])
     if outcome.completed:
         extra["completed_for_interrupted_invocation"] = "true"
+    if outcome.proofs:
+        extra["proofs"] = _json(list(outcome.proofs))
     return AuditRecord(
         finding_id=finding.id,
         kind=DECISION if outcome.verified else CLAIM,
@@ -168,6 +171,7 @@ def payload(outcomes: Sequence[Outcome], records: Sequence[AuditRecord], mode: s
                 "entries": [e.to_json() for e in outcome.entries],
                 "record_id": record.record_id,
                 "decided_at": record.decided_at,
+                "proofs": list(outcome.proofs),
             }
         )
     before = next((o.policy_before for o in outcomes if o.policy_before is not None), None)
@@ -203,6 +207,7 @@ def completed_outcomes(data: Mapping[str, Any]) -> list[tuple[Outcome, str, str]
             after if item["decision"] == "remediate" else plan.policy_after,
             tuple(DenyEntry.from_json(e) for e in item.get("entries", [])),
             completed=True,
+            proofs=tuple({str(k): str(v) for k, v in p.items()} for p in item.get("proofs", [])),
         )
         result.append((outcome, str(item["record_id"]), str(item["decided_at"])))
     return result

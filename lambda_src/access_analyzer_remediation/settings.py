@@ -117,6 +117,9 @@ class Settings:
     # Not configuration: set by the engine on the settings of a cycle whose clients act in this member account
     # (through the member role). The guards then take that account, not the analyzer's, as the one they act in.
     member_account_id: str | None = None
+    # Prove before writing (proofs.py): Access Analyzer's checks on every planned policy document. On for the
+    # Lambda (the module's prove_changes); the dataclass default is off for the CLI (`plan --prove`) and tests.
+    prove_changes: bool = False
 
     def with_mode(self, mode: Mode) -> Settings:
         """These settings in `mode`; notify holds every account (no `account_modes` entry or `mode_rules` entry
@@ -200,6 +203,7 @@ class Settings:
             mode_rules=_mode_rules(env, "AAR_MODE_RULES"),
             approval_timeout_hours=_optional_int(env, "AAR_APPROVAL_TIMEOUT_HOURS", 1, 8760),
             on_timeout=_on_timeout(env, "AAR_ON_TIMEOUT"),
+            prove_changes=_bool(env, "AAR_PROVE_CHANGES", "true"),
         )
 
 

@@ -26,7 +26,9 @@ A clean document has no findings. Messages are English whatever the ``locale``. 
 Guide's check reference with the check's anchor.
 
 `check_no_new_access` (CheckNoNewAccess) PASSes only when (1) the Versions are the same, (2) every Deny of the
-existing document is in the new one unchanged (its Sid aside), and (3) every Allow of the new document is covered by
+existing document is in the new one unchanged (its Sid aside) or covered by a new Deny (`_deny_covers`: the same
+Principal, Action and Resource or broader ones, and conditions the existing one implies, e.g. an ``ArnLike`` list with
+one more ARN), and (3) every Allow of the new document is covered by
 ONE Allow of the existing one: the same statement (Sid aside), or one whose Principal, Action and Resource each
 cover the new one's (a wildcard pattern covers another only when it matches it taken literally, ``?`` never
 standing for ``*``; ``"*"`` / ``{"AWS": "*"}`` cover every principal, an account id and its root ARN are the same;
@@ -462,6 +464,49 @@ def _allow_covers(existing: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
     return _conditions(existing) <= _conditions(new)  # every existing condition still applies (more narrow it)
 
 
+# Condition operators that match when the key matches ANY of the values: on a Deny, more values deny more.
+_ANY_OF_OPERATORS = frozenset(
+    {"StringEquals", "StringEqualsIgnoreCase", "StringLike", "ArnEquals", "ArnLike"}
+    | {f"{op}IfExists" for op in ("StringEquals", "StringEqualsIgnoreCase", "StringLike", "ArnEquals", "ArnLike")}
+)
+
+
+def _deny_covers(new: Mapping[str, Any], existing: Mapping[str, Any]) -> bool:
+    """Does the new Deny deny at least what the existing one denied (so that the existing one may go)? The same
+    statement (Sid aside), or one whose Principal, Action and Resource each cover the existing one's and each of
+    whose Condition entries the existing one has too, with the same values, or (an any-of operator) with a subset of
+    its values: a Deny the tool widened by one more principal still denies everything it did."""
+    if new.get("Effect") != "Deny":
+        return False
+    if _without_sid(new) == _without_sid(existing):
+        return True
+
+    def strings(value: Any) -> set[str]:
+        return {str(v) for v in _as_list(value)}
+
+    def lower(value: Any) -> set[str]:
+        return {str(v).lower() for v in _as_list(value)}
+
+    def principal_overlaps(a: tuple[str, str], b: tuple[str, str]) -> bool:
+        return a == b or a == ("AWS", "*") or b == ("AWS", "*")
+
+    checks = (
+        (("Principal", "NotPrincipal", ("AWS", "*")), _principals, _principal_covers, principal_overlaps),
+        (("Action", "NotAction", "*"), lower, glob_covers, may_overlap),
+        (("Resource", "NotResource", "*"), strings, glob_covers, may_overlap),
+    )
+    for element, values, covers, overlaps in checks:
+        if not _dimension_covered(new, existing, element, values, covers, overlaps):
+            return False
+    had = _conditions(existing)
+    for op, key, wanted in _conditions(new):
+        if (op, key, wanted) in had:
+            continue
+        if op not in _ANY_OF_OPERATORS or not any((o, k) == (op, key) and set(v) <= set(wanted) for o, k, v in had):
+            return False
+    return True
+
+
 def check_no_new_access(new_text: str, existing_text: str, policy_type: str) -> dict[str, Any]:
     """CheckNoNewAccess's answer: ``{"result", "message", "reasons"}`` (see the module docstring)."""
     new = parse_document(new_text, "newPolicyDocument")
@@ -469,9 +514,9 @@ def check_no_new_access(new_text: str, existing_text: str, policy_type: str) -> 
     reasons: list[dict[str, Any]] = []
     if new.version != existing.version:
         reasons.append(_reason(f"The policy Version changed from {existing.version} to {new.version}."))
-    kept_denies = {_without_sid(s) for s in new.statements if s.get("Effect") == "Deny"}
+    new_denies = [s for s in new.statements if s.get("Effect") == "Deny"]
     for index, statement in enumerate(existing.statements):
-        if statement.get("Effect") == "Deny" and _without_sid(statement) not in kept_denies:
+        if statement.get("Effect") == "Deny" and not any(_deny_covers(d, statement) for d in new_denies):
             name = f" ({statement['Sid']})" if statement.get("Sid") else ""
             reasons.append(
                 _reason(f"Deny statement {index}{name} of the existing policy is not in the new policy unchanged.")

@@ -25,6 +25,7 @@ def test_the_demo_scenario_does_what_it_narrates(sandbox: SandboxTarget) -> None
     [email] = scenario.emails
     assert f"[REMEDIATED] role {scenario.role_name}" in email.message
     assert all(line in text for line in email.message.splitlines())  # the demo shows the whole e-mail
+    assert "proof: ValidatePolicy PASS" in text and "proof: CheckNoNewAccess PASS" in text  # proven before the write
     assert scenario.status_after_rescan == "RESOLVED"
     assert "events delivered to the queue: 0" in text
     assert scenario.revert is not None and scenario.revert.code == 0

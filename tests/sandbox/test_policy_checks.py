@@ -624,3 +624,35 @@ def test_prove_write_and_rescan_a_public_bucket(aws: Any, standin: AccessAnalyze
         "StartResourceScan",
         "GetFinding",
     ]
+
+
+def _arn_deny(*arns: str, operator: str = "ArnLike") -> dict[str, Any]:
+    return {
+        "Sid": "AarDeny",
+        "Effect": "Deny",
+        "Principal": {"AWS": "*"},
+        "Action": "sts:AssumeRole",
+        "Condition": {operator: {"aws:PrincipalArn": list(arns)}},
+    }
+
+
+@pytest.mark.parametrize(
+    ("existing", "new", "result"),
+    [
+        # The tool widens its Deny by one more principal: it still denies everything it did.
+        (_arn_deny("arn:aws:iam::999988887777:user/a"), _arn_deny("arn:aws:iam::999988887777:user/a", "arn:b"), "PASS"),
+        # One principal dropped from the Deny: access comes back.
+        (_arn_deny("arn:aws:iam::999988887777:user/a", "arn:b"), _arn_deny("arn:aws:iam::999988887777:user/a"), "FAIL"),
+        # More values of a negated operator deny less.
+        (_arn_deny("arn:a", operator="ArnNotLike"), _arn_deny("arn:a", "arn:b", operator="ArnNotLike"), "FAIL"),
+    ],
+)
+def test_a_deny_covered_by_a_broader_one_is_kept(existing: dict[str, Any], new: dict[str, Any], result: str) -> None:
+    from sandbox.analysis.checks import check_no_new_access
+
+    allow = {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::999988887777:root"}, "Action": "sts:AssumeRole"}
+
+    def document(deny: dict[str, Any]) -> str:
+        return json.dumps({"Version": "2012-10-17", "Statement": [allow, deny]})
+
+    assert check_no_new_access(document(new), document(existing), "RESOURCE_POLICY")["result"] == result
