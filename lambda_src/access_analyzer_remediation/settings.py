@@ -94,6 +94,11 @@ class Settings:
     # Not configuration: set by the engine on the settings of a cycle whose clients act in this member account
     # (through the member role). The guards then take that account, not the analyzer's, as the one they act in.
     member_account_id: str | None = None
+    # Confirm after writing (confirmation.py): StartResourceScan, then a delayed GetFinding. Default on for the Lambda
+    # (the module sets it); the dataclass default is off for the CLI and tests.
+    confirm_changes: bool = False
+    confirm_delay_seconds: int = 300  # SQS DelaySeconds of each check (at most 900)
+    confirm_deadline_seconds: int = 3600  # still ACTIVE this long after the write: "did not resolve the finding"
 
     def with_mode(self, mode: Mode) -> Settings:
         """These settings in `mode`; notify holds every account (no `account_modes` entry remediates then: a dry run
@@ -158,6 +163,9 @@ class Settings:
             allow_management_account=_bool(env, "AAR_ALLOW_MANAGEMENT_ACCOUNT"),
             account_modes=_account_modes(env, "AAR_ACCOUNT_MODES"),
             excluded_account_ids=frozenset(_arn_list(env, "AAR_EXCLUDED_ACCOUNT_IDS", ACCOUNT_ID_RE)),
+            confirm_changes=_bool(env, "AAR_CONFIRM_CHANGES", "true"),
+            confirm_delay_seconds=_int(env, "AAR_CONFIRM_DELAY_SECONDS", 300, 0, 900),
+            confirm_deadline_seconds=_int(env, "AAR_CONFIRM_DEADLINE_SECONDS", 3600, 0, 86400),
         )
 
 
