@@ -114,6 +114,9 @@ locals {
     AAR_ALLOW_MANAGEMENT_ACCOUNT       = var.allow_management_account ? "true" : "false"
     AAR_ACCOUNT_MODES                  = jsonencode(var.account_modes)
     AAR_EXCLUDED_ACCOUNT_IDS           = jsonencode(var.excluded_account_ids)
+    AAR_CONFIRM_CHANGES                = var.confirm_changes.enabled ? "true" : "false"
+    AAR_CONFIRM_DELAY_SECONDS          = tostring(var.confirm_changes.delay_seconds)
+    AAR_CONFIRM_DEADLINE_SECONDS       = tostring(var.confirm_changes.deadline_seconds)
     POWERTOOLS_SERVICE_NAME            = var.name
     POWERTOOLS_METRICS_NAMESPACE       = var.metrics_namespace
     POWERTOOLS_LOG_LEVEL               = var.log_level
