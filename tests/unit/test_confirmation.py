@@ -331,3 +331,49 @@ def test_only_written_containments_are_scheduled(aws: Aws) -> None:
     [message] = _messages(aws, queue_url)
     assert Confirmation.parse(message).finding_id == finding["id"]
     assert confirmer.counters.take() == {"ConfirmationScheduled": 1}
+
+
+class _Recorder:
+    """A client that records its calls (the organization-mode scan parameters)."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+
+    def start_resource_scan(self, **kwargs: Any) -> None:
+        self.calls.append(("StartResourceScan", kwargs))
+
+    def send_message(self, **kwargs: Any) -> dict[str, str]:
+        self.calls.append(("SendMessage", kwargs))
+        return {"MessageId": "m-1"}
+
+
+class _Clients:
+    def __init__(self, recorder: _Recorder) -> None:
+        self.recorder = recorder
+
+    def access_analyzer(self, region: str) -> _Recorder:
+        return self.recorder
+
+    def sqs(self, region: str) -> _Recorder:
+        return self.recorder
+
+
+@pytest.mark.parametrize("organization", [False, True])
+def test_the_scan_names_the_resource_owner_in_organization_mode(aws: Aws, organization: bool) -> None:
+    aws.create_role("Member", trust_policy({"AWS": EXTERNAL}))
+    [finding] = aws.analyze()
+    outcome = aws.remediator().process([FindingRef(aws.standin.analyzer_arn, finding["id"])])
+    org = {"member_role_name": "aar-member", "management_account_id": "210987654321"} if organization else {}
+    settings = aws.settings(
+        confirm_changes=True, confirm_delay_seconds=7, queue_url="https://sqs/123456789012/q", **org
+    )
+    recorder = _Recorder()
+    confirmer = Confirmer(settings, _Clients(recorder), AuditStore(aws.client("dynamodb"), aws.table))  # type: ignore[arg-type]
+    confirmer.schedule(outcome)
+    [(scan, params), (send, message)] = recorder.calls
+    expected = {"analyzerArn": aws.standin.analyzer_arn, "resourceArn": finding["resource"]}
+    if organization:
+        expected["resourceOwnerAccount"] = finding["resourceOwnerAccount"]
+    assert (scan, params) == ("StartResourceScan", expected)
+    assert send == "SendMessage" and message["DelaySeconds"] == 7 and message["QueueUrl"] == settings.queue_url
+    assert Confirmation.parse(json.loads(message["MessageBody"])).finding_id == finding["id"]
