@@ -29,7 +29,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from .audit import AuditRecord, AuditStore
+from .audit import REVERT, AuditRecord, AuditStore, now_iso
 from .clients import AwsClients, error_code
 from .findings import Finding, FindingRef, MalformedEvent, finding_from_api
 from .notify import UNRESOLVED_REASONS
@@ -44,6 +44,7 @@ VERIFIED = "verified"
 UNRESOLVED = "unresolved"
 NOT_SCHEDULED = "not_scheduled"
 FINDING_GONE = "finding_gone"
+REVERTED = "reverted"  # an operator reverted the containment before the check: nothing to confirm, no alarm
 # Notice reasons (notify.Notice.headline shows them as NOT RESOLVED).
 CONTAINMENT_UNRESOLVED = "containment_unresolved"
 NEW_FINDING_AFTER_CHANGE = "new_finding_after_change"
@@ -235,6 +236,10 @@ class Confirmer:
             self._scan(again)
             self._send(again, min(self.settings.confirm_delay_seconds, math.ceil(message.deadline - now)))
             return []
+        if finding.status == "ACTIVE" and self._reverted(message):
+            summary = "the containment was reverted before it could be confirmed: the access is open as decided"
+            self.audit.write([self._record(finding, message, REVERTED, summary, status=finding.status)])
+            return []
         new = self._new_findings(message)
         outcomes: list[Outcome] = []
         if finding.status == "ACTIVE":
@@ -282,6 +287,14 @@ class Confirmer:
             QueueUrl=queue_url,
             MessageBody=json.dumps(message.to_json(), sort_keys=True),
             DelaySeconds=max(0, min(MAX_DELAY_SECONDS, delay)),
+        )
+
+    def _reverted(self, message: Confirmation) -> bool:
+        """Has an operator reverted this finding's containment since the write (a REVERT record after it)?"""
+        written = now_iso(lambda: message.written_at)
+        return any(
+            r.get("record_type") == REVERT and str(r.get("decided_at", "")) >= written
+            for r in self.audit.history(message.finding_id)
         )
 
     def _new_findings(self, message: Confirmation) -> list[str]:

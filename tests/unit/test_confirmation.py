@@ -4,11 +4,12 @@ the audit history and the digest. The AWS side is the moto server and the Access
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
-from access_analyzer_remediation.audit import AuditStore
+from access_analyzer_remediation.audit import REVERT, AuditRecord, AuditStore
 from access_analyzer_remediation.confirmation import (
     CONFIRM,
     CONTAINMENT_UNRESOLVED,
@@ -21,7 +22,7 @@ from access_analyzer_remediation.confirmation import (
 from access_analyzer_remediation.findings import FindingRef
 from access_analyzer_remediation.notify import Notice
 
-from .conftest import Aws, trust_policy
+from .conftest import ANALYZER, Aws, trust_policy
 from .test_handler import CONTEXT, _finding_event, _load_handler, _sqs_event
 from .test_handler import _env as _handler_env
 
@@ -221,6 +222,36 @@ def test_still_active_at_the_deadline_is_a_loud_unresolved_notice_naming_what_st
     [email] = aws.emails()
     assert "[NOT RESOLVED]" in email["Message"] and "containment did not resolve the finding" in email["Message"]
     assert email["Subject"].startswith("[Access Analyzer] NOT RESOLVED by the containment:")
+
+
+def test_a_containment_reverted_before_the_check_is_not_an_alarm(aws: Aws) -> None:
+    aws.create_role("Reverted", trust_policy({"AWS": EXTERNAL}))
+    [finding] = aws.analyze()
+    clock = Clock()
+    audit = AuditStore(aws.client("dynamodb"), aws.table, clock=clock)
+    earlier = AuditRecord(finding["id"], REVERT, "revert", "operator", "removed", "remediate", ANALYZER, "r")
+    audit.write([audit.stamp(earlier)])  # a revert before the write: not this containment's
+    clock.now += 10
+    message = _message(aws, finding, clock)
+    clock.now += 10
+    audit.write([audit.stamp(replace(earlier, analyzer_arn=aws.standin.analyzer_arn))])  # the operator's revert
+    clock.now += 601
+    assert _confirmer(aws, clock, _queue(aws)).check(message) == []
+    [confirm] = _confirms(aws)
+    assert confirm["decision"]["S"] == "reverted" and aws.emails() == []
+
+
+def test_a_revert_before_the_write_does_not_silence_the_alarm(aws: Aws) -> None:
+    aws.create_role("RevertedBefore", trust_policy({"AWS": EXTERNAL}))
+    [finding] = aws.analyze()
+    clock = Clock()
+    audit = AuditStore(aws.client("dynamodb"), aws.table, clock=clock)
+    audit.write([audit.stamp(AuditRecord(finding["id"], REVERT, "revert", "op", "x", "remediate", ANALYZER, "r"))])
+    clock.now += 10
+    message = _message(aws, finding, clock)
+    clock.now += 601
+    [outcome] = _confirmer(aws, clock, _queue(aws)).check(message)
+    assert outcome.reason == CONTAINMENT_UNRESOLVED
 
 
 def test_the_attempts_are_bounded_even_before_the_deadline(aws: Aws) -> None:
