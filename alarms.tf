@@ -74,6 +74,28 @@ resource "aws_cloudwatch_metric_alarm" "notification_failed" {
   tags = var.tags
 }
 
+# A containment did not resolve its finding (still ACTIVE at confirm_changes.deadline_seconds after the write), or a
+# new ACTIVE finding appeared on the contained resource after the write (confirmation.py): access is still open.
+resource "aws_cloudwatch_metric_alarm" "containment_unresolved" {
+  count = var.create_alarms && var.confirm_changes.enabled ? 1 : 0
+
+  alarm_name          = "${var.name}-containment-unresolved"
+  alarm_description   = "A Deny the ${var.name} Lambda wrote did not resolve its Access Analyzer finding (or a new finding appeared on the resource): see the NOT RESOLVED notice and the CONFIRM records in the audit table."
+  namespace           = var.metrics_namespace
+  metric_name         = "ContainmentUnresolved"
+  dimensions          = { service = var.name }
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [local.alarm_topic_arn]
+  ok_actions          = [local.alarm_topic_arn]
+
+  tags = var.tags
+}
+
 # Findings waiting in the queue for longer than queue_age_alarm_seconds: the pipeline is stuck (throttled, failing,
 # out of concurrency) even though nothing reached a dead-letter queue yet.
 resource "aws_cloudwatch_metric_alarm" "queue_age" {

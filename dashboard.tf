@@ -18,6 +18,10 @@ locals {
       { name = "Skipped", label = "Skipped (already contained, no longer active, inside the zone of trust, unverified claims)" },
       { name = "Failed", label = "Failed (retried, then the dead-letter queue)" },
       { name = "HeldBackNoSubscription", label = "Held back: no confirmed subscription" },
+      { name = "ConfirmationScheduled", label = "Confirmation scheduled after a write" },
+      { name = "ConfirmationNotScheduled", label = "Confirmation NOT scheduled (see the CONFIRM record)" },
+      { name = "ContainmentVerified", label = "Containment verified (finding resolved)" },
+      { name = "ContainmentUnresolved", label = "Containment did NOT resolve the finding" },
     ] : concat([var.metrics_namespace, metric.name], local.dashboard_service, [{ label = metric.label, stat = "Sum" }])
   ]
 
@@ -55,6 +59,7 @@ locals {
     [for a in aws_cloudwatch_metric_alarm.dlq : a.arn],
     aws_cloudwatch_metric_alarm.lambda_errors[*].arn,
     aws_cloudwatch_metric_alarm.notification_failed[*].arn,
+    aws_cloudwatch_metric_alarm.containment_unresolved[*].arn,
     aws_cloudwatch_metric_alarm.queue_age[*].arn,
   )
 

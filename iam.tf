@@ -64,6 +64,18 @@ data "aws_iam_policy_document" "lambda" {
     resources = local.analyzer_arns
   }
 
+  # Confirm after writing (confirmation.py `_scan`): an immediate re-analysis of the contained resource. The delayed
+  # check is a SendMessage to the function's own queue (EnqueueSweptFindings) and a GetFinding (ReadFindings).
+  dynamic "statement" {
+    for_each = var.confirm_changes.enabled ? ["ConfirmChanges"] : []
+
+    content {
+      sid       = statement.value
+      actions   = ["access-analyzer:StartResourceScan"]
+      resources = local.analyzer_arns
+    }
+  }
+
   # What touches the resources of the account (roles' trust policies, and the buckets, keys, queues, ... of
   # resource_types, each with its explicit Denies): modules/permissions, the one source a member role
   # (modules/member-role, modules/member-role-stackset) shares, so the two can never drift apart.
@@ -126,8 +138,8 @@ data "aws_iam_policy_document" "lambda" {
     resources = [local.queue_arn]
   }
 
-  # The sweep puts a reference to each ACTIVE finding on the same queue (SendMessageBatch needs sqs:SendMessage);
-  # the queue policy lets no one else but the rule send.
+  # The sweep puts a reference to each ACTIVE finding on the same queue (SendMessageBatch needs sqs:SendMessage), and
+  # a written containment its delayed confirmation (SendMessage); the queue policy lets no one else but the rule send.
   statement {
     sid       = "EnqueueSweptFindings"
     actions   = ["sqs:SendMessage"]

@@ -118,6 +118,9 @@ locals {
     AAR_APPROVAL_TIMEOUT_HOURS         = var.approval_timeout_hours == null ? "" : tostring(var.approval_timeout_hours)
     AAR_ON_TIMEOUT                     = var.on_timeout
     AAR_PROVE_CHANGES                  = var.prove_changes ? "true" : "false"
+    AAR_CONFIRM_CHANGES                = var.confirm_changes.enabled ? "true" : "false"
+    AAR_CONFIRM_DELAY_SECONDS          = tostring(var.confirm_changes.delay_seconds)
+    AAR_CONFIRM_DEADLINE_SECONDS       = tostring(var.confirm_changes.deadline_seconds)
     POWERTOOLS_SERVICE_NAME            = var.name
     POWERTOOLS_METRICS_NAMESPACE       = var.metrics_namespace
     POWERTOOLS_LOG_LEVEL               = var.log_level

@@ -43,6 +43,7 @@ resource "terraform_data" "destroy_guard" {
     aws_cloudwatch_metric_alarm.dlq,
     aws_cloudwatch_metric_alarm.lambda_errors,
     aws_cloudwatch_metric_alarm.notification_failed,
+    aws_cloudwatch_metric_alarm.containment_unresolved,
     aws_cloudwatch_metric_alarm.queue_age,
     aws_dynamodb_table.audit,
     aws_iam_role.lambda,

@@ -574,6 +574,27 @@ variable "event_source_mapping" {
   }
 }
 
+variable "confirm_changes" {
+  description = "Confirm after writing: once a containment is written, ask the analyzer to re-scan the resource (StartResourceScan) and check the finding again `delay_seconds` later (a message to the function's own queue, SQS DelaySeconds 0..900), again and again until `deadline_seconds` after the write. RESOLVED or ARCHIVED: the audit history gets a CONFIRM record \"verified\"; still ACTIVE at the deadline, or a new ACTIVE finding on the resource: a NOT RESOLVED notice, the ContainmentUnresolved metric and its alarm. `enabled = false`: no scan and no message (AAR_CONFIRM_CHANGES, AAR_CONFIRM_DELAY_SECONDS, AAR_CONFIRM_DEADLINE_SECONDS)."
+  type = object({
+    enabled          = optional(bool, true)
+    delay_seconds    = optional(number, 300)
+    deadline_seconds = optional(number, 3600)
+  })
+  default  = {}
+  nullable = false
+
+  validation {
+    condition     = var.confirm_changes.delay_seconds >= 0 && var.confirm_changes.delay_seconds <= 900 && floor(var.confirm_changes.delay_seconds) == var.confirm_changes.delay_seconds
+    error_message = "confirm_changes.delay_seconds must be an integer 0..900 (SQS DelaySeconds)."
+  }
+
+  validation {
+    condition     = var.confirm_changes.deadline_seconds >= var.confirm_changes.delay_seconds && var.confirm_changes.deadline_seconds <= 86400 && floor(var.confirm_changes.deadline_seconds) == var.confirm_changes.deadline_seconds
+    error_message = "confirm_changes.deadline_seconds must be an integer from delay_seconds to 86400."
+  }
+}
+
 variable "max_receive_count" {
   description = "Receives of a message before the queue moves it to its dead-letter queue."
   type        = number

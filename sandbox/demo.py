@@ -55,7 +55,20 @@ MODULE_ARGUMENTS_TEMPLATE: dict[str, Any] = {
     "create_analyzer": False,  # moto has no Access Analyzer
     "analyzer_arns": None,  # filled in: the stand-in's analyzer
     "lambda_layers": [],  # moto rejects the public Powertools layer (another account's layer)
+    # Confirm after writing at once: the function's re-scan resolves the finding before its check comes back.
+    "confirm_changes": {"delay_seconds": 0, "deadline_seconds": 0},
 }
+
+
+def show_confirmation(local: LocalDeployment, narrator: Narrator, finding_id: str) -> None:
+    """The confirmation the function scheduled after the write: run it and print the CONFIRM record."""
+    if local.function.configuration.environment.get("AAR_CONFIRM_CHANGES") != "true":
+        narrator.say("confirmation: off (confirm_changes.enabled = false)")
+        return
+    local.run_function(local.receive_findings(1))
+    for item in local.audit_records(finding_id):
+        if item.get("record_type") == "CONFIRM":
+            narrator.say(f"confirmation: {item.get('decision')} ({item.get('summary')})")
 
 
 class Narrator:
@@ -178,6 +191,7 @@ class Scenario:
             n.say(f"  {item['sk']}: {item.get('decision')} ({item.get('reason')}), sids_added {item.get('sids_added')}")
             for proof in json.loads(item.get("proofs") or "[]"):  # proven before the write (prove_changes)
                 n.say(f"    proof: {proof['check']} {proof['verdict']}: {proof['detail']}")
+        show_confirmation(self.local, n, self.finding["id"])
 
     def show_policies(self) -> None:
         n = self.narrator
@@ -295,6 +309,7 @@ class BucketScenario:
             for record in self.delivery.invocation.log_records():
                 if record.get("message") == "decision":
                     n.say(f"decision: {record['decision']} ({record['reason']}): {record['summary']}")
+            show_confirmation(self.local, n, self.finding["id"])
             self.policy_after = self._policy()
             n.say("the bucket policy now (the original statement untouched, the Deny appended):")
             n.json(self.policy_after)

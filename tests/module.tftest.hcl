@@ -124,6 +124,9 @@ run "defaults" {
       AAR_MODE_RULES                     = "[]"
       AAR_APPROVAL_TIMEOUT_HOURS         = ""
       AAR_ON_TIMEOUT                     = "expire"
+      AAR_CONFIRM_CHANGES                = "true"
+      AAR_CONFIRM_DELAY_SECONDS          = "300"
+      AAR_CONFIRM_DEADLINE_SECONDS       = "3600"
       POWERTOOLS_SERVICE_NAME            = "access-analyzer-remediation"
       POWERTOOLS_METRICS_NAMESPACE       = "AccessAnalyzerRemediation"
       POWERTOOLS_LOG_LEVEL               = "INFO"
@@ -234,6 +237,7 @@ run "defaults" {
       CheckSubscriptions     = jsonencode(["Allow", ["sns:ListSubscriptionsByTopic"], ["arn:aws:sns:us-west-2:111122223333:access-analyzer-remediation"]])
       ConsumeQueue           = jsonencode(["Allow", ["sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"], ["arn:aws:sqs:us-west-2:111122223333:access-analyzer-remediation"]])
       EnqueueSweptFindings   = jsonencode(["Allow", ["sqs:SendMessage"], ["arn:aws:sqs:us-west-2:111122223333:access-analyzer-remediation"]])
+      ConfirmChanges         = jsonencode(["Allow", ["access-analyzer:StartResourceScan"], ["arn:aws:access-analyzer:us-west-2:111122223333:analyzer/access-analyzer-remediation"]])
       WriteLogs              = jsonencode(["Allow", ["logs:CreateLogStream", "logs:PutLogEvents"], ["arn:aws:logs:us-west-2:111122223333:log-group:/aws/lambda/access-analyzer-remediation:*"]])
       KmsViaSns              = jsonencode(["Allow", ["kms:Decrypt", "kms:GenerateDataKey"], ["arn:aws:kms:us-west-2:111122223333:key/55555555-5555-5555-5555-555555555555"]])
       EditBucketPolicies     = jsonencode(["Allow", ["s3:DeleteBucketPolicy", "s3:GetBucketAcl", "s3:GetBucketPolicy", "s3:GetBucketPublicAccessBlock", "s3:GetBucketTagging", "s3:PutBucketAcl", "s3:PutBucketPolicy", "s3:PutBucketPublicAccessBlock"], ["arn:aws:s3:::*"]])
@@ -277,12 +281,13 @@ run "defaults" {
     condition = (
       length(aws_cloudwatch_metric_alarm.dlq) == 2 && length(aws_cloudwatch_metric_alarm.lambda_errors) == 1
       && length(aws_cloudwatch_metric_alarm.notification_failed) == 1 && length(aws_cloudwatch_metric_alarm.queue_age) == 1
+      && length(aws_cloudwatch_metric_alarm.containment_unresolved) == 1
     )
-    error_message = "Alarms on both DLQs, on Lambda errors, on failed digests and on the queue's age are created by default."
+    error_message = "Alarms on both DLQs, on Lambda errors, on failed digests, on the queue's age and on unresolved containments are created by default."
   }
 
   assert {
-    condition = alltrue([for a in concat(values(aws_cloudwatch_metric_alarm.dlq), aws_cloudwatch_metric_alarm.lambda_errors, aws_cloudwatch_metric_alarm.notification_failed, aws_cloudwatch_metric_alarm.queue_age) :
+    condition = alltrue([for a in concat(values(aws_cloudwatch_metric_alarm.dlq), aws_cloudwatch_metric_alarm.lambda_errors, aws_cloudwatch_metric_alarm.notification_failed, aws_cloudwatch_metric_alarm.queue_age, aws_cloudwatch_metric_alarm.containment_unresolved) :
     a.alarm_actions == toset([aws_sns_topic.this.arn])])
     error_message = "Alarms notify the module's topic by default."
   }
@@ -303,6 +308,18 @@ run "defaults" {
 
   assert {
     condition = (
+      aws_cloudwatch_metric_alarm.containment_unresolved[0].namespace == "AccessAnalyzerRemediation"
+      && aws_cloudwatch_metric_alarm.containment_unresolved[0].metric_name == "ContainmentUnresolved"
+      && aws_cloudwatch_metric_alarm.containment_unresolved[0].dimensions == tomap({ service = "access-analyzer-remediation" })
+      && aws_cloudwatch_metric_alarm.containment_unresolved[0].statistic == "Sum"
+      && aws_cloudwatch_metric_alarm.containment_unresolved[0].threshold == 0
+      && aws_cloudwatch_metric_alarm.containment_unresolved[0].comparison_operator == "GreaterThanThreshold"
+    )
+    error_message = "ContainmentUnresolved alarm: the Powertools metric of this service, Sum > 0."
+  }
+
+  assert {
+    condition = (
       aws_cloudwatch_metric_alarm.queue_age[0].namespace == "AWS/SQS"
       && aws_cloudwatch_metric_alarm.queue_age[0].metric_name == "ApproximateAgeOfOldestMessage"
       && aws_cloudwatch_metric_alarm.queue_age[0].dimensions == tomap({ QueueName = aws_sqs_queue.this.name })
@@ -313,7 +330,7 @@ run "defaults" {
   }
 
   assert {
-    condition     = !contains([for a in concat(values(aws_cloudwatch_metric_alarm.dlq), aws_cloudwatch_metric_alarm.lambda_errors, aws_cloudwatch_metric_alarm.notification_failed, aws_cloudwatch_metric_alarm.queue_age) : a.metric_name], "NotContained")
+    condition     = !contains([for a in concat(values(aws_cloudwatch_metric_alarm.dlq), aws_cloudwatch_metric_alarm.lambda_errors, aws_cloudwatch_metric_alarm.notification_failed, aws_cloudwatch_metric_alarm.queue_age, aws_cloudwatch_metric_alarm.containment_unresolved) : a.metric_name], "NotContained")
     error_message = "NotContained is informational: no alarm."
   }
 
@@ -378,6 +395,7 @@ run "defaults" {
       ])) == toset([
       "Remediated", "NotifiedOnly", "Skipped", "Failed", "NotContained", "NotificationFailed", "HeldBackNoSubscription",
       "StaleRead", "LedgerRepaired",
+      "ConfirmationScheduled", "ConfirmationNotScheduled", "ContainmentVerified", "ContainmentUnresolved",
     ])
     error_message = "The dashboard charts every Powertools metric of the contract, in the namespace and for the service of this deployment."
   }
@@ -426,7 +444,7 @@ run "defaults" {
   assert {
     condition = (
       one([for w in jsondecode(aws_cloudwatch_dashboard.this[0].dashboard_body).widgets : w.properties.annotations.horizontal[0].value if can(w.properties.annotations)]) == 3600
-      && one([for w in jsondecode(aws_cloudwatch_dashboard.this[0].dashboard_body).widgets : length(w.properties.alarms) if w.type == "alarm"]) == 5
+      && one([for w in jsondecode(aws_cloudwatch_dashboard.this[0].dashboard_body).widgets : length(w.properties.alarms) if w.type == "alarm"]) == 6
       && alltrue([for w in jsondecode(aws_cloudwatch_dashboard.this[0].dashboard_body).widgets : w.properties.region == "us-west-2" if w.type == "metric"])
       && output.dashboard_arn == aws_cloudwatch_dashboard.this[0].dashboard_arn
     )
@@ -490,7 +508,7 @@ run "roles_only" {
   assert {
     condition = toset([for s in data.aws_iam_policy_document.lambda.statement : s.sid]) == toset([
       "ReadFindings", "EditRoleTrustPolicies", "NeverEditProtectedRoles", "AuditTable", "PublishDigest",
-      "CheckSubscriptions", "ConsumeQueue", "EnqueueSweptFindings", "WriteLogs", "KmsViaSns",
+      "CheckSubscriptions", "ConsumeQueue", "EnqueueSweptFindings", "ConfirmChanges", "WriteLogs", "KmsViaSns",
     ])
     error_message = "resource_types = [\"AWS::IAM::Role\"]: the role policy's statements are the roles-only ones."
   }
@@ -826,9 +844,28 @@ run "customer_managed_keys_and_boundary" {
   }
 
   assert {
-    condition = alltrue([for a in concat(values(aws_cloudwatch_metric_alarm.dlq), aws_cloudwatch_metric_alarm.lambda_errors, aws_cloudwatch_metric_alarm.notification_failed, aws_cloudwatch_metric_alarm.queue_age) :
+    condition = alltrue([for a in concat(values(aws_cloudwatch_metric_alarm.dlq), aws_cloudwatch_metric_alarm.lambda_errors, aws_cloudwatch_metric_alarm.notification_failed, aws_cloudwatch_metric_alarm.queue_age, aws_cloudwatch_metric_alarm.containment_unresolved) :
     a.alarm_actions == toset([var.alarm_topic_arn])])
     error_message = "Alarms notify alarm_topic_arn when it is set."
+  }
+}
+
+run "confirm_changes_off" {
+  command = apply
+
+  variables {
+    confirm_changes = { enabled = false, delay_seconds = 0, deadline_seconds = 0 }
+  }
+
+  assert {
+    condition = (
+      aws_lambda_function.this.environment[0].variables["AAR_CONFIRM_CHANGES"] == "false"
+      && aws_lambda_function.this.environment[0].variables["AAR_CONFIRM_DELAY_SECONDS"] == "0"
+      && aws_lambda_function.this.environment[0].variables["AAR_CONFIRM_DEADLINE_SECONDS"] == "0"
+      && !contains([for s in data.aws_iam_policy_document.lambda.statement : s.sid], "ConfirmChanges")
+      && length(aws_cloudwatch_metric_alarm.containment_unresolved) == 0
+    )
+    error_message = "confirm_changes off: no StartResourceScan statement, no ContainmentUnresolved alarm, AAR_CONFIRM_CHANGES=false."
   }
 }
 

@@ -113,6 +113,24 @@ run "lock_lease_seconds" {
   expect_failures = [var.lock_lease_seconds]
 }
 
+run "confirm_changes_delay" {
+  command = plan
+  variables { confirm_changes = { delay_seconds = 901 } }
+  expect_failures = [var.confirm_changes]
+}
+
+run "confirm_changes_deadline_before_delay" {
+  command = plan
+  variables { confirm_changes = { delay_seconds = 600, deadline_seconds = 300 } }
+  expect_failures = [var.confirm_changes]
+}
+
+run "confirm_changes_deadline_fraction" {
+  command = plan
+  variables { confirm_changes = { deadline_seconds = 3600.5 } }
+  expect_failures = [var.confirm_changes]
+}
+
 run "architecture" {
   command = plan
   variables { architecture = "aarch64" }

@@ -160,6 +160,7 @@ module "access_analyzer_remediation" {
   create_sns_kms_key             = !var.create_kms_key # without the example's key, the module makes one for its topic
   sns_kms_key_id                 = local.kms_key_arn
   require_confirmed_subscription = var.require_confirmed_subscription
+  confirm_changes                = var.confirm_changes
 
   # Audit table (deletion protection off so `terraform destroy` works in a test account)
   audit_table_kms_key_arn         = local.kms_key_arn

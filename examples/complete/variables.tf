@@ -27,6 +27,17 @@ variable "require_confirmed_subscription" {
   default     = true
 }
 
+variable "confirm_changes" {
+  description = "Confirm after writing (the module's confirm_changes): StartResourceScan, then a delayed check of the finding; a local sandbox whose tests share one queue turns it off."
+  type = object({
+    enabled          = optional(bool, true)
+    delay_seconds    = optional(number, 300)
+    deadline_seconds = optional(number, 3600)
+  })
+  default  = {}
+  nullable = false
+}
+
 variable "mode" {
   description = "remediate or notify."
   type        = string

@@ -22,6 +22,7 @@ with gc_paused():
     from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 
     from . import approval
+    from .confirmation import Confirmation, Confirmer, MalformedConfirmation, is_confirmation
     from .engine import NotificationFailed, Remediator
     from .findings import FindingRef, Ignored, MalformedEvent, parse_message
     from .notify import HELD_BACK_REASONS, INTENDED_REASONS
@@ -38,6 +39,7 @@ if SETTINGS.tracing:
     Tracer()  # patches botocore: AWS calls show up as X-Ray subsegments
 
 _remediator: Remediator | None = None
+_confirmer: Confirmer | None = None
 # Counted once more per resource type (dimensions service and resource_type; docs/architecture.md, "Metrics").
 PER_TYPE_METRICS = ("Remediated", "NotifiedOnly", "NotContained", "Failed")
 # The resource_type of an outcome without a finding GetFinding returned (not read, not found, unknown analyzer,
@@ -74,6 +76,15 @@ def remediator() -> Remediator:
     return _remediator
 
 
+def confirmer() -> Confirmer:
+    """Confirm after writing (confirmation.py), with the engine's clients and audit store."""
+    global _confirmer  # noqa: PLW0603 - as remediator()
+    if _confirmer is None:
+        engine = remediator()
+        _confirmer = Confirmer(SETTINGS, engine.clients, engine.audit, engine.clock)
+    return _confirmer
+
+
 @metrics.log_metrics
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
@@ -97,6 +108,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if ref is None:
         return {"processed": 0, "failed": 0}
     [outcome] = remediator().process([ref], remaining)
+    confirmer().schedule([outcome])
     if any(_finish([outcome], account, flush=False)):
         # Direct EventBridge -> Lambda invocations are asynchronous: raising makes Lambda retry the event.
         raise RecordFailed(f"finding {ref.finding_id}: {outcome.decision} ({outcome.reason})")
@@ -113,6 +125,7 @@ def _handle_batch(
     del context
     records = _sqs_records(event)
     refs: list[tuple[str, FindingRef]] = []
+    checks: list[tuple[str, object]] = []
     redelivered = False
     for record in records:
         message_id = str(record["messageId"])
@@ -122,14 +135,35 @@ def _handle_batch(
         except (TypeError, ValueError):
             _malformed("body is not JSON", message_id)
             continue
+        if is_confirmation(body):  # a delayed check of a containment: never a decision to write
+            checks.append((message_id, body))
+            continue
         ref = _parse(body, message_id)
         if ref is not None:
             refs.append((message_id, ref))
     outcomes = remediator().process([ref for _, ref in refs], remaining)
+    confirmer().schedule(outcomes)
+    confirmed, unchecked = _confirm(checks)
     # A redelivery may be the first to meet a notice an earlier invocation could not send: send those too.
-    retry = _finish(outcomes, account, flush=redelivered)
-    failed = list(dict.fromkeys(message_id for (message_id, _), again in zip(refs, retry, strict=True) if again))
+    retry = _finish([*outcomes, *(o for _, o in confirmed)], account, flush=redelivered)
+    ids = [message_id for message_id, _ in refs] + [message_id for message_id, _ in confirmed]
+    failed = list(dict.fromkeys([*(m for m, again in zip(ids, retry, strict=True) if again), *unchecked]))
     return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in failed]}
+
+
+def _confirm(checks: Sequence[tuple[str, object]]) -> tuple[list[tuple[str, Outcome]], list[str]]:
+    """Run the delayed checks: (message id, outcome to announce) pairs, and the message ids to hand back."""
+    announced: list[tuple[str, Outcome]] = []
+    failed: list[str] = []
+    for message_id, body in checks:
+        try:
+            announced += [(message_id, o) for o in confirmer().check(Confirmation.parse(body))]
+        except MalformedConfirmation as err:
+            _malformed(f"confirmation: {err}", message_id)
+        except Exception as err:  # GetFinding, the re-send or the record failed: the queue redelivers it
+            logger.warning("confirmation check failed", extra={"message_id": message_id, "error": repr(err)})
+            failed.append(message_id)
+    return announced, failed
 
 
 def _parse(event: object, message_id: str = "") -> FindingRef | None:
@@ -172,6 +206,8 @@ def _finish(outcomes: Sequence[Outcome], account: str, flush: bool) -> list[bool
         if value:
             metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
     engine.counters.stale_reads = engine.counters.repaired = 0
+    for name, value in (_confirmer.counters.take() if _confirmer is not None else {}).items():
+        metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
     try:
         engine.announce(outcomes, account, flush=flush)
     except NotificationFailed as err:

@@ -31,6 +31,8 @@ _CONSOLE = {
 # Access stays open although nobody said it is intended: these notices are loud.
 INTENDED_REASONS = frozenset({"exempt_tag", "allowlisted_principal", "intended_by_operator"})
 HELD_BACK_REASONS = frozenset({"notify_mode", "no_confirmed_subscription", "approval_pending"})
+# The confirmation after a write (confirmation.py) found the access still open: loud.
+UNRESOLVED_REASONS = frozenset({"containment_unresolved", "new_finding_after_change"})
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,8 @@ class Notice:
             return "NOTIFY ONLY"
         if self.reason in INTENDED_REASONS:
             return "INTENDED"
+        if self.reason in UNRESOLVED_REASONS:
+            return "NOT RESOLVED"
         return "NOT CONTAINED"
 
     def to_json(self) -> dict[str, Any]:
@@ -119,6 +123,7 @@ def subject(notices: Sequence[Notice], account: str, part: int = 1, parts: int =
             "NOT CONTAINED": "NOT CONTAINED: external access to",
             "INTENDED": "Intended external access to",
             "APPROVAL NEEDED": "Approval needed: external access to",
+            "NOT RESOLVED": "NOT RESOLVED by the containment:",
         }.get(notice.headline, "External access to")
         text = f"[Access Analyzer] {verb} {_noun(notice.finding)} {notice.finding.resource.name}"
     else:

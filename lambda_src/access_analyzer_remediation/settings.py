@@ -120,6 +120,11 @@ class Settings:
     # Prove before writing (proofs.py): Access Analyzer's checks on every planned policy document. On for the
     # Lambda (the module's prove_changes); the dataclass default is off for the CLI (`plan --prove`) and tests.
     prove_changes: bool = False
+    # Confirm after writing (confirmation.py): StartResourceScan, then a delayed GetFinding. Default on for the Lambda
+    # (the module sets it); the dataclass default is off for the CLI and tests.
+    confirm_changes: bool = False
+    confirm_delay_seconds: int = 300  # SQS DelaySeconds of each check (at most 900)
+    confirm_deadline_seconds: int = 3600  # still ACTIVE this long after the write: "did not resolve the finding"
 
     def with_mode(self, mode: Mode) -> Settings:
         """These settings in `mode`; notify holds every account (no `account_modes` entry or `mode_rules` entry
@@ -204,6 +209,9 @@ class Settings:
             approval_timeout_hours=_optional_int(env, "AAR_APPROVAL_TIMEOUT_HOURS", 1, 8760),
             on_timeout=_on_timeout(env, "AAR_ON_TIMEOUT"),
             prove_changes=_bool(env, "AAR_PROVE_CHANGES", "true"),
+            confirm_changes=_bool(env, "AAR_CONFIRM_CHANGES", "true"),
+            confirm_delay_seconds=_int(env, "AAR_CONFIRM_DELAY_SECONDS", 300, 0, 900),
+            confirm_deadline_seconds=_int(env, "AAR_CONFIRM_DEADLINE_SECONDS", 3600, 0, 86400),
         )
 
 

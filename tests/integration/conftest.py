@@ -131,6 +131,9 @@ def sandbox_deployment(
             "lambda_layers": [],
             "create_kms_key": False,
             "resource_types": list(SANDBOX_RESOURCE_TYPES),
+            # The package's tests share the deployed queue: a delayed confirmation message would land in another
+            # test's receive. test_confirmation.py turns it on for the function while it runs.
+            "confirm_changes": {"enabled": False},
         },
     )
     work_dir = tmp_path_factory.mktemp("sandbox")

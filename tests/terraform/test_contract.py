@@ -206,6 +206,25 @@ def test_protected_role_patterns_default_is_the_contract() -> None:
     assert variables["protected_role_patterns"]["default"] == contract
 
 
+def test_the_confirmation_statement_grants_exactly_the_scan_the_code_calls() -> None:
+    """confirm_changes: the dynamic ConfirmChanges statement grants access-analyzer:StartResourceScan on the analyzers
+    and nothing else, only while confirmation is on; confirmation.py calls StartResourceScan (and SendMessage, already
+    granted to the sweep), and the contract names the action."""
+    [dynamic] = [
+        d["statement"]
+        for d in lambda_policy()["dynamic"]
+        if "statement" in d and d["statement"]["for_each"].startswith("${var.confirm_changes.enabled")
+    ]
+    assert dynamic["for_each"] == '${var.confirm_changes.enabled ? ["ConfirmChanges"] : []}'
+    [content] = dynamic["content"] if isinstance(dynamic["content"], list) else [dynamic["content"]]
+    assert content["actions"] == ["access-analyzer:StartResourceScan"]
+    assert content["resources"] == "${local.analyzer_arns}"
+    source = (REPO_ROOT / "lambda_src/access_analyzer_remediation/confirmation.py").read_text()
+    assert ".start_resource_scan(**kwargs)" in source and ".send_message(" in source
+    assert "`access-analyzer:StartResourceScan`" in CONTRACT
+    assert "sqs:SendMessage" in actions_of(static_statements(), "Allow")
+
+
 def test_metric_alarms_watch_contract_metrics() -> None:
     """Every alarm on a Powertools metric names a metric of the contract's Metrics table; NotContained has none."""
     metrics = table_column(section("Metrics"), 0)
@@ -215,7 +234,7 @@ def test_metric_alarms_watch_contract_metrics() -> None:
         for name, body in block.get("aws_cloudwatch_metric_alarm", {}).items()
     }
     powertools = {a["metric_name"] for a in alarms.values() if a["namespace"] == "${var.metrics_namespace}"}
-    assert powertools == {"NotificationFailed"}
+    assert powertools == {"NotificationFailed", "ContainmentUnresolved"}
     assert powertools <= metrics
     assert "NotContained" in metrics  # informational: documented, never alarmed
     assert all(a["dimensions"] == {"service": "${var.name}"} for a in alarms.values() if a["metric_name"] in powertools)

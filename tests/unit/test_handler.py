@@ -32,6 +32,7 @@ def _env(aws: Aws, **overrides: str) -> dict[str, str]:
             "AAR_AUDIT_TABLE_NAME": aws.table,
             "AAR_TOPIC_ARN": aws.topic_arn,
             "POWERTOOLS_METRICS_NAMESPACE": "AarTest",
+            "AAR_CONFIRM_CHANGES": "false",  # the confirmation after a write: tests/unit/test_confirmation.py
         }
     )
     env.update(overrides)
