@@ -80,6 +80,7 @@ def test_only_matched_events_are_forwarded_and_the_target_bus_rules_filter_them(
 
 
 def test_a_disabled_forwarding_rule_forwards_nothing(moto: MotoServer) -> None:
-    home_sqs, home_url = _queue_behind_rule(moto, "us-east-1", "central", PATTERN)
+    # The home rule matches on source only: moto's own forwarding (resources dropped) would reach it.
+    home_sqs, home_url = _queue_behind_rule(moto, "us-east-1", "central", {"source": ["aws.access-analyzer"]})
     _put_finding(_forwarding_rule(moto, PATTERN, state="DISABLED"))
     assert _drain(home_sqs, home_url) == []
