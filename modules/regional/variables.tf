@@ -116,7 +116,7 @@ variable "event_retry_policy" {
 }
 
 variable "sqs_kms_key_arn" {
-  description = "ARN of a customer managed KMS key (of this Region) for the forwarding dead-letter queue. null: SQS managed encryption (SSE-SQS)."
+  description = "ARN of a customer managed KMS key (of this Region) for the forwarding dead-letter queue; its key policy must let events.amazonaws.com call kms:GenerateDataKey and kms:Decrypt, or EventBridge cannot put failed events there. null: SQS managed encryption (SSE-SQS)."
   type        = string
   default     = null
 
