@@ -53,6 +53,7 @@ module "central" {
   create_analyzer = var.create_analyzer
   analyzer_type   = "ORGANIZATION"
   analyzer_arns   = var.analyzer_arns
+  resource_types  = var.resource_types
 
   # In organization mode the zone of trust is the organization: sharing between its accounts is intended.
   trusted_organization_id = var.organization_id
@@ -83,6 +84,7 @@ module "member_role_stack_set" {
   organizational_unit_ids = var.organizational_unit_ids
   name                    = local.member_role_name
   central_role_arn        = module.central.lambda_role_arn
+  resource_types          = var.resource_types
   organization_id         = var.organization_id
   external_id             = var.external_id
 }
@@ -98,6 +100,7 @@ module "management_account_member_role" {
 
   name             = local.member_role_name
   central_role_arn = module.central.lambda_role_arn
+  resource_types   = var.resource_types
   organization_id  = var.organization_id
   external_id      = var.external_id
 }
@@ -113,6 +116,7 @@ module "member_account_member_role" {
 
   name             = local.member_role_name
   central_role_arn = module.central.lambda_role_arn
+  resource_types   = var.resource_types
   organization_id  = var.organization_id
   external_id      = var.external_id
 }

@@ -33,6 +33,11 @@ output "member_account_member_role_arn" {
   value       = one(module.member_account_member_role[*].role_arn)
 }
 
+output "lambda_function_name" {
+  description = "Name of the central function."
+  value       = module.central.lambda_function_name
+}
+
 output "sns_topic_arn" {
   description = "The central topic: every containment of every account, with its exact undo."
   value       = module.central.sns_topic_arn

@@ -127,6 +127,18 @@ variable "excluded_account_ids" {
   }
 }
 
+variable "resource_types" {
+  description = "Resource types whose findings are contained: the central Lambda role and every member role get exactly the calls of these types."
+  type        = list(string)
+  default     = ["AWS::IAM::Role", "AWS::S3::Bucket", "AWS::KMS::Key"]
+  nullable    = false
+
+  validation {
+    condition     = length(var.resource_types) > 0
+    error_message = "resource_types must list at least one resource type."
+  }
+}
+
 variable "create_analyzer" {
   description = "Create this Region's ORGANIZATION analyzer (the delegated administrator must be registered for access-analyzer.amazonaws.com); false to use analyzer_arns only."
   type        = bool
