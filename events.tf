@@ -16,7 +16,11 @@ resource "aws_cloudwatch_event_rule" "this" {
     }
     precondition {
       condition     = length(local.foreign_analyzer_arns) == 0
-      error_message = "analyzer_arns must be analyzers of this deployment's account ${local.account_id} and Region ${local.region} (partition ${local.partition}): Access Analyzer puts an analyzer's events on the default event bus of its own account and Region only (an ORGANIZATION analyzer's in the delegated administrator's account), so this rule never receives the events of ${join(", ", local.foreign_analyzer_arns)}. Deploy the module in that account and Region (a provider for each) instead."
+      error_message = "analyzer_arns must be analyzers of this deployment's account ${local.account_id} and Region ${local.region} (partition ${local.partition}): Access Analyzer puts an analyzer's events on the default event bus of its own account and Region only (an ORGANIZATION analyzer's in the delegated administrator's account), so this rule never receives the events of ${join(", ", local.foreign_analyzer_arns)}. Deploy the module in that account and Region (a provider for each), or, for another Region of this account, modules/regional there and the analyzer in regional_analyzer_arns."
+    }
+    precondition {
+      condition     = length(local.foreign_regional_analyzer_arns) == 0
+      error_message = "regional_analyzer_arns must be analyzers of this account ${local.account_id} (partition ${local.partition}) in Regions other than ${local.region}: modules/regional forwards an analyzer's events to the default bus of the same account only, and an analyzer of this Region belongs in analyzer_arns. Not forwardable here: ${join(", ", local.foreign_regional_analyzer_arns)}."
     }
   }
 }

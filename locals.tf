@@ -6,7 +6,8 @@ locals {
   # Every analyzer whose findings are remediated: the one created here (if any) plus the existing ones passed in.
   # Without a created analyzer the list (and the event pattern) is known before any resource exists, so
   # `terraform console` can render the pattern (tests/terraform/test_event_pattern.py).
-  analyzer_arns = var.create_analyzer ? concat(aws_accessanalyzer_analyzer.this[*].arn, var.analyzer_arns) : var.analyzer_arns
+  # The analyzers of other Regions whose events modules/regional forwards here come last: the first is the home one.
+  analyzer_arns = concat(var.create_analyzer ? concat(aws_accessanalyzer_analyzer.this[*].arn, var.analyzer_arns) : var.analyzer_arns, var.regional_analyzer_arns)
 
   # The event rule's pattern (tests render it through moto's EventPattern). New-finding events may omit isDeleted,
   # so match it absent or false; deletion events keep status ACTIVE and carry isDeleted: true.
@@ -51,6 +52,12 @@ locals {
   foreign_analyzer_arns = [
     for arn in var.analyzer_arns : arn
     if split(":", arn)[1] != local.partition || split(":", arn)[3] != local.region || split(":", arn)[4] != local.account_id
+  ]
+  # regional_analyzer_arns: forwarded by modules/regional, so of this account and partition and another Region (an
+  # analyzer of this Region belongs in analyzer_arns: its events are on this bus already).
+  foreign_regional_analyzer_arns = [
+    for arn in var.regional_analyzer_arns : arn
+    if split(":", arn)[1] != local.partition || split(":", arn)[3] == local.region || split(":", arn)[4] != local.account_id
   ]
 
   lambda_zip     = "${path.module}/lambda_dist/access-analyzer-remediation.zip"

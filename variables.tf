@@ -68,6 +68,23 @@ variable "analyzer_arns" {
   }
 }
 
+variable "regional_analyzer_arns" {
+  description = "ARNs of analyzers in other Regions of this account whose findings `modules/regional` forwards to this Region's default event bus (its `analyzer_arns` output). The rule matches their forwarded events; the Lambda verifies them with GetFinding in the analyzer's Region and contains them with clients of the resource's Region; the sweep lists them (all in AAR_ANALYZER_ARNS)."
+  type        = list(string)
+  default     = []
+  nullable    = false
+
+  validation {
+    condition     = alltrue([for arn in var.regional_analyzer_arns : can(regex("^arn:aws[a-z-]*:access-analyzer:[a-z0-9-]+:[0-9]{12}:analyzer/[A-Za-z0-9_.-]+$", arn))])
+    error_message = "Every regional_analyzer_arns entry must be an analyzer ARN: arn:<partition>:access-analyzer:<region>:<account>:analyzer/<name>."
+  }
+
+  validation {
+    condition     = length(var.regional_analyzer_arns) == length(distinct(var.regional_analyzer_arns)) && length(setintersection(var.regional_analyzer_arns, var.analyzer_arns)) == 0
+    error_message = "regional_analyzer_arns must list each analyzer once, and none of analyzer_arns."
+  }
+}
+
 variable "resource_types" {
   description = "Access Analyzer resource types whose ACTIVE external-access findings are sent to the Lambda (the event rule's detail.resourceType; AAR_RESOURCE_TYPES). AWS::IAM::Role, AWS::S3::Bucket and AWS::KMS::Key are contained, and the Lambda role gets the calls of the listed ones only; any other listed type is reported by e-mail, never changed."
   type        = list(string)

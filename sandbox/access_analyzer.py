@@ -46,6 +46,9 @@ Policy checks: ``ValidatePolicy``, ``CheckNoNewAccess`` and ``CheckNoPublicAcces
 the type analyses' own; StartResourceScan refuses an analyzer that is not an external-access one and an ARN of a type
 external access analyzers do not analyse (ValidationException; the service's exact answer is unconfirmed).
 
+Regions: one stand-in is one Region's service. `AccessAnalyzerStandIn.serve_region` puts another Region's stand-in
+behind the same endpoint, answering the requests signed for its Region (the sandbox has one endpoint variable).
+
 Test hooks: `AccessAnalyzerStandIn.fail_next` (fault injection), `AccessAnalyzerStandIn.calls` (a Counter of
 requests per operation, retries included), `AccessAnalyzerStandIn.request_log`, `AccessAnalyzerStandIn.add_finding`
 and `AccessAnalyzerStandIn.delete_finding`.
@@ -787,6 +790,8 @@ Handler = Callable[[dict[str, Any]], dict[str, Any] | None]
 # Operations whose IAM action is not named after them (Service Authorization Reference, IAM Access Analyzer).
 _IAM_ACTION_OF = {"ListFindingsV2": "ListFindings", "GetFindingV2": "GetFinding"}
 _CREDENTIAL_RE = re.compile(r"Credential=(?P<key>[^/,\s]+)/")
+# SigV4's credential scope: Credential=<key>/<date>/<region>/<service>/aws4_request.
+_SIGNED_REGION_RE = re.compile(r"Credential=[^/,\s]+/\d{8}/(?P<region>[a-z0-9-]+)/")
 
 
 @dataclass(frozen=True)
@@ -890,6 +895,8 @@ class AccessAnalyzerStandIn:
         self.internal_errors: list[str] = []
         self.authorizer: Callable[[AuthorizationRequest], None] | None = None
         self.scans: list[tuple[str, str]] = []
+        # Stand-ins of other Regions behind this endpoint (`serve_region`): requests signed for them go there.
+        self.other_regions: dict[str, AccessAnalyzerStandIn] = {}
         self._faults: dict[str, list[_Fault]] = collections.defaultdict(list)
         self.reset()
 
@@ -1469,10 +1476,22 @@ class AccessAnalyzerStandIn:
             put_finding_events(client, events)
 
     # ------------------------------------------------------------------ HTTP entry point
+    def serve_region(self, other: AccessAnalyzerStandIn) -> None:
+        """Serve `other` (a stand-in of another Region) behind this endpoint: a request signed for its Region
+        (SigV4's credential scope, as AWS routes it to that Region's endpoint) is answered by it. One endpoint
+        variable (AWS_ENDPOINT_URL_ACCESSANALYZER) then reaches every Region's analyzers, as a client of the
+        deployed function or the CLI would in AWS."""
+        if other.region == self.region:
+            raise ValueError(f"{other.region} is this stand-in's own Region")
+        self.other_regions[other.region] = other
+
     def handle_http(
         self, method: str, raw_path: str, headers: Mapping[str, str], body: bytes
     ) -> tuple[int, dict[str, str], bytes]:
         """Serve one request: route, parse, validate, run, serialise. Returns (status, headers, body)."""
+        signed = _SIGNED_REGION_RE.search(next((v for k, v in headers.items() if k.lower() == "authorization"), ""))
+        if signed is not None and signed["region"] in self.other_regions:
+            return self.other_regions[signed["region"]].handle_http(method, raw_path, headers, body)
         request_id = str(uuid.uuid4())
         base_headers = {"Content-Type": "application/json", "x-amzn-RequestId": request_id}
         operation: OperationModel | None = None

@@ -41,6 +41,9 @@ Secrets Manager's ValidateResourcePolicy (process mode): moto 5.2.5 does not imp
 `sandbox.analysis.secret.validate_resource_policy` (a syntax check and a conservative broad-access check, see
 `implement_validate_resource_policy`). moto's PutResourcePolicy still ignores ``BlockPublicPolicy``.
 
+Event bus targets (process mode): a rule's event bus target (another Region's bus) receives the event unchanged, as
+from AWS (`sandbox.event_bus_forwarding`; moto 5.2.5 drops its ``resources`` and stamps the target's Region).
+
 IAM read lag (process mode): the child serves moto behind `sandbox.iam_consistency.IamReadLagMiddleware`, so a test
 can make GetRole (and ListRoles) answer with a trust policy that was current a moment ago, as IAM's eventual
 consistency does: ``server.set_iam_read_lag(3.0, probability=0.5)`` (``POST /moto-api/iam-read-lag``); 0 turns it
@@ -767,6 +770,9 @@ def _serve_child(host: str, port: int) -> None:
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # `sandbox` as a package
     implement_validate_resource_policy()
     _keep_lambda_policies_as_aws_does()
+    from sandbox.event_bus_forwarding import forward_events_between_buses_as_aws_does
+
+    forward_events_between_buses_as_aws_does()
     from sandbox.callers import CallersMiddleware, record_callers
     from sandbox.iam_consistency import moto_app
 

@@ -32,15 +32,22 @@ MODULE_FILES = (
     "examples/*/*.tf",
     "examples/*/README.md",
     "README.md",
-    # The root module calls modules/permissions; the member-role submodules are used on their own.
+    # The root module calls modules/permissions; the member-role and regional submodules are used on their own.
     "modules/*/*.tf",
     "modules/*/README.md",
     "modules/*/tests/*.tftest.hcl",
 )
 # The root module and the examples (relative to the repo root).
-ROOT_MODULE_DIRS = (".", "examples/basic", "examples/complete", "examples/multi-region", "examples/organization")
+ROOT_MODULE_DIRS = (
+    ".",
+    "examples/basic",
+    "examples/complete",
+    "examples/multi-region",
+    "examples/regional",
+    "examples/organization",
+)
 # The submodules, each validated, scanned, documented and tested like the root module.
-SUBMODULE_DIRS = ("modules/permissions", "modules/member-role", "modules/member-role-stackset")
+SUBMODULE_DIRS = ("modules/permissions", "modules/member-role", "modules/member-role-stackset", "modules/regional")
 MODULE_DIRS = (*ROOT_MODULE_DIRS, "examples/member-role", *SUBMODULE_DIRS)
 
 
