@@ -19,6 +19,16 @@ provider "aws" {
   region = var.region
 }
 
+# A second Region of the delegated administrator account (only with regional_region).
+provider "aws" {
+  alias  = "regional"
+  region = coalesce(var.regional_region, var.region)
+}
+
+data "aws_caller_identity" "current" {}
+
+data "aws_partition" "current" {}
+
 # The organization's management account (only for its own member role).
 provider "aws" {
   alias  = "management"
@@ -55,6 +65,9 @@ module "central" {
   analyzer_arns   = var.analyzer_arns
   resource_types  = var.resource_types
 
+  # The second Region's analyzers, whose findings modules/regional forwards to this Region's default bus.
+  regional_analyzer_arns = flatten(module.regional[*].analyzer_arns)
+
   # In organization mode the zone of trust is the organization: sharing between its accounts is intended.
   trusted_organization_id = var.organization_id
 
@@ -67,6 +80,28 @@ module "central" {
   excluded_account_ids     = var.excluded_account_ids
 
   lambda_layers = var.lambda_layers
+}
+
+################################################################################
+# A second Region: its ORGANIZATION analyzer, forwarded to the central deployment
+################################################################################
+
+# Regional resources (buckets, keys, ...) are analysed only where an analyzer exists. modules/regional creates this
+# Region's ORGANIZATION analyzer and forwards its ACTIVE findings to the home Region's default bus; the central
+# Lambda verifies them in their Region and contains them with clients of the resource's Region (through the same
+# member roles: IAM is global). Copy the provider and this block per further Region.
+module "regional" {
+  source = "../../modules/regional"
+  count  = var.regional_region == null ? 0 : 1
+
+  providers = {
+    aws = aws.regional
+  }
+
+  create_analyzer       = var.create_analyzer
+  analyzer_type         = "ORGANIZATION"
+  central_event_bus_arn = "arn:${data.aws_partition.current.partition}:events:${var.region}:${data.aws_caller_identity.current.account_id}:event-bus/default"
+  resource_types        = var.resource_types
 }
 
 ################################################################################

@@ -8,6 +8,11 @@ output "analyzer_arns" {
   value       = module.central.analyzer_arns
 }
 
+output "regional_analyzer_arns" {
+  description = "The second Region's analyzers forwarded to the central deployment ([] without regional_region)."
+  value       = flatten(module.regional[*].analyzer_arns)
+}
+
 output "member_role_name" {
   description = "Name of the member role in every account (the central Lambda assumes it by name)."
   value       = local.member_role_name

@@ -9,6 +9,17 @@ variable "region" {
   }
 }
 
+variable "regional_region" {
+  description = "A second Region whose ORGANIZATION analyzer modules/regional creates and forwards to the central deployment; null for none."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.regional_region == null || can(regex("^[a-z]{2}(-[a-z]+)+-[0-9]$", coalesce(var.regional_region, "-")))
+    error_message = "regional_region must be an AWS Region name such as eu-west-1, or null."
+  }
+}
+
 variable "notification_email" {
   description = "E-mail address subscribed to the central topic (every account's containments, each with its undo)."
   type        = string
