@@ -16,12 +16,16 @@ and refuses AssumeRole of a role that does not exist, as STS does), through the 
   `aar-<finding id>`, audited centrally, e-mailed with its undo; the redelivery is already contained; `aa-remediate
   revert` (as the central Lambda role, the only principal the member role trusts) restores the document exactly;
 - the same for an S3 bucket of the second member account;
+- the same for a bucket of that account in a second Region (eu-west-1): its ORGANIZATION analyzer (a second
+  stand-in behind the same endpoint, `serve_region`) emits the finding on eu-west-1's bus, modules/regional
+  (`regional_region`) forwards it to the central rule and queue in us-east-1;
 - a finding of the third account ends notify-only with the deployment hint, handed back for no retry;
 - the member role's least privilege: every call of the member sessions was allowed (none missing), and every
   action its policy grants was used by them (none in excess), but the three S3 actions of NOT_EXERCISED (said why
   there).
 
-One apply (the central module and two member roles, ~90 s on moto). Not destroyed: moto's state dies with the server.
+One apply (the central module, modules/regional and two member roles, ~2 min on moto). Not destroyed: moto's state
+dies with the server.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from typing import Any
 
 import pytest
 
+from sandbox.access_analyzer import AccessAnalyzerStandIn
 from sandbox.analysis.iam_role import TrustZone
 from sandbox.callers import callers
 from sandbox.deployment import (
@@ -44,6 +49,7 @@ from sandbox.deployment import (
     LocalDeployment,
     allow,
     apply,
+    module_override,
     provider_override,
     run_cli,
     trust_policy,
@@ -61,6 +67,7 @@ MEMBER_A = "111111111111"  # member role through the example's `member` provider
 MEMBER_B = "222222222222"  # member role through sandbox_members.tf's second provider
 MEMBER_C = "333333333333"  # no member role
 MANAGEMENT = "444444444444"
+REGIONAL = "eu-west-1"  # the second Region: modules/regional forwards its ORGANIZATION analyzer's findings
 ORGANIZATION_ID = "o-aar0test01"
 MEMBER_ROLE = "access-analyzer-remediation-member"
 SETUP_ROLE = "OrganizationAccountAccessRole"  # what Terraform and the harness assume in each member account
@@ -96,15 +103,24 @@ def setup_role_arn(account: str) -> str:
     return f"arn:aws:iam::{account}:role/{SETUP_ROLE}"
 
 
-def sandbox_override(endpoint_url: str, region: str) -> str:
-    """Every provider of the copy to the moto server; the member ones assume a role in their account."""
+def sandbox_override(endpoint_url: str, region: str, regional_analyzer: str) -> str:
+    """Every provider of the copy to the moto server; the member ones assume a role in their account. No Access
+    Analyzer in moto: the second Region's stand-in analyzer for modules/regional."""
     parts = ["# Written by tests/integration/test_organization.py: every provider to the local sandbox.\n"]
-    for alias, account in (("", None), ("management", MANAGEMENT), ("member", MEMBER_A), ("member_b", MEMBER_B)):
-        block = provider_override(endpoint_url, region)
+    providers = (
+        ("", None),
+        ("regional", None),
+        ("management", MANAGEMENT),
+        ("member", MEMBER_A),
+        ("member_b", MEMBER_B),
+    )
+    for alias, account in providers:
+        block = provider_override(endpoint_url, REGIONAL if alias == "regional" else region)
         extra = f'  alias                       = "{alias}"\n' if alias else ""
         if account is not None:
             extra += f'\n  assume_role {{\n    role_arn = "{setup_role_arn(account)}"\n  }}\n\n'
         parts.append(block.replace('provider "aws" {\n', 'provider "aws" {\n' + extra))
+    parts.append(module_override({"create_analyzer": False, "analyzer_arns": [regional_analyzer]}, "regional"))
     return "\n".join(parts)
 
 
@@ -153,14 +169,22 @@ def test_organization_mode_end_to_end(tmp_path: Path) -> None:
         org_analyzer = aws.admin.client("accessanalyzer").create_analyzer(
             analyzerName="organization", type="ORGANIZATION"
         )["arn"]
-        # The ORGANIZATION analyzer's zone of trust: every account of the organization.
-        standin.zone = TrustZone(
-            frozenset({CENTRAL}), ORGANIZATION_ID, frozenset({CENTRAL, MEMBER_A, MEMBER_B, MEMBER_C, MANAGEMENT})
-        )
+        regional_standin = AccessAnalyzerStandIn(account_id=CENTRAL, region=REGIONAL)
+        regional_standin.authorizer = aws.authorizer
+        standin.serve_region(regional_standin)
+        regional_analyzer = aws.admin.client("accessanalyzer", region_name=REGIONAL).create_analyzer(
+            analyzerName="organization", type="ORGANIZATION"
+        )["arn"]
+        assert regional_analyzer == f"arn:aws:access-analyzer:{REGIONAL}:{CENTRAL}:analyzer/organization"
+        # The ORGANIZATION analyzers' zone of trust: every account of the organization.
+        for analyzing in (standin, regional_standin):
+            analyzing.zone = TrustZone(
+                frozenset({CENTRAL}), ORGANIZATION_ID, frozenset({CENTRAL, MEMBER_A, MEMBER_B, MEMBER_C, MANAGEMENT})
+            )
 
         # ------------------------------------------------------------ one apply: central + two member roles
         module_dir = copy_module(tmp_path / "module") / EXAMPLE
-        (module_dir / OVERRIDE_FILE).write_text(sandbox_override(aws.endpoint_url, aws.region))
+        (module_dir / OVERRIDE_FILE).write_text(sandbox_override(aws.endpoint_url, aws.region, regional_analyzer))
         (module_dir / "sandbox_members.tf").write_text(SECOND_MEMBER)
         variables = {
             "notification_email": "security@example.com",
@@ -171,12 +195,14 @@ def test_organization_mode_end_to_end(tmp_path: Path) -> None:
             "analyzer_arns": [org_analyzer],
             "lambda_layers": [],
             "resource_types": RESOURCE_TYPES,
+            "regional_region": REGIONAL,
         }
         (module_dir / TFVARS_FILE).write_text(json.dumps(variables))
         terraform = Terraform.create(tmp_path / "terraform", mirror=provider_mirror())
         outputs = apply(terraform, module_dir)
         lambda_role_arn = outputs["lambda_role_arn"]
         assert outputs["member_account_member_role_arn"] == f"arn:aws:iam::{MEMBER_A}:role/{MEMBER_ROLE}"
+        assert outputs["regional_analyzer_arns"] == [regional_analyzer]
         # Null outputs (no management account role, no StackSet here) are left out of `terraform output`.
         assert outputs.get("management_account_member_role_arn") is None
         assert outputs.get("member_role_arn_pattern") is None
@@ -219,6 +245,16 @@ def test_organization_mode_end_to_end(tmp_path: Path) -> None:
         }
         s3_b.put_bucket_policy(Bucket=bucket, Policy=json.dumps(bucket_policy))
         bucket_before = json.loads(s3_b.get_bucket_policy(Bucket=bucket)["Policy"])
+
+        # A bucket of member B in the second Region, analysed there.
+        s3_b_regional = sessions[MEMBER_B].client("s3", region_name=REGIONAL)
+        regional_bucket = "aar-org-member-b-regional"
+        regional_bucket_arn = f"arn:aws:s3:::{regional_bucket}"
+        s3_b_regional.create_bucket(Bucket=regional_bucket, CreateBucketConfiguration={"LocationConstraint": REGIONAL})
+        regional_policy = json.loads(json.dumps(bucket_policy).replace(bucket, regional_bucket))
+        s3_b_regional.put_bucket_policy(Bucket=regional_bucket, Policy=json.dumps(regional_policy))
+        regional_before = json.loads(s3_b_regional.get_bucket_policy(Bucket=regional_bucket)["Policy"])
+        regional_standin.attach(events_client=aws.admin.client("events", region_name=REGIONAL))
 
         role_c = "aar-org-NoMemberRole"
         iam_c.create_role(
@@ -290,6 +326,33 @@ def test_organization_mode_end_to_end(tmp_path: Path) -> None:
                 f"arn:aws:sts::{MEMBER_B}:assumed-role/{MEMBER_ROLE}/aar-{bucket_finding}"
             ], puts
 
+            # -------------------------------------------------------- member B, second Region: forwarded home
+            [regional_finding] = regional_standin.scan_bucket(
+                regional_bucket_arn, s3_b_regional, analyzer_arn=regional_analyzer, owner_account=MEMBER_B
+            ).created
+            [message] = local.receive_findings(1)
+            assert (message.event()["detail"]["region"], message.event()["resources"]) == (
+                REGIONAL,
+                [regional_analyzer],
+            )
+            delivery = local.run_function([message])
+            assert delivery.invocation.result == {"batchItemFailures": []}, delivery.invocation.logs
+            regional_after = json.loads(s3_b_regional.get_bucket_policy(Bucket=regional_bucket)["Policy"])
+            assert regional_after["Statement"][: len(regional_before["Statement"])] == regional_before["Statement"]
+            assert [s["Effect"] for s in regional_after["Statement"][len(regional_before["Statement"]) :]] == ["Deny"]
+            [decision] = decisions(local, regional_finding)
+            assert (decision["decision"], decision["resource_arn"]) == ("remediate", regional_bucket_arn)
+            [email] = mailbox.receive(1)
+            assert f"Finding:    {regional_finding}" in email.message, email.message
+            puts = [
+                w
+                for w in member_writes(callers(aws.endpoint_url), MEMBER_B)
+                if w["action"] == "s3:PutBucketPolicy" and w["resource"].startswith(regional_bucket_arn)
+            ]
+            assert [w["caller"] for w in puts] == [
+                f"arn:aws:sts::{MEMBER_B}:assumed-role/{MEMBER_ROLE}/aar-{regional_finding}"
+            ], puts
+
             # -------------------------------------------------------- member C: no member role
             [orphan_finding] = standin.scan_role(role_c_arn, iam_c, analyzer_arn=org_analyzer).created
             delivery = local.run_function(local.receive_findings(1))
@@ -314,13 +377,15 @@ def test_organization_mode_end_to_end(tmp_path: Path) -> None:
 
         # ------------------------------------------------------------ revert, as the central Lambda role
         revert_env = {**local.cli_environment(), **local.function.credentials.env(), "AWS_DEFAULT_REGION": aws.region}
-        for finding_id in (role_finding, bucket_finding):
+        for finding_id in (role_finding, bucket_finding, regional_finding):
             result = run_cli(["revert", "--finding-id", finding_id, "--json"], revert_env)
             assert result.code == 0, result.stderr
             assert result.json()["reverted"] is True, result.stdout
         assert iam_a.get_role(RoleName=role_a)["Role"]["AssumeRolePolicyDocument"] == role_a_before
         assert json.loads(s3_b.get_bucket_policy(Bucket=bucket)["Policy"]) == bucket_before
-        for finding_id, before in ((role_finding, role_a_before), (bucket_finding, bucket_before)):
+        assert json.loads(s3_b_regional.get_bucket_policy(Bucket=regional_bucket)["Policy"]) == regional_before
+        reverted = ((role_finding, role_a_before), (bucket_finding, bucket_before), (regional_finding, regional_before))
+        for finding_id, before in reverted:
             [revert_record] = [r for r in local.audit_records(finding_id) if r.get("record_type") == "REVERT"]
             assert json.loads(revert_record["policy_after"]) == before
     assert time.monotonic() - started < 600
