@@ -1286,10 +1286,18 @@ class AccessAnalyzerStandIn:
         return self._reconcile_type(S3_BUCKET, found, analyzer_arn, events_client, sweep=True)
 
     def scan_bucket(
-        self, bucket_arn: str, s3_client: Any = None, events_client: Any = None, *, analyzer_arn: str | None = None
+        self,
+        bucket_arn: str,
+        s3_client: Any = None,
+        events_client: Any = None,
+        *,
+        analyzer_arn: str | None = None,
+        owner_account: str | None = None,
     ) -> AnalysisResult:
         """Re-analyse one bucket (what StartResourceScan does); a bucket that no longer exists (or is not in the
-        analyzer's Region) resolves its findings."""
+        analyzer's Region) resolves its findings. A bucket ARN names no account: `owner_account` is the account
+        `s3_client` acts in when that is not the stand-in's (an ORGANIZATION analyzer's member account), the finding's
+        ``resourceOwnerAccount``."""
         s3 = s3_client or self.s3_client
         if s3 is None:
             raise ValueError("scan_bucket needs an S3 client (argument or attach())")
@@ -1299,7 +1307,8 @@ class AccessAnalyzerStandIn:
         state = _s3_bucket.read_bucket(s3, name)
         if state is not None and (state.region != self.region or state.arn != bucket_arn):
             state = None  # another Region's bucket (or partition): not this analyzer's resource
-        found = {bucket_arn: self._bucket_access(state) if state is not None else (self.account_id, {})}
+        owner = owner_account or self.account_id
+        found = {bucket_arn: self._bucket_access(state, owner) if state is not None else (owner, {})}
         return self._reconcile_type(S3_BUCKET, found, analyzer_arn, events_client, sweep=False)
 
     def analyze_keys(
@@ -1337,8 +1346,10 @@ class AccessAnalyzerStandIn:
     def _zone_with(self, owner: str) -> TrustZone:
         return replace(self.zone, account_ids=self.zone.account_ids | {owner})
 
-    def _bucket_access(self, state: _s3_bucket.BucketState) -> tuple[str, Mapping[tuple[str, str], ResourceAccess]]:
-        owner = self.account_id  # a bucket ARN names no account: the stand-in's
+    def _bucket_access(
+        self, state: _s3_bucket.BucketState, owner: str | None = None
+    ) -> tuple[str, Mapping[tuple[str, str], ResourceAccess]]:
+        owner = owner or self.account_id  # a bucket ARN names no account: the stand-in's unless told
         return owner, _s3_bucket.compute_bucket_access(state, self._zone_with(owner))
 
     def _key_access(self, state: _kms_key.KeyState) -> tuple[str, Mapping[tuple[str, str], ResourceAccess]]:

@@ -470,8 +470,9 @@ def scope_authorization_to_resources() -> None:
 
     moto asks a response class for ``_determine_resource()`` when it has one (IAM, SQS, STS do) and uses ``"*"``
     otherwise. This adds the method to the four classes the remediation's role is scoped on. moto evaluates
-    conditions only on the keys a request hands it, and S3 requests hand it none: every bucket of this moto lives in
-    its one account, so ``s3:ResourceAccount`` is that account. It changes moto's global classes, so it runs only in
+    conditions only on the keys a request hands it, and S3 requests hand it none: ``s3:ResourceAccount`` is the
+    account moto created the named bucket in (a member account's, in organization mode), else the default account
+    (a bucket not created yet, a request naming no bucket). It changes moto's global classes, so it runs only in
     the server's child process (`_serve_child`), never in a process that also uses ``mock_aws``.
     """
     from moto.dynamodb.responses import DynamoHandler
@@ -517,11 +518,20 @@ def scope_authorization_to_resources() -> None:
 
     permitted = IAMPolicy.is_action_permitted
 
+    def s3_resource_account(resource: str) -> str:
+        """The account owning the bucket the resource names (moto records each bucket's account), else the default
+        one (a bucket not created yet, ListAllMyBuckets)."""
+        from moto.s3.models import s3_backends
+
+        name = resource.removeprefix("arn:aws:s3:::").split("/", 1)[0] if resource.startswith("arn:") else ""
+        owner = s3_backends.bucket_accounts.get(name)
+        return owner[1] if owner is not None else DEFAULT_ACCOUNT_ID
+
     def with_s3_resource_account(
         self: Any, action: str, resource: str = "*", principal: str | None = None, incoming: Any = None
     ) -> Any:
         if incoming is None and action.startswith("s3:"):
-            incoming = {"s3:ResourceAccount": DEFAULT_ACCOUNT_ID}
+            incoming = {"s3:ResourceAccount": s3_resource_account(resource)}
         return permitted(self, action, resource, principal, incoming)
 
     KmsResponse._determine_resource = kms_resource  # type: ignore[attr-defined]
@@ -763,10 +773,13 @@ def _serve_child(host: str, port: int) -> None:
     from sandbox.event_bus_forwarding import forward_events_between_buses_as_aws_does
 
     forward_events_between_buses_as_aws_does()
+    from sandbox.callers import CallersMiddleware, record_callers
     from sandbox.iam_consistency import moto_app
 
+    record_callers()  # the caller of each authorized request; AssumeRole of a missing role refused (sandbox.callers)
     # What moto.server.ThreadedMotoServer serves, behind the IAM read-lag middleware (off until switched on).
-    server = make_server(host, port, moto_app(), threaded=True, request_handler=MotoRequestHandler)
+    app = CallersMiddleware(moto_app())
+    server = make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     sys.stdout.write(json.dumps({"port": server.server_address[1]}) + "\n")

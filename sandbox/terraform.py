@@ -38,7 +38,14 @@ MODULE_FILES = (
     "modules/*/tests/*.tftest.hcl",
 )
 # The root module and the examples (relative to the repo root).
-ROOT_MODULE_DIRS = (".", "examples/basic", "examples/complete", "examples/multi-region", "examples/regional")
+ROOT_MODULE_DIRS = (
+    ".",
+    "examples/basic",
+    "examples/complete",
+    "examples/multi-region",
+    "examples/regional",
+    "examples/organization",
+)
 # The submodules, each validated, scanned, documented and tested like the root module.
 SUBMODULE_DIRS = ("modules/permissions", "modules/member-role", "modules/member-role-stackset", "modules/regional")
 MODULE_DIRS = (*ROOT_MODULE_DIRS, "examples/member-role", *SUBMODULE_DIRS)
