@@ -124,6 +124,7 @@ run "defaults" {
       AAR_MODE_RULES                     = "[]"
       AAR_APPROVAL_TIMEOUT_HOURS         = ""
       AAR_ON_TIMEOUT                     = "expire"
+      AAR_PROVE_CHANGES                  = "true"
       AAR_CONFIRM_CHANGES                = "true"
       AAR_CONFIRM_DELAY_SECONDS          = "300"
       AAR_CONFIRM_DEADLINE_SECONDS       = "3600"
@@ -237,6 +238,7 @@ run "defaults" {
       CheckSubscriptions     = jsonencode(["Allow", ["sns:ListSubscriptionsByTopic"], ["arn:aws:sns:us-west-2:111122223333:access-analyzer-remediation"]])
       ConsumeQueue           = jsonencode(["Allow", ["sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"], ["arn:aws:sqs:us-west-2:111122223333:access-analyzer-remediation"]])
       EnqueueSweptFindings   = jsonencode(["Allow", ["sqs:SendMessage"], ["arn:aws:sqs:us-west-2:111122223333:access-analyzer-remediation"]])
+      ProveChanges           = jsonencode(["Allow", ["access-analyzer:CheckNoNewAccess", "access-analyzer:CheckNoPublicAccess", "access-analyzer:ValidatePolicy"], ["*"]])
       ConfirmChanges         = jsonencode(["Allow", ["access-analyzer:StartResourceScan"], ["arn:aws:access-analyzer:us-west-2:111122223333:analyzer/access-analyzer-remediation"]])
       WriteLogs              = jsonencode(["Allow", ["logs:CreateLogStream", "logs:PutLogEvents"], ["arn:aws:logs:us-west-2:111122223333:log-group:/aws/lambda/access-analyzer-remediation:*"]])
       KmsViaSns              = jsonencode(["Allow", ["kms:Decrypt", "kms:GenerateDataKey"], ["arn:aws:kms:us-west-2:111122223333:key/55555555-5555-5555-5555-555555555555"]])
@@ -508,7 +510,8 @@ run "roles_only" {
   assert {
     condition = toset([for s in data.aws_iam_policy_document.lambda.statement : s.sid]) == toset([
       "ReadFindings", "EditRoleTrustPolicies", "NeverEditProtectedRoles", "AuditTable", "PublishDigest",
-      "CheckSubscriptions", "ConsumeQueue", "EnqueueSweptFindings", "ConfirmChanges", "WriteLogs", "KmsViaSns",
+      "CheckSubscriptions", "ConsumeQueue", "EnqueueSweptFindings", "ProveChanges", "ConfirmChanges", "WriteLogs",
+      "KmsViaSns",
     ])
     error_message = "resource_types = [\"AWS::IAM::Role\"]: the role policy's statements are the roles-only ones."
   }
