@@ -58,10 +58,14 @@ if os.environ.get("CI"):
 # collection order, exactly as in a plain `pytest` run (package fixtures, process-wide checks, the load suites one at a
 # time). LANE_APART holds what needs no company: `terraform test` (three Terraform processes, about a minute) while
 # the other lane waits for its first apply, then test_uninstall.py, which spends most of its ~4 minutes in the AWS
-# provider's fixed SQS waiters (two applies, two destroys).
+# provider's fixed SQS waiters (two applies, two destroys), then the integration tests that apply an example into a
+# local AWS of their own (no session fixture shared with the other lane): two Regions, forwarding, the organization.
 LANE_APART = (
     "tests/terraform/test_terraform.py::test_terraform_test",
     "tests/integration/test_uninstall.py::",
+    "tests/integration/test_regions.py::",
+    "tests/integration/test_regional.py::",
+    "tests/integration/test_organization.py::",
 )
 
 
