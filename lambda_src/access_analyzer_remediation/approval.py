@@ -342,56 +342,36 @@ def approve(remediator: Remediator, pending: Pending, by: str, trigger: str = "a
     from .members import MemberAccess, Route
 
     store = store_of(remediator)
+
+    def settle(status: str, why: str, outcomes: list[Outcome] | None = None) -> Decided:
+        applied = status == APPLIED
+        return _settled(
+            remediator, store, pending, status, by=by, trigger=trigger, why=why, applied=applied, outcomes=outcomes
+        )
+
     ref = FindingRef(pending.finding.analyzer_arn, pending.finding.id)
     verified = remediator.verify(ref)
     if isinstance(verified, Outcome):
-        return _settled(
-            remediator,
-            store,
-            pending,
-            NOT_APPLIED,
-            by=by,
-            trigger=trigger,
-            why=f"not applied: {verified.summary}",
-            applied=False,
-        )
+        return settle(NOT_APPLIED, f"not applied: {verified.summary}")
     finding = verified
     # The same rails as the Lambda, in remediate mode for this one finding: account rails, guards, lease, ledger.
     acting = replace(remediator.settings, mode="remediate", account_modes=(), mode_rules=())
     route = MemberAccess(remediator.clients).route(finding, acting)
     if not isinstance(route, Route):
-        return _settled(
-            remediator,
-            store,
-            pending,
-            NOT_APPLIED,
-            by=by,
-            trigger=trigger,
-            why=f"not applied: {route.summary}",
-            applied=False,
-        )
+        return settle(NOT_APPLIED, f"not applied: {route.summary}")
     again = _replan(remediator, route, ref, finding)
     if again.reason == planner.ALREADY_CONTAINED and _same(pending, [e.to_json() for e in again.entries], []):
         why = "already applied (an earlier approval wrote it; its decision record has the undo)"
-        return _settled(remediator, store, pending, APPLIED, by=by, trigger=trigger, why=why, applied=True)
+        return settle(APPLIED, why)
     if again.decision != "remediate" or again.plan is None:
-        return _settled(
-            remediator,
-            store,
-            pending,
-            NOT_APPLIED,
-            by=by,
-            trigger=trigger,
-            why=f"not applied: {again.summary}",
-            applied=False,
-        )
+        return settle(NOT_APPLIED, f"not applied: {again.summary}")
     if not _same(pending, [e.to_json() for e in again.plan.added], [c.to_json() for c in again.plan.side_changes]):
         why = (
             "not applied: the change planned on the current policy is not the one requested (the policy or the"
             f" ledger changed since): now it would be: {again.summary}; a new request follows with the finding's"
             " next delivery (the daily sweep)"
         )
-        return _settled(remediator, store, pending, NOT_APPLIED, by=by, trigger=trigger, why=why, applied=False)
+        return settle(NOT_APPLIED, why)
     engine = Engine(
         acting, remediator.clients, remediator.audit, state=remediator.state, clock=remediator.clock,
         sleep=remediator.sleep, lock_wait_seconds=remediator.lock_wait_seconds,
@@ -403,19 +383,9 @@ def approve(remediator: Remediator, pending: Pending, by: str, trigger: str = "a
     if done.reason == planner.NO_CONFIRMED_SUBSCRIPTION:
         return Decided(pending.finding.id, PENDING, False, "held back: no confirmed subscription yet", by, [done])
     if done.decision != "remediate":
-        return _settled(
-            remediator,
-            store,
-            pending,
-            NOT_APPLIED,
-            by=by,
-            trigger=trigger,
-            why=f"not applied: {done.summary}",
-            applied=False,
-            outcomes=[done],
-        )
+        return settle(NOT_APPLIED, f"not applied: {done.summary}", [done])
     why = f"applied: {done.summary}"
-    return _settled(remediator, store, pending, APPLIED, by=by, trigger=trigger, why=why, applied=True, outcomes=[done])
+    return settle(APPLIED, why, [done])
 
 
 def reject(remediator: Remediator, pending: Pending, by: str, archive: bool = False) -> Decided:

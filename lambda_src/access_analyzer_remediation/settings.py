@@ -10,7 +10,7 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Literal
+from typing import Any, Literal
 
 Mode = Literal["remediate", "notify", "approve"]
 OnTimeout = Literal["apply", "expire"]
@@ -223,15 +223,22 @@ def parse_mode(value: str, name: str = "mode") -> Mode:
     raise SettingsError(f"{name} must be 'remediate', 'notify' or 'approve', got {value!r}")
 
 
-def _mode_rules(env: Mapping[str, str], name: str) -> tuple[ModeRule, ...]:
-    """A JSON list of {"mode": ..., "resource_types": [...]?, "account_ids": [...]?}: ordered, first match wins."""
+def _json(env: Mapping[str, str], name: str, what: str) -> Any:
+    """The JSON value of `name`, None when it is unset or blank; not JSON: a SettingsError saying it must be `what`."""
     raw = env.get(name, "").strip()
     if not raw:
-        return ()
+        return None
     try:
-        value = json.loads(raw)
+        return json.loads(raw)
     except json.JSONDecodeError as err:
-        raise SettingsError(f"{name} must be a JSON list of mode rules: {err.msg}") from None
+        raise SettingsError(f"{name} must be {what}: {err.msg}") from None
+
+
+def _mode_rules(env: Mapping[str, str], name: str) -> tuple[ModeRule, ...]:
+    """A JSON list of {"mode": ..., "resource_types": [...]?, "account_ids": [...]?}: ordered, first match wins."""
+    value = _json(env, name, "a JSON list of mode rules")
+    if value is None:
+        return ()
     if not isinstance(value, list) or len(value) > MODE_RULES_MAX:
         raise SettingsError(f"{name} must be a JSON list of at most {MODE_RULES_MAX} mode rules")
     rules = []
@@ -275,13 +282,9 @@ def _on_timeout(env: Mapping[str, str], name: str) -> OnTimeout:
 
 
 def _string_list(env: Mapping[str, str], name: str, default: tuple[str, ...]) -> list[str]:
-    raw = env.get(name, "").strip()
-    if not raw:
+    value = _json(env, name, "a JSON list of strings")
+    if value is None:
         return list(default)
-    try:
-        value = json.loads(raw)
-    except json.JSONDecodeError as err:
-        raise SettingsError(f"{name} must be a JSON list of strings: {err.msg}") from None
     if not isinstance(value, list) or not all(isinstance(item, str) and item.strip() for item in value):
         raise SettingsError(f"{name} must be a JSON list of non-empty strings")
     return [item.strip() for item in value]
@@ -329,13 +332,9 @@ def _optional_secret(env: Mapping[str, str], name: str, pattern: re.Pattern[str]
 
 
 def _account_modes(env: Mapping[str, str], name: str) -> tuple[tuple[str, Mode], ...]:
-    raw = env.get(name, "").strip()
-    if not raw:
+    value = _json(env, name, "a JSON object of account id -> mode")
+    if value is None:
         return ()
-    try:
-        value = json.loads(raw)
-    except json.JSONDecodeError as err:
-        raise SettingsError(f"{name} must be a JSON object of account id -> mode: {err.msg}") from None
     if not isinstance(value, dict):
         raise SettingsError(f"{name} must be a JSON object of account id -> mode")
     modes: list[tuple[str, Mode]] = []
