@@ -29,7 +29,7 @@ from . import planner
 from .audit import AuditRecord, new_id, now_iso
 from .clients import error_code
 from .findings import Finding, FindingRef
-from .outcomes import Outcome, audit_record
+from .outcomes import ALREADY_PENDING, APPROVAL_REJECTED, Outcome, audit_record
 from .settings import Settings
 
 if TYPE_CHECKING:
@@ -45,8 +45,6 @@ PENDING, APPLIED, REJECTED, EXPIRED, NOT_APPLIED = "PENDING", "APPLIED", "REJECT
 REQUEST_AGAIN = (EXPIRED, NOT_APPLIED, APPLIED)
 
 APPROVAL_PENDING = "approval_pending"  # the request's record and notice
-ALREADY_PENDING = "approval_already_pending"  # a redelivery: nothing new
-APPROVAL_REJECTED = "approval_rejected"  # a delivery after a reject: the access is kept
 APPROVAL_EXPIRED = "approval_expired"
 
 
@@ -265,12 +263,14 @@ def _request(
         else None,
     )
     pending = store.request(wanted)
+    # A later delivery: the engine records it (a quiet skip, no notice; not the cycle's notify-mode record), as it
+    # records every other delivery.
     if pending.status == REJECTED:
         summary = f"access kept: the change was rejected by {pending.decided_by} at {pending.decided_at}"
-        return replace(outcome, decision="skip", reason=APPROVAL_REJECTED, summary=summary, stored=True)
+        return replace(outcome, decision="skip", reason=APPROVAL_REJECTED, summary=summary, record=None)
     if pending.stored:
         summary = f"approval requested at {pending.requested_at} and still pending (deadline {pending.deadline_text()})"
-        return replace(outcome, decision="skip", reason=ALREADY_PENDING, summary=summary, stored=True)
+        return replace(outcome, decision="skip", reason=ALREADY_PENDING, summary=summary, record=None)
     # New, or made by a delivery that died before its record and notice were stored: write them (same keys).
     summary = f"approval needed: {pending.summary}"
     notes = (*plan.notes, *_commands(pending, settings))

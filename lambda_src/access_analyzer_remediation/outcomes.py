@@ -22,6 +22,9 @@ FINDING_MISMATCH = "finding_mismatch"
 ERROR_FINDING = "error_finding"
 UNSUPPORTED_RESOURCE_TYPE = "unsupported_resource_type"
 IAM_REJECTED = "iam_rejected"
+# approval.py: a delivery of a finding whose approval request is still pending, or was rejected (access kept).
+ALREADY_PENDING = "approval_already_pending"
+APPROVAL_REJECTED = "approval_rejected"
 # Outcomes not worth an e-mail (stale or forged events, nothing external, nothing left to contain).
 QUIET_REASONS = frozenset(
     {
@@ -34,6 +37,8 @@ QUIET_REASONS = frozenset(
         planner.ROLE_NOT_FOUND,
         planner.RESOURCE_NOT_FOUND,
         planner.ACCOUNT_EXCLUDED,
+        ALREADY_PENDING,
+        APPROVAL_REJECTED,
     }
 )
 # The event's claim was not confirmed by GetFinding: recorded as a CLAIM, never as a decision.

@@ -82,7 +82,7 @@ def test_approve_mode_writes_nothing_records_the_exact_change_and_mails_three_co
     assert "Would add to the trust policy" in mail["Message"]
 
 
-def test_a_redelivered_finding_makes_no_second_request_record_or_notice(aws: Aws) -> None:
+def test_a_redelivered_finding_makes_no_second_request_or_notice_and_is_recorded(aws: Aws) -> None:
     remediator, ref, _ = _request(aws)
     aws.emails()
     first = approval.store_of(remediator).get(ref.finding_id)
@@ -90,7 +90,11 @@ def test_a_redelivered_finding_makes_no_second_request_record_or_notice(aws: Aws
     assert (again.decision, again.reason) == ("skip", approval.ALREADY_PENDING) and again.outbox == ()
     remediator.announce([again], "123456789012", flush=True)
     assert aws.emails() == []
-    assert len(_records(aws, ref.finding_id)) == 1
+    # The request's record once, and the delivery's own (a quiet skip, as every other delivery is recorded).
+    records = _records(aws, ref.finding_id)
+    assert sorted(r["reason"]["S"] for r in records) == sorted([approval.APPROVAL_PENDING, approval.ALREADY_PENDING])
+    [delivery] = [r for r in records if r["reason"]["S"] == approval.ALREADY_PENDING]
+    assert (delivery["decision"]["S"], delivery["mode"]["S"], "notified" in delivery) == ("skip", "approve", False)
     assert approval.store_of(remediator).get(ref.finding_id) == first
     assert _denies(aws) == []
 
@@ -238,6 +242,13 @@ def test_reject_archive_keeps_the_access_and_archives_in_every_analyzer(aws: Aws
     [later] = remediator.process([ref])
     assert (later.decision, later.reason) == ("skip", approval.APPROVAL_REJECTED) and not later.outbox
     assert aws.policy(ROLE) == before
+    # ... and records it: who rejected it and when, no notice.
+    [kept] = [r for r in _records(aws, ref.finding_id) if r["decision"]["S"] == "skip"]
+    assert kept["reason"]["S"] == approval.APPROVAL_REJECTED
+    assert kept["decision"]["S"] == "skip" and "rejected by arn:x at " in kept["summary"]["S"]
+    assert "notified" not in kept
+    remediator.announce([later], "123456789012", flush=True)
+    assert not [m for m in aws.emails() if ref.finding_id in m["Message"] and "rejected" in m["Message"]]
 
 
 def test_reject_without_archive_keeps_the_access_and_archives_nothing(aws: Aws) -> None:
