@@ -735,6 +735,44 @@ def _authorize_actions_as_aws_names_them() -> None:
     IAMRequestBase.__init__ = init  # type: ignore[method-assign]
 
 
+# What IAM checks for each action of a DynamoDB transaction (moto checks `dynamodb:TransactWriteItems`, an action
+# IAM does not have, on "*").
+_TRANSACTION_ACTIONS = {
+    "Put": "dynamodb:PutItem",
+    "Update": "dynamodb:UpdateItem",
+    "Delete": "dynamodb:DeleteItem",
+    "ConditionCheck": "dynamodb:ConditionCheckItem",
+}
+
+
+def authorize_transactions_per_item() -> None:
+    """Authorize TransactWriteItems as AWS does: each of its actions as its own call on its own table (PutItem,
+    UpdateItem, DeleteItem, ConditionCheckItem), all of them or the request is refused. Installed after
+    `sandbox.callers.record_callers`, so the callers log names those actions. Child process only."""
+    from moto.iam.access_control import IAMRequestBase
+    from moto.utilities.utils import get_partition
+
+    checked = IAMRequestBase.check_action_permitted
+
+    def check_action_permitted(self: Any, resource: str) -> None:
+        if self._action != "dynamodb:TransactWriteItems":
+            checked(self, resource)
+            return
+        raw = self._body or self._data
+        body = json.loads(raw) if isinstance(raw, str | bytes) else dict(raw or {})
+        prefix = f"arn:{get_partition(self._region)}:dynamodb:{self._region}:{self.account_id}:table/"
+        try:
+            for item in body.get("TransactItems", []):
+                for kind, spec in item.items():
+                    self._action = _TRANSACTION_ACTIONS[kind]
+                    table = str(spec["TableName"])
+                    checked(self, table if table.startswith("arn:") else prefix + table)
+        finally:
+            self._action = "dynamodb:TransactWriteItems"
+
+    IAMRequestBase.check_action_permitted = check_action_permitted  # type: ignore[method-assign]
+
+
 def implement_validate_resource_policy() -> None:
     """Teach moto Secrets Manager's ValidateResourcePolicy, which moto 5.2.5 does not implement (a request for it
     fails with "not implemented"). The answer is `sandbox.analysis.secret.validate_resource_policy`'s: a syntax check
@@ -777,6 +815,7 @@ def _serve_child(host: str, port: int) -> None:
     from sandbox.iam_consistency import moto_app
 
     record_callers()  # the caller of each authorized request; AssumeRole of a missing role refused (sandbox.callers)
+    authorize_transactions_per_item()
     # What moto.server.ThreadedMotoServer serves, behind the IAM read-lag middleware (off until switched on).
     app = CallersMiddleware(moto_app())
     server = make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler)
