@@ -76,6 +76,19 @@ data "aws_iam_policy_document" "lambda" {
     }
   }
 
+  # A verdict is written once (confirmation.py `_conclude`, AuditStore.write_once): its records and notice are Puts
+  # in one TransactWriteItems with the pending check's conditional Update. IAM checks each of a transaction's
+  # actions as its own call: the Update is AuditTable's UpdateItem, the Puts need PutItem.
+  dynamic "statement" {
+    for_each = var.confirm_changes.enabled ? ["RecordConfirmations"] : []
+
+    content {
+      sid       = statement.value
+      actions   = ["dynamodb:PutItem"]
+      resources = [local.table_arn]
+    }
+  }
+
   # What touches the resources of the account (roles' trust policies, and the buckets, keys, queues, ... of
   # resource_types, each with its explicit Denies): modules/permissions, the one source a member role
   # (modules/member-role, modules/member-role-stackset) shares, so the two can never drift apart.

@@ -181,7 +181,7 @@ run "lambda_role" {
   # Nothing of the remediation part is the Lambda role's alone: its other statements are its deployment's.
   assert {
     condition = setsubtract([for s in data.aws_iam_policy_document.lambda.statement : s.sid], [for m in run.member_role.permission_statements : m.sid]) == toset([
-      "ReadFindings", "AuditTable", "PublishDigest", "CheckSubscriptions", "ConsumeQueue", "EnqueueSweptFindings", "ProveChanges", "ConfirmChanges", "WriteLogs", "KmsViaSns",
+      "ReadFindings", "AuditTable", "PublishDigest", "CheckSubscriptions", "ConsumeQueue", "EnqueueSweptFindings", "ProveChanges", "ConfirmChanges", "RecordConfirmations", "WriteLogs", "KmsViaSns",
     ])
     error_message = "The Lambda role's statements are the member role's plus its deployment-only ones."
   }

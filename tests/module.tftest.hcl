@@ -240,6 +240,7 @@ run "defaults" {
       EnqueueSweptFindings   = jsonencode(["Allow", ["sqs:SendMessage"], ["arn:aws:sqs:us-west-2:111122223333:access-analyzer-remediation"]])
       ProveChanges           = jsonencode(["Allow", ["access-analyzer:CheckNoNewAccess", "access-analyzer:CheckNoPublicAccess", "access-analyzer:ValidatePolicy"], ["*"]])
       ConfirmChanges         = jsonencode(["Allow", ["access-analyzer:StartResourceScan"], ["arn:aws:access-analyzer:us-west-2:111122223333:analyzer/access-analyzer-remediation"]])
+      RecordConfirmations    = jsonencode(["Allow", ["dynamodb:PutItem"], ["arn:aws:dynamodb:us-west-2:111122223333:table/access-analyzer-remediation-audit"]])
       WriteLogs              = jsonencode(["Allow", ["logs:CreateLogStream", "logs:PutLogEvents"], ["arn:aws:logs:us-west-2:111122223333:log-group:/aws/lambda/access-analyzer-remediation:*"]])
       KmsViaSns              = jsonencode(["Allow", ["kms:Decrypt", "kms:GenerateDataKey"], ["arn:aws:kms:us-west-2:111122223333:key/55555555-5555-5555-5555-555555555555"]])
       EditBucketPolicies     = jsonencode(["Allow", ["s3:DeleteBucketPolicy", "s3:GetBucketAcl", "s3:GetBucketPolicy", "s3:GetBucketPublicAccessBlock", "s3:GetBucketTagging", "s3:PutBucketAcl", "s3:PutBucketPolicy", "s3:PutBucketPublicAccessBlock"], ["arn:aws:s3:::*"]])
@@ -510,8 +511,8 @@ run "roles_only" {
   assert {
     condition = toset([for s in data.aws_iam_policy_document.lambda.statement : s.sid]) == toset([
       "ReadFindings", "EditRoleTrustPolicies", "NeverEditProtectedRoles", "AuditTable", "PublishDigest",
-      "CheckSubscriptions", "ConsumeQueue", "EnqueueSweptFindings", "ProveChanges", "ConfirmChanges", "WriteLogs",
-      "KmsViaSns",
+      "CheckSubscriptions", "ConsumeQueue", "EnqueueSweptFindings", "ProveChanges", "ConfirmChanges", "RecordConfirmations",
+      "WriteLogs", "KmsViaSns",
     ])
     error_message = "resource_types = [\"AWS::IAM::Role\"]: the role policy's statements are the roles-only ones."
   }
@@ -866,9 +867,10 @@ run "confirm_changes_off" {
       && aws_lambda_function.this.environment[0].variables["AAR_CONFIRM_DELAY_SECONDS"] == "0"
       && aws_lambda_function.this.environment[0].variables["AAR_CONFIRM_DEADLINE_SECONDS"] == "0"
       && !contains([for s in data.aws_iam_policy_document.lambda.statement : s.sid], "ConfirmChanges")
+      && !contains([for s in data.aws_iam_policy_document.lambda.statement : s.sid], "RecordConfirmations")
       && length(aws_cloudwatch_metric_alarm.containment_unresolved) == 0
     )
-    error_message = "confirm_changes off: no StartResourceScan statement, no ContainmentUnresolved alarm, AAR_CONFIRM_CHANGES=false."
+    error_message = "confirm_changes off: no StartResourceScan or PutItem statement, no ContainmentUnresolved alarm, AAR_CONFIRM_CHANGES=false."
   }
 }
 

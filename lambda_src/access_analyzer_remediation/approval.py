@@ -377,6 +377,7 @@ def approve(remediator: Remediator, pending: Pending, by: str, trigger: str = "a
         sleep=remediator.sleep, lock_wait_seconds=remediator.lock_wait_seconds,
     )  # fmt: skip
     engine.consistency_window = remediator.consistency_window
+    engine.confirmer = remediator.confirmer  # the change is confirmed, and counted in the handler's metrics
     [done] = engine.process([ref])
     if done.failed:
         raise ApprovalError(f"applying the approved change failed ({done.reason}): {done.summary}; still pending")

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from .clients import error_code
 from .planner import SideChange
 
 if TYPE_CHECKING:
@@ -175,11 +176,40 @@ class AuditStore:
         suffix = f"{key_hint}-{index}" if key_hint else new_id()
         return OutboxItem(suffix, [n for n, _ in pairs], self._clock(), [r for _, r in pairs])
 
-    def write(self, records: Sequence[AuditRecord], outbox: Sequence[OutboxItem] = ()) -> None:
-        """Put every record and outbox item; raise AuditWriteFailed unless all of them are stored."""
+    def write(
+        self,
+        records: Sequence[AuditRecord],
+        outbox: Sequence[OutboxItem] = (),
+        items: Sequence[Mapping[str, Any]] = (),
+    ) -> None:
+        """Put every record, outbox item and further item (confirmation.py's pending checks, stored with the
+        containment they check); raise AuditWriteFailed unless all of them are stored."""
         requests = [{"PutRequest": {"Item": self._item(r)}} for r in records]
         requests += [{"PutRequest": {"Item": self._outbox_attributes(o)}} for o in outbox]
+        requests += [{"PutRequest": {"Item": self._expiring(i)}} for i in items]
         self._batch(requests)
+
+    def write_once(
+        self, guard: Mapping[str, Any], records: Sequence[AuditRecord], outbox: Sequence[OutboxItem] = ()
+    ) -> bool:
+        """`guard` (a conditional UpdateItem: Key, UpdateExpression, ConditionExpression, ...), the records and
+        the outbox items in one transaction: all or nothing. False when the guard's condition failed (someone
+        wrote them before: nothing is written); raises on any other failure."""
+        actions: list[dict[str, Any]] = [{"Update": {"TableName": self._table, **guard}}]
+        actions += [{"Put": {"TableName": self._table, "Item": self._item(r)}} for r in records]
+        actions += [{"Put": {"TableName": self._table, "Item": self._outbox_attributes(o)}} for o in outbox]
+        try:
+            self._client.transact_write_items(TransactItems=actions)  # type: ignore[arg-type]
+        except Exception as err:
+            reasons = getattr(err, "response", {}).get("CancellationReasons") or []
+            if (
+                error_code(err) == "TransactionCanceledException"
+                and reasons[:1]
+                and (reasons[0].get("Code") == "ConditionalCheckFailed")
+            ):
+                return False
+            raise
+        return True
 
     def published(self, outbox: Sequence[OutboxItem], message_ids: Sequence[str]) -> None:
         """The digest is out: mark the records notified and delete their outbox items (one batch)."""
@@ -316,6 +346,11 @@ class AuditStore:
         if self._retention_seconds:
             item["expires_at"] = {"N": str(int(self._clock()) + self._retention_seconds)}
         return item
+
+    def _expiring(self, item: Mapping[str, Any]) -> dict[str, Any]:
+        if not self._retention_seconds:
+            return dict(item)
+        return {**item, "expires_at": {"N": str(int(self._clock()) + self._retention_seconds)}}
 
     def _outbox_attributes(self, item: OutboxItem) -> dict[str, Any]:
         return {

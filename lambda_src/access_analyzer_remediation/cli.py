@@ -585,7 +585,7 @@ def _remediator(analyzer_arn: str | None, dry_run: bool) -> Any:
 class _NoAudit(AuditStore):
     """Dry runs write nothing, not even the audit record."""
 
-    def write(self, records: Any, outbox: Any = ()) -> None:
+    def write(self, records: Any, outbox: Any = (), items: Any = ()) -> None:
         return None
 
 

@@ -11,10 +11,18 @@ with a delay (SendMessage, DelaySeconds). When it comes back, `Confirmer.check` 
   finding", naming what the finding says still grants access;
 - either way, ACTIVE findings on the same resource created after the write (ListFindingsV2) are reported the same way.
 
+Nothing is lost and nothing is said twice. The cycle stores a pending check (`CONFIRMING / <decision record id>`)
+with the containment's records, in the same write: whatever path wrote it (the Lambda, the CLI, an approval, an
+interrupted change completed later). The verdict's records and notice are written in one transaction with the
+pending check's conditional "done", so a message delivered twice (or two chains of them) concludes once. A check
+whose verdict is overdue (the invocation died between the commit and the SendMessage, the CLI had no queue, the
+messages were dead-lettered) is sent again by the sweep (`Confirmer.recover`), with a new deadline; after
+MAX_RECOVERIES the sweep checks it at once, and that verdict is final.
+
 A confirmation message is never a decision to write: nothing here changes a resource. A message that is not exactly
 the shape `Confirmation.to_json` writes, or names an analyzer that is not configured, is rejected before any call.
-Scheduling never blocks or undoes a containment: when it fails, a CONFIRM record "not_scheduled" says so and the
-`ConfirmationNotScheduled` metric counts it.
+Scheduling never blocks or undoes a containment: when it fails, a CONFIRM record "not_scheduled" says so, the
+`ConfirmationNotScheduled` metric counts it, and the sweep sends the check later.
 """
 
 from __future__ import annotations
@@ -52,6 +60,11 @@ CONFIRMATION_REASONS = UNRESOLVED_REASONS  # CONTAINMENT_UNRESOLVED and NEW_FIND
 MAX_DELAY_SECONDS = 900  # SQS DelaySeconds
 MAX_DEADLINE_SECONDS = 86400
 MAX_ATTEMPTS = 100
+# The pending checks (one item per containment, sort key: its DECISION record id), and how often the sweep sends a
+# lost one again before it says so. A recovered check gets a new deadline, up to MAX_SPAN_SECONDS after the write.
+PENDING_PK = "CONFIRMING"
+MAX_RECOVERIES = 3
+MAX_SPAN_SECONDS = 30 * 86400
 _FIELDS = frozenset(
     {
         "aar_action",
@@ -133,12 +146,48 @@ class Confirmation:
         account = _text(body, "resource_owner_account", _ACCOUNT_RE)
         record_id = _text(body, "record_id", _RECORD_ID_RE)
         written_at, deadline = _number(body, "written_at"), _number(body, "deadline")
-        if not 0 <= deadline - written_at <= MAX_DEADLINE_SECONDS:
-            raise MalformedConfirmation(f"deadline must be 0 to {MAX_DEADLINE_SECONDS} s after written_at")
+        if not 0 <= deadline - written_at <= MAX_SPAN_SECONDS:
+            raise MalformedConfirmation(f"deadline must be 0 to {MAX_SPAN_SECONDS} s after written_at")
         attempt = body["attempt"]
         if not isinstance(attempt, int) or isinstance(attempt, bool) or not 1 <= attempt <= MAX_ATTEMPTS:
             raise MalformedConfirmation(f"attempt must be an integer from 1 to {MAX_ATTEMPTS}")
         return cls(analyzer_arn, finding_id, resource_arn, account, record_id, written_at, deadline, attempt)
+
+
+def planned(outcomes: Sequence[Outcome], settings: Settings, now: float) -> list[Confirmation]:
+    """The checks the containments written among `outcomes` need (each a remediate outcome with its record)."""
+    if not settings.confirm_changes:
+        return []
+    messages: dict[str, Confirmation] = {}
+    for outcome in (each for o in outcomes for each in o.all()):
+        finding, record = outcome.finding, outcome.record
+        if outcome.decision != "remediate" or finding is None or record is None or not record.record_id:
+            continue
+        messages.setdefault(
+            record.record_id,
+            Confirmation(
+                finding.analyzer_arn,
+                finding.id,
+                finding.resource_arn,
+                finding.resource_owner_account,
+                record.record_id,
+                now,
+                now + settings.confirm_deadline_seconds,
+            ),
+        )
+    return list(messages.values())
+
+
+def pending_item(message: Confirmation) -> dict[str, Any]:
+    """The pending check of one containment, stored with its records (AuditStore.write(items=...))."""
+    return {
+        "pk": {"S": PENDING_PK},
+        "sk": {"S": message.record_id},
+        "state": {"S": "pending"},
+        "message": {"S": json.dumps(message.to_json(), sort_keys=True)},
+        "deadline": {"N": f"{message.deadline:.3f}"},
+        "recoveries": {"N": "0"},
+    }
 
 
 def is_confirmation(body: object) -> bool:
@@ -178,41 +227,32 @@ class Confirmer:
 
     # -- after the write -------------------------------------------------------------------------------------
     def schedule(self, outcomes: Sequence[Outcome]) -> None:
-        """For every containment written (and recorded) among `outcomes`: StartResourceScan, then the delayed
-        check. Never raises: a confirmation that cannot be scheduled is recorded and counted."""
-        if not self.settings.confirm_changes:
-            return
-        for outcome in (each for o in outcomes for each in o.all()):
-            if outcome.decision != "remediate" or not outcome.stored or outcome.finding is None:
+        """For every containment written (and recorded, its pending check with it) among `outcomes`:
+        StartResourceScan, then the delayed check. Never raises: a check that cannot be sent is recorded and
+        counted, and its pending check waits for the sweep (`recover`)."""
+        stored = [o for o in outcomes if o.stored]
+        for message in planned(stored, self.settings, self.clock()):
+            if not self.settings.queue_url:  # the CLI without the deployment's environment: the sweep sends it
+                logger.info("no queue: the sweep sends the confirmation", extra={"finding_id": message.finding_id})
                 continue
-            if outcome.record is None:
-                continue
-            finding, now = outcome.finding, self.clock()
-            message = Confirmation(
-                finding.analyzer_arn,
-                finding.id,
-                finding.resource_arn,
-                finding.resource_owner_account,
-                outcome.record.record_id,
-                now,
-                now + self.settings.confirm_deadline_seconds,
-            )
             self._scan(message)
             try:
                 self._send(message, self.settings.confirm_delay_seconds)
             except Exception as err:
-                logger.warning("confirmation not scheduled", extra={"finding_id": finding.id, "error": repr(err)})
-                self.counters.not_scheduled += 1
-                self._record_safely(
-                    finding, message, NOT_SCHEDULED, f"confirmation not scheduled: {err!r}"[:1000], "ACTIVE"
+                logger.warning(
+                    "confirmation not scheduled", extra={"finding_id": message.finding_id, "error": repr(err)}
                 )
+                self.counters.not_scheduled += 1
+                summary = f"confirmation not scheduled: {err!r}"[:900] + "; the sweep sends it after the deadline"
+                self._record_safely(message, NOT_SCHEDULED, summary)
                 continue
             self.counters.scheduled += 1
 
     # -- the delayed check -----------------------------------------------------------------------------------
     def check(self, message: Confirmation) -> list[Outcome]:
-        """Re-read the finding and record the verdict. Returns the outcomes to announce (stored, notice in the
-        outbox); raises when AWS could not be asked or the record not stored (the message is retried)."""
+        """Re-read the finding and record the verdict (once: a duplicate message concludes nothing). Returns the
+        outcomes to announce (stored, notice in the outbox); raises when AWS could not be asked or the verdict not
+        stored (the message is retried)."""
         if message.analyzer_arn not in self.settings.analyzer_arns:
             raise MalformedConfirmation(f"{message.analyzer_arn} is not a configured analyzer")
         client = self.clients.access_analyzer(message.analyzer_arn.split(":")[3])
@@ -222,7 +262,7 @@ class Confirmer:
             if error_code(err) != "ResourceNotFoundException":
                 raise
             gone = f"GetFinding no longer knows finding {message.finding_id}: nothing left to confirm"
-            self.audit.write([self._record(None, message, FINDING_GONE, gone, status="NOT_FOUND")])
+            self._conclude(message, [self._record(None, message, FINDING_GONE, gone, status="NOT_FOUND")])
             return []
         try:
             finding = finding_from_api(data, message.analyzer_arn)
@@ -238,32 +278,66 @@ class Confirmer:
             return []
         if finding.status == "ACTIVE" and self._reverted(message):
             summary = "the containment was reverted before it could be confirmed: the access is open as decided"
-            self.audit.write([self._record(finding, message, REVERTED, summary, status=finding.status)])
+            self._conclude(message, [self._record(finding, message, REVERTED, summary, status=finding.status)])
             return []
         new = self._new_findings(message)
-        outcomes: list[Outcome] = []
+        records: list[AuditRecord] = []
+        announced: list[Outcome] = []
         if finding.status == "ACTIVE":
-            self.counters.unresolved += 1
             summary = (
                 f"containment did not resolve the finding: still ACTIVE {now - message.written_at:.0f} s after the"
                 f" write; still granting access: {_granting(finding)}"
             )
-            outcomes.append(self._announced(finding, message, reason=CONTAINMENT_UNRESOLVED, summary=summary, new=new))
+            announced.append(self._loud(finding, message, CONTAINMENT_UNRESOLVED, summary, new))
         else:
-            self.counters.verified += 1
             summary = f"verified: the finding is {finding.status} {now - message.written_at:.0f} s after the write"
-            self.audit.write([self._record(finding, message, VERIFIED, summary, status=finding.status, new=new)])
+            records.append(self._record(finding, message, VERIFIED, summary, status=finding.status, new=new))
         if new:
-            if finding.status != "ACTIVE":
-                self.counters.unresolved += 1
             summary = (
                 f"new ACTIVE finding(s) on the contained resource created after the change: {', '.join(new)}"
                 " (review them: the change may have opened access)"
             )
-            outcomes.append(
-                self._announced(finding, message, reason=NEW_FINDING_AFTER_CHANGE, summary=summary, new=new)
-            )
-        return outcomes
+            announced.append(self._loud(finding, message, NEW_FINDING_AFTER_CHANGE, summary, new))
+        if not self._conclude(message, records, announced):
+            return []
+        if finding.status != "ACTIVE":
+            self.counters.verified += 1
+        if finding.status == "ACTIVE" or new:
+            self.counters.unresolved += 1
+        return announced
+
+    # -- the sweep's catch-all -------------------------------------------------------------------------------
+    def recover(self) -> list[Outcome]:
+        """Pending checks whose verdict is overdue (their deadline and a grace past): their messages were never
+        sent or were lost. Each is sent again with a new deadline; the MAX_RECOVERIES-th time (or once a new
+        deadline would pass MAX_SPAN_SECONDS after the write) it is checked at once instead, its verdict final.
+        Returns the outcomes to announce; raises, after the others, when one could not be recovered."""
+        if not self.settings.confirm_changes:
+            return []
+        now = self.clock()
+        # A live chain's last check comes at most a delay (and SQS's redeliveries of a failing one) after its
+        # deadline: only a check this far overdue is lost.
+        overdue = now - max(900, 2 * self.settings.confirm_delay_seconds)
+        announced: list[Outcome] = []
+        problems: list[str] = []
+        for key, message, recoveries in self._overdue(overdue):
+            try:
+                deadline = now + self.settings.confirm_deadline_seconds
+                if recoveries >= MAX_RECOVERIES or deadline - message.written_at > MAX_SPAN_SECONDS:
+                    announced += self.check(message)  # past its deadline: the verdict, whatever it is
+                    continue
+                again = replace(message, deadline=deadline, attempt=1)
+                if self._renew(again, recoveries):
+                    logger.warning("sending a lost confirmation again", extra={"finding_id": message.finding_id})
+                    self._scan(again)
+                    self._send(again, self.settings.confirm_delay_seconds)
+                    self.counters.scheduled += 1
+            except Exception as err:  # the next sweep tries again; the others go on
+                logger.warning("could not recover a confirmation", extra={"key": key, "error": repr(err)})
+                problems.append(f"{key}: {err!r}")
+        if problems:
+            raise RuntimeError(f"{len(problems)} confirmation(s) not recovered: {'; '.join(problems)}"[:2000])
+        return announced
 
     # -- helpers ---------------------------------------------------------------------------------------------
     def _scan(self, message: Confirmation) -> None:
@@ -314,17 +388,95 @@ class Confirmer:
                     found.append(str(summary["id"]))
         return sorted(found)
 
-    def _announced(
-        self, finding: Finding, message: Confirmation, *, reason: str, summary: str, new: list[str]
-    ) -> Outcome:
-        """A stored CONFIRM record "unresolved" and its notice in the outbox, as one write (announced by the
-        handler)."""
+    def _loud(self, finding: Finding, message: Confirmation, reason: str, summary: str, new: list[str]) -> Outcome:
+        """A CONFIRM record "unresolved" and its notice in an outbox item (stored by `_conclude`, announced by
+        the handler)."""
         record = self._record(finding, message, UNRESOLVED, summary, status=finding.status, new=new, reason=reason)
         outcome = Outcome(FindingRef(message.analyzer_arn, finding.id), "notify", reason, summary, finding)
         notice = outcome.notice(self.settings.account_mode(finding.resource_owner_account))
         outbox = self.audit.outbox([(notice.to_json(), record)])
-        self.audit.write([record], outbox)
         return replace(outcome, record=record, outbox=tuple(outbox), stored=True)
+
+    def _conclude(
+        self, message: Confirmation, records: Sequence[AuditRecord], announced: Sequence[Outcome] = ()
+    ) -> bool:
+        """The verdict's records and notices, and the pending check marked done, in one transaction; False (and
+        nothing written) when it was done already: a duplicate message, or another chain of the same check."""
+        guard = {
+            "Key": {"pk": {"S": PENDING_PK}, "sk": {"S": message.record_id}},
+            "UpdateExpression": "SET #state = :done, concluded_at = :now, expires_at = :expires",
+            "ConditionExpression": "attribute_not_exists(#state) OR #state <> :done",
+            "ExpressionAttributeNames": {"#state": "state"},
+            "ExpressionAttributeValues": {
+                ":done": {"S": "done"},
+                ":now": {"N": f"{self.clock():.3f}"},
+                # Kept while a duplicate or another chain's message can still come (SQS keeps one 14 days at
+                # most), so the sweep's query reads a month of checks, not the whole retention.
+                ":expires": {"N": str(int(self.clock()) + MAX_SPAN_SECONDS)},
+            },
+        }
+        every = [*records, *(o.record for o in announced if o.record is not None)]
+        done = self.audit.write_once(guard, every, [item for o in announced for item in o.outbox])
+        if not done:
+            logger.info("confirmation already concluded: nothing more", extra={"finding_id": message.finding_id})
+        return done
+
+    def _overdue(self, before: float) -> list[tuple[str, Confirmation, int]]:
+        """(key, message, recoveries so far) of every pending check whose deadline is before `before`."""
+        found: list[tuple[str, Confirmation, int]] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self.settings.audit_table_name,
+            "KeyConditionExpression": "pk = :pk",
+            "FilterExpression": "#state = :pending AND #deadline < :before",
+            "ExpressionAttributeNames": {"#state": "state", "#deadline": "deadline"},
+            "ExpressionAttributeValues": {
+                ":pk": {"S": PENDING_PK},
+                ":pending": {"S": "pending"},
+                ":before": {"N": f"{before:.3f}"},
+            },
+            "ConsistentRead": True,
+        }
+        client = self.clients.dynamodb()
+        while True:
+            response = client.query(**kwargs)
+            for item in response.get("Items", []):
+                key = item["sk"]["S"]
+                try:
+                    message = Confirmation.parse(json.loads(item["message"]["S"]))
+                except (MalformedConfirmation, ValueError, KeyError) as err:
+                    logger.warning("unusable pending confirmation", extra={"key": key, "error": repr(err)})
+                    continue
+                if message.analyzer_arn not in self.settings.analyzer_arns:  # no longer configured: never checked
+                    logger.warning("pending confirmation of an analyzer not configured", extra={"key": key})
+                    continue
+                found.append((key, message, int(item.get("recoveries", {}).get("N", "0"))))
+            if "LastEvaluatedKey" not in response:
+                return found
+            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    def _renew(self, message: Confirmation, recoveries: int) -> bool:
+        """The pending check gets the new message and deadline, one more recovery counted; False when it was
+        concluded or renewed meanwhile (another sweep)."""
+        try:
+            self.clients.dynamodb().update_item(
+                TableName=self.settings.audit_table_name,
+                Key={"pk": {"S": PENDING_PK}, "sk": {"S": message.record_id}},
+                UpdateExpression="SET message = :message, #deadline = :deadline, recoveries = :next",
+                ConditionExpression="#state = :pending AND recoveries = :seen",
+                ExpressionAttributeNames={"#state": "state", "#deadline": "deadline"},
+                ExpressionAttributeValues={
+                    ":message": {"S": json.dumps(message.to_json(), sort_keys=True)},
+                    ":deadline": {"N": f"{message.deadline:.3f}"},
+                    ":next": {"N": str(recoveries + 1)},
+                    ":pending": {"S": "pending"},
+                    ":seen": {"N": str(recoveries)},
+                },
+            )
+        except Exception as err:
+            if error_code(err) == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
 
     def _record(
         self,
@@ -362,9 +514,9 @@ class Confirmer:
             )
         )
 
-    def _record_safely(self, finding: Finding, message: Confirmation, verdict: str, summary: str, status: str) -> None:
+    def _record_safely(self, message: Confirmation, verdict: str, summary: str) -> None:
         try:
-            self.audit.write([self._record(finding, message, verdict, summary, status=status)])
+            self.audit.write([self._record(None, message, verdict, summary, status="ACTIVE")])
         except Exception as err:  # the metric still counts it; the containment stands either way
             logger.warning("could not record an unscheduled confirmation", extra={"error": repr(err)})
 

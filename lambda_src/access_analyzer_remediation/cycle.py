@@ -28,7 +28,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Generic
 
-from . import planner, proofs
+from . import confirmation, planner, proofs
 from .audit import AuditRecord, AuditStore, new_id
 from .clients import error_code
 from .findings import Finding, FindingRef
@@ -425,10 +425,12 @@ class ResourceCycle(Generic[RefT, SnapshotT]):
         intent_id: str,
         more_records: Sequence[AuditRecord] = (),
     ) -> list[Outcome]:
-        """Records and notices first (notified = false), then the ledger and the release in one conditional write."""
+        """Records, notices (notified = false) and the containments' pending checks (confirmation.py) first, then
+        the ledger and the release in one conditional write."""
         records = [o.record for o in outcomes if o.record is not None] + list(more_records)
         outbox = self.audit.outbox(_announced(outcomes, self.settings.mode), key_hint=intent_id)
-        self.audit.write(records, outbox)
+        checks = confirmation.planned(outcomes, self.settings, self.clock())
+        self.audit.write(records, outbox, [confirmation.pending_item(c) for c in checks])
         tombstones = [t for t in lease.state.tombstones if t.entry.key not in _keys(ledger)]
         tombstones += [Tombstone(e, ready.now) for other in ready.interrupted for e in other.removes]
         tombstones += [Tombstone(e, ready.now) for e in removed]

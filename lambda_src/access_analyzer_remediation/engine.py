@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 from . import approval, planner
 from .audit import AuditStore, OutboxItem
 from .clients import AwsClients, error_code
+from .confirmation import Confirmer
 from .cycle import Budget, Counters, ResourceCycle
 from .findings import Finding, FindingRef, MalformedEvent, finding_from_api, finding_reference
 from .members import MemberAccess, Route
@@ -84,6 +85,8 @@ class Remediator:
         self.clock = clock
         self.sleep = sleep
         self.counters = Counters()
+        # Confirm after writing, whoever wrote: the Lambda, the CLI, an approval (confirmation.py).
+        self.confirmer = Confirmer(settings, clients, self.audit, clock)
         self._adapters: dict[str, AdapterFactory] = registry()
         self._gate: SubscriptionGate | None = None
         self._gate_lock = threading.Lock()
@@ -161,6 +164,7 @@ class Remediator:
         for cycle in cycles.all():
             self.counters.stale_reads += cycle.counters.stale_reads
             self.counters.repaired += cycle.counters.repaired
+        self.confirmer.schedule(ordered)
         return _logged(ordered)
 
     def announce(self, outcomes: Sequence[Outcome], account: str, flush: bool = False) -> list[str]:

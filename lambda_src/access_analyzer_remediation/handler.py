@@ -39,7 +39,6 @@ if SETTINGS.tracing:
     Tracer()  # patches botocore: AWS calls show up as X-Ray subsegments
 
 _remediator: Remediator | None = None
-_confirmer: Confirmer | None = None
 # Counted once more per resource type (dimensions service and resource_type; docs/architecture.md, "Metrics").
 PER_TYPE_METRICS = ("Remediated", "NotifiedOnly", "NotContained", "Failed")
 # The resource_type of an outcome without a finding GetFinding returned (not read, not found, unknown analyzer,
@@ -77,12 +76,8 @@ def remediator() -> Remediator:
 
 
 def confirmer() -> Confirmer:
-    """Confirm after writing (confirmation.py), with the engine's clients and audit store."""
-    global _confirmer  # noqa: PLW0603 - as remediator()
-    if _confirmer is None:
-        engine = remediator()
-        _confirmer = Confirmer(SETTINGS, engine.clients, engine.audit, engine.clock)
-    return _confirmer
+    """Confirm after writing (confirmation.py): the engine's, which schedules the checks of what it writes."""
+    return remediator().confirmer
 
 
 @metrics.log_metrics
@@ -95,6 +90,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if isinstance(event, dict) and event.get("aar_action") == "sweep":
         # Raises when it cannot list or enqueue: the Errors alarm and the scheduler's retries see it. The notices
         # waiting in the outbox go out either way.
+        recovered: list[Outcome] = []
         try:
             enqueued = remediator().enqueue_sweep()
             logger.info("sweep enqueued", enqueued=enqueued)
@@ -102,13 +98,16 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             try:  # approve mode: requests past their deadline are applied (re-verified) or expire (approval.py)
                 approval.settle_due(remediator(), account)
             finally:
-                _finish([], account, flush=True)
+                try:  # confirmations whose verdict is overdue: sent again, or checked at last (confirmation.py)
+                    recovered = confirmer().recover()
+                finally:
+                    if any(_finish(recovered, account, flush=True)):
+                        raise RecordFailed("the sweep's notices could not be published: they wait in the outbox")
         return {"enqueued": enqueued}
     ref = _parse(event)
     if ref is None:
         return {"processed": 0, "failed": 0}
     [outcome] = remediator().process([ref], remaining)
-    confirmer().schedule([outcome])
     if any(_finish([outcome], account, flush=False)):
         # Direct EventBridge -> Lambda invocations are asynchronous: raising makes Lambda retry the event.
         raise RecordFailed(f"finding {ref.finding_id}: {outcome.decision} ({outcome.reason})")
@@ -142,7 +141,6 @@ def _handle_batch(
         if ref is not None:
             refs.append((message_id, ref))
     outcomes = remediator().process([ref for _, ref in refs], remaining)
-    confirmer().schedule(outcomes)
     confirmed, unchecked = _confirm(checks)
     # A redelivery may be the first to meet a notice an earlier invocation could not send: send those too.
     retry = _finish([*outcomes, *(o for _, o in confirmed)], account, flush=redelivered)
@@ -206,7 +204,7 @@ def _finish(outcomes: Sequence[Outcome], account: str, flush: bool) -> list[bool
         if value:
             metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
     engine.counters.stale_reads = engine.counters.repaired = 0
-    for name, value in (_confirmer.counters.take() if _confirmer is not None else {}).items():
+    for name, value in engine.confirmer.counters.take().items():
         metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
     try:
         engine.announce(outcomes, account, flush=flush)

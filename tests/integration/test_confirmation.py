@@ -32,9 +32,20 @@ def confirming(sandbox: SandboxTarget) -> Iterator[None]:
     overrides = {"AAR_CONFIRM_CHANGES": "true", "AAR_CONFIRM_DELAY_SECONDS": "0", "AAR_CONFIRM_DEADLINE_SECONDS": "0"}
     function.configuration = replace(deployed, environment={**deployed.environment, **overrides})
     function.instance = None  # a cold start reads the environment
+    # What iam.tf grants with confirm_changes on that the shared deployment's role lacks: the verdict's
+    # TransactWriteItems Puts (statement RecordConfirmations; tests/module.tftest.hcl pins it; the demo's own apply
+    # grants it through Terraform). StartResourceScan needs no grant here: the stand-in serves every request.
+    iam = sandbox.local.aws.admin.client("iam")
+    role = deployed.role_arn.rsplit("/", 1)[-1]
+    account, region = deployed.role_arn.split(":")[4], sandbox.local.deployment.region
+    table = f"arn:aws:dynamodb:{region}:{account}:table/{sandbox.local.deployment.audit_table}"
+    grant = {"Version": "2012-10-17", "Statement": [{"Sid": "RecordConfirmations", "Effect": "Allow",
+             "Action": ["dynamodb:PutItem"], "Resource": [table]}]}  # fmt: skip
+    iam.put_role_policy(RoleName=role, PolicyName="test-record-confirmations", PolicyDocument=json.dumps(grant))
     try:
         yield
     finally:
+        iam.delete_role_policy(RoleName=role, PolicyName="test-record-confirmations")
         function.configuration = deployed
         function.instance = None
 

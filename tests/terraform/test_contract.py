@@ -206,23 +206,42 @@ def test_protected_role_patterns_default_is_the_contract() -> None:
     assert variables["protected_role_patterns"]["default"] == contract
 
 
-def test_the_confirmation_statement_grants_exactly_the_scan_the_code_calls() -> None:
+def test_the_confirmation_statements_grant_exactly_the_calls_the_code_makes() -> None:
     """confirm_changes: the dynamic ConfirmChanges statement grants access-analyzer:StartResourceScan on the analyzers
-    and nothing else, only while confirmation is on; confirmation.py calls StartResourceScan (and SendMessage, already
-    granted to the sweep), and the contract names the action."""
-    [dynamic] = [
-        d["statement"]
+    and RecordConfirmations dynamodb:PutItem on the table, nothing else, only while confirmation is on; confirmation.py
+    calls StartResourceScan, SendMessage (already granted to the sweep) and the verdict's transaction, and the contract
+    names the actions."""
+    dynamics = {
+        d["statement"]["for_each"]: d["statement"]
         for d in lambda_policy()["dynamic"]
         if "statement" in d and d["statement"]["for_each"].startswith("${var.confirm_changes.enabled")
-    ]
-    assert dynamic["for_each"] == '${var.confirm_changes.enabled ? ["ConfirmChanges"] : []}'
-    [content] = dynamic["content"] if isinstance(dynamic["content"], list) else [dynamic["content"]]
-    assert content["actions"] == ["access-analyzer:StartResourceScan"]
-    assert content["resources"] == "${local.analyzer_arns}"
+    }
+    assert set(dynamics) == {
+        '${var.confirm_changes.enabled ? ["ConfirmChanges"] : []}',
+        '${var.confirm_changes.enabled ? ["RecordConfirmations"] : []}',
+    }
+
+    def content(for_each: str) -> dict[str, Any]:
+        dynamic = dynamics[for_each]
+        [body] = dynamic["content"] if isinstance(dynamic["content"], list) else [dynamic["content"]]
+        return dict(body)
+
+    scan = content('${var.confirm_changes.enabled ? ["ConfirmChanges"] : []}')
+    assert scan["actions"] == ["access-analyzer:StartResourceScan"]
+    assert scan["resources"] == "${local.analyzer_arns}"
+    # The verdict: one TransactWriteItems, its Puts checked by IAM as PutItem on the audit table (its Update is
+    # AuditTable's UpdateItem).
+    record = content('${var.confirm_changes.enabled ? ["RecordConfirmations"] : []}')
+    assert record["actions"] == ["dynamodb:PutItem"]
+    assert record["resources"] == ["${local.table_arn}"]
     source = (REPO_ROOT / "lambda_src/access_analyzer_remediation/confirmation.py").read_text()
     assert ".start_resource_scan(**kwargs)" in source and ".send_message(" in source
-    assert "`access-analyzer:StartResourceScan`" in CONTRACT
+    assert "self.audit.write_once(guard," in source
+    audit = (REPO_ROOT / "lambda_src/access_analyzer_remediation/audit.py").read_text()
+    assert ".transact_write_items(TransactItems=actions)" in audit and '{"Put": {"TableName"' in audit
+    assert "`access-analyzer:StartResourceScan`" in CONTRACT and "`dynamodb:PutItem`" in CONTRACT
     assert "sqs:SendMessage" in actions_of(static_statements(), "Allow")
+    assert "dynamodb:PutItem" not in actions_of(static_statements(), "Allow")
 
 
 def test_metric_alarms_watch_contract_metrics() -> None:

@@ -128,7 +128,11 @@ def _offline_handler(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
             "POWERTOOLS_SERVICE_NAME": SERVICE,
         },
     )
-    engine = SimpleNamespace(counters=SimpleNamespace(stale_reads=0, repaired=0), announce=lambda *_, **__: None)
+    engine = SimpleNamespace(
+        counters=SimpleNamespace(stale_reads=0, repaired=0),
+        confirmer=SimpleNamespace(counters=SimpleNamespace(take=dict)),
+        announce=lambda *_, **__: None,
+    )
     monkeypatch.setattr(handler, "_remediator", engine)
     return handler
 
