@@ -197,6 +197,22 @@ MUTANTS = (
             "tests/unit/test_policy.py::test_a_decoy_with_our_sid_shape_covers_nothing",
         ),
     ),
+    Mutant(
+        "pending check not stored with the containment",
+        f"{PACKAGE}/cycle.py",
+        "        self.audit.write(records, outbox, [confirmation.pending_item(c) for c in checks])\n",
+        "        self.audit.write(records, outbox)\n",
+        (
+            "tests/unit/test_confirmation_delivery.py::test_a_crash_between_the_commit_and_the_message_is_recovered_by_the_sweep",
+        ),
+    ),
+    Mutant(
+        "a verdict concluded twice",
+        f"{PACKAGE}/confirmation.py",
+        '            "ConditionExpression": "attribute_not_exists(#state) OR #state <> :done",\n',
+        "",
+        ("tests/unit/test_confirmation_delivery.py::test_a_confirmation_delivered_twice_records_and_announces_once",),
+    ),
 )
 
 
