@@ -56,6 +56,7 @@ from tests.load.harness import (
     HandlerPool,
     SqsSimulator,
     build_burst,
+    create_findings_queue,
     handler_env,
     sqs_event,
     stand_in_endpoints,
@@ -296,7 +297,10 @@ def _cold_starts(aws: Aws, runs: int, task: Path) -> dict[str, Any]:
     standin = aws.standins["us-east-1"]
     env = {
         **os.environ,
-        **handler_env(aws, AAR_ANALYZER_ARNS=json.dumps([standin.analyzer_arn])),
+        # The deployment's queue: the first containment's confirmation is scanned and sent, as on Lambda.
+        **handler_env(
+            aws, AAR_ANALYZER_ARNS=json.dumps([standin.analyzer_arn]), AAR_QUEUE_URL=create_findings_queue(aws)
+        ),
         "PYTHONPATH": os.pathsep.join([str(task), str(ROOT)]),
         "POWERTOOLS_METRICS_NAMESPACE": "AarBench",
         "PYTHONDONTWRITEBYTECODE": "1",

@@ -565,8 +565,13 @@ def _remediator(analyzer_arn: str | None, dry_run: bool) -> Any:
         raise UsageError("set AAR_AUDIT_TABLE_NAME (see `terraform output -raw cli_environment`)")
     # A person's CLI has no timeout to bound its writes, unlike the Lambda: hold a role's lock for the maximum lease.
     # The operator reads the CLI's own output, so a pending e-mail subscription does not hold its changes back.
+    # The main queue takes messages from the rule and the Lambda role only (its policy): a containment the CLI
+    # writes leaves its pending check to the deployment's sweep (confirmation.py), which scans and sends it.
     settings = replace(
-        Settings.from_env(env), lock_lease_seconds=CLI_LEASE_SECONDS, require_confirmed_subscription=False
+        Settings.from_env(env),
+        lock_lease_seconds=CLI_LEASE_SECONDS,
+        require_confirmed_subscription=False,
+        queue_url=None,
     )
     if analyzer_arn and analyzer_arn not in settings.analyzer_arns:
         raise UsageError(f"{analyzer_arn} is not in AAR_ANALYZER_ARNS")

@@ -232,7 +232,7 @@ class Confirmer:
         counted, and its pending check waits for the sweep (`recover`)."""
         stored = [o for o in outcomes if o.stored]
         for message in planned(stored, self.settings, self.clock()):
-            if not self.settings.queue_url:  # the CLI without the deployment's environment: the sweep sends it
+            if not self.settings.queue_url:  # the CLI (cli.py): the sweep scans and sends it once it is overdue
                 logger.info("no queue: the sweep sends the confirmation", extra={"finding_id": message.finding_id})
                 continue
             self._scan(message)

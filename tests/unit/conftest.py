@@ -253,3 +253,20 @@ def make_aws(moto: MotoServer, standins: Mapping[str, AccessAnalyzerStandIn], ta
 @pytest.fixture
 def aws(moto_server: MotoServer, standins: dict[str, AccessAnalyzerStandIn]) -> Aws:
     return make_aws(moto_server, standins)
+
+
+@pytest.fixture
+def cli_env(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> Aws:
+    """`aa-remediate` pointed at the sandbox: the deployment's environment (cli_environment), one analyzer."""
+    env = aws.moto.env({"accessanalyzer": aws.standin.endpoint_url})
+    env.update(
+        {
+            "AAR_ANALYZER_ARNS": json.dumps([aws.standin.analyzer_arn]),
+            "AAR_AUDIT_TABLE_NAME": aws.table,
+            "AAR_TOPIC_ARN": aws.topic_arn,
+            "AWS_MAX_ATTEMPTS": "1",
+        }
+    )
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    return aws

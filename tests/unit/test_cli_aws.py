@@ -13,22 +13,6 @@ from .conftest import Aws, trust_policy
 EXTERNAL = "999988887777"
 
 
-@pytest.fixture
-def cli_env(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> Aws:
-    env = aws.moto.env({"accessanalyzer": aws.standin.endpoint_url})
-    env.update(
-        {
-            "AAR_ANALYZER_ARNS": json.dumps([aws.standin.analyzer_arn]),
-            "AAR_AUDIT_TABLE_NAME": aws.table,
-            "AAR_TOPIC_ARN": aws.topic_arn,
-            "AWS_MAX_ATTEMPTS": "1",
-        }
-    )
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)
-    return aws
-
-
 def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict[str, object]]:
     code = main([*argv, "--json"])
     return code, json.loads(capsys.readouterr().out)

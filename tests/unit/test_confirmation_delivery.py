@@ -237,45 +237,35 @@ def test_a_duplicate_in_one_batch_mails_once(aws: Aws, monkeypatch: pytest.Monke
 
 
 # -- every path that writes confirms ------------------------------------------------------------------------------
-@pytest.fixture
-def cli_env(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> Aws:
-    env = aws.moto.env({"accessanalyzer": aws.standin.endpoint_url})
-    env.update(
-        {
-            "AAR_ANALYZER_ARNS": json.dumps([aws.standin.analyzer_arn]),
-            "AAR_AUDIT_TABLE_NAME": aws.table,
-            "AAR_TOPIC_ARN": aws.topic_arn,
-            "AWS_MAX_ATTEMPTS": "1",
-            "AAR_CONFIRM_CHANGES": "true",
-            "AAR_CONFIRM_DELAY_SECONDS": "0",
-        }
-    )
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)
-    return aws
-
-
-@pytest.mark.parametrize("with_queue", [True, False], ids=["deployment-env", "no-queue"])
-def test_the_cli_remediate_is_confirmed(
-    cli_env: Aws, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], with_queue: bool
+def test_the_cli_remediate_is_confirmed_through_the_deployments_sweep(
+    cli_env: Aws, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """The main queue's policy lets only the rule and the Lambda role send: the CLI stores the pending check with
+    its records and sends nothing; the deployment's sweep scans and sends it once it is overdue."""
     aws = cli_env
     queue_url = _queue(aws)
-    if with_queue:
-        monkeypatch.setenv("AAR_QUEUE_URL", queue_url)
-    aws.create_role("ByHand", trust_policy({"AWS": EXTERNAL}))
+    for key, value in {
+        "AAR_QUEUE_URL": queue_url,  # as `terraform output cli_environment` exports it
+        "AAR_CONFIRM_CHANGES": "true",
+        "AAR_CONFIRM_DELAY_SECONDS": "0",
+        "AAR_CONFIRM_DEADLINE_SECONDS": str(DEADLINE),
+    }.items():
+        monkeypatch.setenv(key, value)
+    role_arn = aws.create_role("ByHand", trust_policy({"AWS": EXTERNAL}))
     [finding] = aws.analyze()
     argv = ["remediate", "--analyzer-arn", aws.standin.analyzer_arn, "--finding-id", finding["id"], "--json"]
     assert main(argv) == 0
     assert json.loads(capsys.readouterr().out)["counts"] == {"remediate": 1}
+    assert aws.standin.scans == [] and _messages(aws, queue_url) == []
+    assert _confirms(aws) == []  # no "not_scheduled": nothing was refused
     [pending] = _pending(aws)
     assert (pending["sk"]["S"], pending["state"]["S"]) == (_decision_id(aws), "pending")
-    sent = _messages(aws, queue_url)
-    if with_queue:
-        [message] = sent
-        assert (message["finding_id"], message["record_id"]) == (finding["id"], _decision_id(aws))
-    else:
-        assert sent == []  # the deployment's sweep sends it once it is overdue (test above)
+
+    sweep = _confirmer(aws, Clock(time.time() + OVERDUE), queue_url)
+    assert sweep.recover() == []
+    [message] = _messages(aws, queue_url)
+    assert (message["finding_id"], message["record_id"]) == (finding["id"], _decision_id(aws))
+    assert aws.standin.scans == [(aws.standin.analyzer_arn, role_arn)]
 
 
 @pytest.mark.parametrize("path", ["approve", "timeout-apply"])
