@@ -17,7 +17,9 @@ interrupted change completed later). The verdict's records and notice are writte
 pending check's conditional "done", so a message delivered twice (or two chains of them) concludes once. A check
 whose verdict is overdue (the invocation died between the commit and the SendMessage, the CLI had no queue, the
 messages were dead-lettered) is sent again by the sweep (`Confirmer.recover`), with a new deadline; after
-MAX_RECOVERIES the sweep checks it at once, and that verdict is final.
+MAX_RECOVERIES the sweep checks it at once, and that verdict is final. A batch's checks (and the sweep's
+recoveries) run on the engine's pool and only while the invocation has SEND_RESERVE_SECONDS left: the rest waits,
+stored, for the next sweep.
 
 A confirmation message is never a decision to write: nothing here changes a resource. A message that is not exactly
 the shape `Confirmation.to_json` writes, or names an analyzer that is not configured, is rejected before any call.
@@ -31,9 +33,10 @@ import json
 import logging
 import math
 import re
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -65,6 +68,10 @@ MAX_ATTEMPTS = 100
 PENDING_PK = "CONFIRMING"
 MAX_RECOVERIES = 3
 MAX_SPAN_SECONDS = 30 * 86400
+# Sending stops this long before the invocation's timeout: what is left waits (stored) for the next sweep.
+SEND_RESERVE_SECONDS = 5.0
+# How a batch's checks run: the engine's pool (Remediator._parallel), one after another without one.
+Parallel = Callable[[Callable[[Any], Any], list[Any]], list[Any]]
 _FIELDS = frozenset(
     {
         "aar_action",
@@ -90,20 +97,31 @@ class MalformedConfirmation(ValueError):
 
 @dataclass
 class ConfirmationCounters:
+    """Counted from the pool's threads (`add`), read and reset by the handler (`take`)."""
+
     scheduled: int = 0
     not_scheduled: int = 0
     verified: int = 0
     unresolved: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def add(self, *, scheduled: int = 0, not_scheduled: int = 0, verified: int = 0, unresolved: int = 0) -> None:
+        with self._lock:
+            self.scheduled += scheduled
+            self.not_scheduled += not_scheduled
+            self.verified += verified
+            self.unresolved += unresolved
 
     def take(self) -> dict[str, int]:
         """The counts as metric names (non-zero only), reset."""
-        names = {
-            "ConfirmationScheduled": self.scheduled,
-            "ConfirmationNotScheduled": self.not_scheduled,
-            "ContainmentVerified": self.verified,
-            "ContainmentUnresolved": self.unresolved,
-        }
-        self.scheduled = self.not_scheduled = self.verified = self.unresolved = 0
+        with self._lock:
+            names = {
+                "ConfirmationScheduled": self.scheduled,
+                "ConfirmationNotScheduled": self.not_scheduled,
+                "ContainmentVerified": self.verified,
+                "ContainmentUnresolved": self.unresolved,
+            }
+            self.scheduled = self.not_scheduled = self.verified = self.unresolved = 0
         return {name: value for name, value in names.items() if value}
 
 
@@ -218,23 +236,32 @@ class Confirmer:
         clients: AwsClients,
         audit: AuditStore,
         clock: Callable[[], float] = time.time,
+        parallel: Parallel | None = None,
     ) -> None:
         self.settings = settings
         self.clients = clients
         self.audit = audit
         self.clock = clock
         self.counters = ConfirmationCounters()
+        self._parallel: Parallel = parallel or (lambda function, items: [function(item) for item in items])
 
     # -- after the write -------------------------------------------------------------------------------------
-    def schedule(self, outcomes: Sequence[Outcome]) -> None:
+    def schedule(self, outcomes: Sequence[Outcome], time_left: Callable[[], float] | None = None) -> None:
         """For every containment written (and recorded, its pending check with it) among `outcomes`:
-        StartResourceScan, then the delayed check. Never raises: a check that cannot be sent is recorded and
+        StartResourceScan, then the delayed check, concurrently (a batch may hold hundreds). Never raises: a check
+        that cannot be sent, or not before the invocation's time runs out (`time_left`), is recorded or logged and
         counted, and its pending check waits for the sweep (`recover`)."""
-        stored = [o for o in outcomes if o.stored]
-        for message in planned(stored, self.settings, self.clock()):
-            if not self.settings.queue_url:  # the CLI (cli.py): the sweep scans and sends it once it is overdue
-                logger.info("no queue: the sweep sends the confirmation", extra={"finding_id": message.finding_id})
-                continue
+        messages = planned([o for o in outcomes if o.stored], self.settings, self.clock())
+        if not messages:
+            return
+        if not self.settings.queue_url:  # the CLI (cli.py): the sweep scans and sends them once they are overdue
+            logger.info("no queue: the sweep sends the confirmations", extra={"count": len(messages)})
+            return
+
+        def send(message: Confirmation) -> bool | None:
+            if time_left is not None and time_left() < SEND_RESERVE_SECONDS:
+                logger.warning("no time left to send: the sweep sends it", extra={"finding_id": message.finding_id})
+                return None
             self._scan(message)
             try:
                 self._send(message, self.settings.confirm_delay_seconds)
@@ -242,11 +269,13 @@ class Confirmer:
                 logger.warning(
                     "confirmation not scheduled", extra={"finding_id": message.finding_id, "error": repr(err)}
                 )
-                self.counters.not_scheduled += 1
                 summary = f"confirmation not scheduled: {err!r}"[:900] + "; the sweep sends it after the deadline"
                 self._record_safely(message, NOT_SCHEDULED, summary)
-                continue
-            self.counters.scheduled += 1
+                return False
+            return True
+
+        sent = self._parallel(send, messages)
+        self.counters.add(scheduled=sent.count(True), not_scheduled=sent.count(False))
 
     # -- the delayed check -----------------------------------------------------------------------------------
     def check(self, message: Confirmation) -> list[Outcome]:
@@ -301,16 +330,17 @@ class Confirmer:
         if not self._conclude(message, records, announced):
             return []
         if finding.status != "ACTIVE":
-            self.counters.verified += 1
+            self.counters.add(verified=1)
         if finding.status == "ACTIVE" or new:
-            self.counters.unresolved += 1
+            self.counters.add(unresolved=1)
         return announced
 
     # -- the sweep's catch-all -------------------------------------------------------------------------------
-    def recover(self) -> list[Outcome]:
+    def recover(self, time_left: Callable[[], float] | None = None) -> list[Outcome]:
         """Pending checks whose verdict is overdue (their deadline and a grace past): their messages were never
         sent or were lost. Each is sent again with a new deadline; the MAX_RECOVERIES-th time (or once a new
         deadline would pass MAX_SPAN_SECONDS after the write) it is checked at once instead, its verdict final.
+        Concurrently, and only while the invocation has time (`time_left`): the rest waits for the next sweep.
         Returns the outcomes to announce; raises, after the others, when one could not be recovered."""
         if not self.settings.confirm_changes:
             return []
@@ -318,26 +348,31 @@ class Confirmer:
         # A live chain's last check comes at most a delay (and SQS's redeliveries of a failing one) after its
         # deadline: only a check this far overdue is lost.
         overdue = now - max(900, 2 * self.settings.confirm_delay_seconds)
-        announced: list[Outcome] = []
-        problems: list[str] = []
-        for key, message, recoveries in self._overdue(overdue):
+
+        def recovered(pending: tuple[str, Confirmation, int]) -> tuple[list[Outcome], str]:
+            key, message, recoveries = pending
+            if time_left is not None and time_left() < SEND_RESERVE_SECONDS:
+                return [], ""  # the next sweep
             try:
                 deadline = now + self.settings.confirm_deadline_seconds
                 if recoveries >= MAX_RECOVERIES or deadline - message.written_at > MAX_SPAN_SECONDS:
-                    announced += self.check(message)  # past its deadline: the verdict, whatever it is
-                    continue
+                    return self.check(message), ""  # past its deadline: the verdict, whatever it is
                 again = replace(message, deadline=deadline, attempt=1)
                 if self._renew(again, recoveries):
                     logger.warning("sending a lost confirmation again", extra={"finding_id": message.finding_id})
                     self._scan(again)
                     self._send(again, self.settings.confirm_delay_seconds)
-                    self.counters.scheduled += 1
+                    self.counters.add(scheduled=1)
+                return [], ""
             except Exception as err:  # the next sweep tries again; the others go on
                 logger.warning("could not recover a confirmation", extra={"key": key, "error": repr(err)})
-                problems.append(f"{key}: {err!r}")
+                return [], f"{key}: {err!r}"
+
+        results = self._parallel(recovered, self._overdue(overdue))
+        problems = [problem for _, problem in results if problem]
         if problems:
             raise RuntimeError(f"{len(problems)} confirmation(s) not recovered: {'; '.join(problems)}"[:2000])
-        return announced
+        return [outcome for outcomes, _ in results for outcome in outcomes]
 
     # -- helpers ---------------------------------------------------------------------------------------------
     def _scan(self, message: Confirmation) -> None:

@@ -86,7 +86,7 @@ class Remediator:
         self.sleep = sleep
         self.counters = Counters()
         # Confirm after writing, whoever wrote: the Lambda, the CLI, an approval (confirmation.py).
-        self.confirmer = Confirmer(settings, clients, self.audit, clock)
+        self.confirmer = Confirmer(settings, clients, self.audit, clock, parallel=self._parallel)
         self._adapters: dict[str, AdapterFactory] = registry()
         self._gate: SubscriptionGate | None = None
         self._gate_lock = threading.Lock()
@@ -164,7 +164,7 @@ class Remediator:
         for cycle in cycles.all():
             self.counters.stale_reads += cycle.counters.stale_reads
             self.counters.repaired += cycle.counters.repaired
-        self.confirmer.schedule(ordered)
+        self.confirmer.schedule(ordered, budget.left)
         return _logged(ordered)
 
     def announce(self, outcomes: Sequence[Outcome], account: str, flush: bool = False) -> list[str]:

@@ -99,7 +99,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
                 approval.settle_due(remediator(), account)
             finally:
                 try:  # confirmations whose verdict is overdue: sent again, or checked at last (confirmation.py)
-                    recovered = confirmer().recover()
+                    recovered = confirmer().recover(remaining)
                 finally:
                     if any(_finish(recovered, account, flush=True)):
                         raise RecordFailed("the sweep's notices could not be published: they wait in the outbox")

@@ -89,7 +89,7 @@ def _decision_id(aws: Aws) -> str:
     return str(decision["sk"]["S"].rsplit("#", 1)[1])
 
 
-def _died(outcomes: object) -> None:
+def _died(*_: object) -> None:
     raise RuntimeError("the invocation died after its commit")
 
 
@@ -304,3 +304,34 @@ def test_a_pending_check_of_an_analyzer_no_longer_configured_is_left_alone(aws: 
     assert confirmer.recover() == []  # no call for it, and the sweep does not fail every day over it
     assert _messages(aws, queue_url) == [] and aws.calls["GetFinding"] == 0 and aws.standin.scans == []
     assert _pending(aws)[0]["state"]["S"] == "pending"
+
+
+def test_a_batch_of_checks_is_sent_concurrently_and_only_while_there_is_time(aws: Aws) -> None:
+    for n in range(3):
+        aws.create_role(f"Many{n}", trust_policy({"AWS": EXTERNAL}))
+    findings = aws.analyze()
+    refs = [FindingRef(aws.standin.analyzer_arn, f["id"]) for f in findings]
+    clock, queue_url = Clock(), _queue(aws)
+    threads: set[str] = set()
+    remediator = _remediator(aws, clock, queue_url)
+    send = remediator.confirmer._send
+
+    def recording_send(message: Confirmation, delay: int) -> None:
+        import threading
+
+        threads.add(threading.current_thread().name)
+        send(message, delay)
+
+    remediator.confirmer._send = recording_send  # type: ignore[method-assign]
+    outcomes = remediator.process(refs)
+    assert [o.decision for o in outcomes] == ["remediate"] * 3
+    assert len(_messages(aws, queue_url)) == 3 and len(threads) > 1  # the engine's pool, not one after another
+    assert remediator.confirmer.counters.take() == {"ConfirmationScheduled": 3}
+
+    # An invocation out of time sends nothing more: the pending checks wait for the sweep (no record, no count).
+    remediator.confirmer.schedule(outcomes, time_left=lambda: 1.0)
+    assert _messages(aws, queue_url) == [] and remediator.confirmer.counters.take() == {}
+    assert _confirms(aws) == [] and {p["state"]["S"] for p in _pending(aws)} == {"pending"}
+    clock.now += OVERDUE
+    assert remediator.confirmer.recover(time_left=lambda: 1.0) == [] and _messages(aws, queue_url) == []
+    assert remediator.confirmer.recover() == [] and len(_messages(aws, queue_url)) == 3
