@@ -623,7 +623,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(table({"cold start": cold}))
                 if args.merge:
                     merged = json.loads(args.output.read_text())
-                    merged["cold start"] = cold
+                    merged["cold start"] = {**cold, "merged (--cold-start --merge)": True}
                     merged["Lambda zip"] = {"path": str(ZIP.relative_to(ROOT)), "bytes": ZIP.stat().st_size}
                     args.output.write_text(json.dumps(merged, indent=2, default=str) + "\n")
                     print(f"cold start replaced in {args.output}")
@@ -735,7 +735,11 @@ def render_docs(results: dict[str, Any]) -> str:
                 f" {' / '.join(str(x) for x in cold['load average (1 min) before / after'])} on"
                 f" {machine_info['cpus']} CPUs: wall times above the CPU times are time spent waiting, for moto or"
                 f" for a CPU. Measured at {cold.get('measured at (UTC)', 'the bench time')} UTC"
-                + (" (`--cold-start --merge`), apart from the other figures." if "measured at (UTC)" in cold else "."),
+                + (
+                    " (`--cold-start --merge`), apart from the other figures."
+                    if cold.get("merged (--cold-start --merge)")
+                    else "."
+                ),
             ]
             if "load average (1 min) before / after" in cold
             else []

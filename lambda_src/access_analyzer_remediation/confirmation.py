@@ -70,6 +70,7 @@ MAX_RECOVERIES = 3
 MAX_SPAN_SECONDS = 30 * 86400
 # Sending stops this long before the invocation's timeout: what is left waits (stored) for the next sweep.
 SEND_RESERVE_SECONDS = 5.0
+SEND_BATCH = 10  # SQS SendMessageBatch entries
 # How a batch's checks run: the engine's pool (Remediator._parallel), one after another without one.
 Parallel = Callable[[Callable[[Any], Any], list[Any]], list[Any]]
 _FIELDS = frozenset(
@@ -248,7 +249,8 @@ class Confirmer:
     # -- after the write -------------------------------------------------------------------------------------
     def schedule(self, outcomes: Sequence[Outcome], time_left: Callable[[], float] | None = None) -> None:
         """For every containment written (and recorded, its pending check with it) among `outcomes`:
-        StartResourceScan, then the delayed check, concurrently (a batch may hold hundreds). Never raises: a check
+        StartResourceScan (once per resource), then the delayed check (ten to a SendMessageBatch), concurrently: a
+        batch may hold hundreds. Never raises: a check
         that cannot be sent, or not before the invocation's time runs out (`time_left`), is recorded or logged and
         counted, and its pending check waits for the sweep (`recover`)."""
         messages = planned([o for o in outcomes if o.stored], self.settings, self.clock())
@@ -258,23 +260,33 @@ class Confirmer:
             logger.info("no queue: the sweep sends the confirmations", extra={"count": len(messages)})
             return
 
-        def send(message: Confirmation) -> bool | None:
-            if time_left is not None and time_left() < SEND_RESERVE_SECONDS:
-                logger.warning("no time left to send: the sweep sends it", extra={"finding_id": message.finding_id})
-                return None
-            self._scan(message)
-            try:
-                self._send(message, self.settings.confirm_delay_seconds)
-            except Exception as err:
-                logger.warning(
-                    "confirmation not scheduled", extra={"finding_id": message.finding_id, "error": repr(err)}
-                )
-                summary = f"confirmation not scheduled: {err!r}"[:900] + "; the sweep sends it after the deadline"
-                self._record_safely(message, NOT_SCHEDULED, summary)
-                return False
-            return True
+        def out_of_time() -> bool:
+            return time_left is not None and time_left() < SEND_RESERVE_SECONDS
 
-        sent = self._parallel(send, messages)
+        # One scan per resource (several findings on one role share it), then the checks, ten to a SendMessageBatch.
+        scans: dict[tuple[str, str, str], Confirmation] = {}
+        for message in messages:
+            scans.setdefault((message.analyzer_arn, message.resource_arn, message.resource_owner_account), message)
+        if not out_of_time():
+            self._parallel(self._scan, list(scans.values()))
+
+        def send(chunk: list[Confirmation]) -> list[bool | None]:
+            if out_of_time():
+                logger.warning("no time left to send: the sweep sends them", extra={"count": len(chunk)})
+                return [None] * len(chunk)
+            try:
+                failed = self._send_all(chunk, self.settings.confirm_delay_seconds)
+            except Exception as err:
+                failed = {index: repr(err) for index in range(len(chunk))}
+            for index, why in failed.items():
+                message = chunk[index]
+                logger.warning("confirmation not scheduled", extra={"finding_id": message.finding_id, "error": why})
+                summary = f"confirmation not scheduled: {why}"[:900] + "; the sweep sends it after the deadline"
+                self._record_safely(message, NOT_SCHEDULED, summary)
+            return [index not in failed for index in range(len(chunk))]
+
+        chunks = [messages[n : n + SEND_BATCH] for n in range(0, len(messages), SEND_BATCH)]
+        sent = [each for chunk in self._parallel(send, chunks) for each in chunk]
         self.counters.add(scheduled=sent.count(True), not_scheduled=sent.count(False))
 
     # -- the delayed check -----------------------------------------------------------------------------------
@@ -397,6 +409,25 @@ class Confirmer:
             MessageBody=json.dumps(message.to_json(), sort_keys=True),
             DelaySeconds=max(0, min(MAX_DELAY_SECONDS, delay)),
         )
+
+    def _send_all(self, messages: Sequence[Confirmation], delay: int) -> dict[int, str]:
+        """Up to SEND_BATCH checks in one SendMessageBatch (one: SendMessage); the index and reason of each the
+        queue refused."""
+        if len(messages) == 1:
+            self._send(messages[0], delay)
+            return {}
+        response = self.clients.sqs(self.settings.topic_arn.split(":")[3]).send_message_batch(
+            QueueUrl=self.settings.queue_url or "",
+            Entries=[
+                {
+                    "Id": str(index),
+                    "MessageBody": json.dumps(message.to_json(), sort_keys=True),
+                    "DelaySeconds": max(0, min(MAX_DELAY_SECONDS, delay)),
+                }
+                for index, message in enumerate(messages)
+            ],
+        )
+        return {int(f["Id"]): f"{f.get('Code', '')}: {f.get('Message', '')}" for f in response.get("Failed", [])}
 
     def _reverted(self, message: Confirmation) -> bool:
         """Has an operator reverted this finding's containment since the write (a REVERT record after it)?"""

@@ -314,18 +314,20 @@ def test_a_batch_of_checks_is_sent_concurrently_and_only_while_there_is_time(aws
     clock, queue_url = Clock(), _queue(aws)
     threads: set[str] = set()
     remediator = _remediator(aws, clock, queue_url)
-    send = remediator.confirmer._send
+    scan = remediator.confirmer._scan
 
-    def recording_send(message: Confirmation, delay: int) -> None:
+    def recording_scan(message: Confirmation) -> None:
         import threading
 
         threads.add(threading.current_thread().name)
-        send(message, delay)
+        scan(message)
 
-    remediator.confirmer._send = recording_send  # type: ignore[method-assign]
+    remediator.confirmer._scan = recording_scan  # type: ignore[method-assign]
+    aws.calls.clear()
     outcomes = remediator.process(refs)
     assert [o.decision for o in outcomes] == ["remediate"] * 3
     assert len(_messages(aws, queue_url)) == 3 and len(threads) > 1  # the engine's pool, not one after another
+    assert aws.calls["SendMessageBatch"] == 1 and aws.calls["SendMessage"] == 0  # the three checks in one call
     assert remediator.confirmer.counters.take() == {"ConfirmationScheduled": 3}
 
     # An invocation out of time sends nothing more: the pending checks wait for the sweep (no record, no count).
@@ -335,3 +337,30 @@ def test_a_batch_of_checks_is_sent_concurrently_and_only_while_there_is_time(aws
     clock.now += OVERDUE
     assert remediator.confirmer.recover(time_left=lambda: 1.0) == [] and _messages(aws, queue_url) == []
     assert remediator.confirmer.recover() == [] and len(_messages(aws, queue_url)) == 3
+
+
+def test_findings_on_one_resource_share_one_scan_and_a_refused_entry_is_recorded(
+    aws: Aws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    role_arn = aws.create_role("Shared", trust_policy({"AWS": [EXTERNAL, "111122223333"]}))
+    findings = aws.analyze()
+    assert len(findings) == 2
+    clock, queue_url = Clock(), _queue(aws)
+    remediator = _remediator(aws, clock, queue_url)
+    sqs = aws.client("sqs")
+
+    class RefusesTheSecond:
+        def send_message_batch(self, **kwargs: Any) -> dict[str, Any]:
+            first, second = kwargs["Entries"]
+            sqs.send_message(QueueUrl=kwargs["QueueUrl"], MessageBody=first["MessageBody"])
+            return {"Successful": [{"Id": first["Id"]}], "Failed": [{"Id": second["Id"], "Code": "KMS.Throttled"}]}
+
+    monkeypatch.setattr(remediator.confirmer.clients, "sqs", lambda region: RefusesTheSecond())
+    outcomes = remediator.process([FindingRef(aws.standin.analyzer_arn, f["id"]) for f in findings])
+    assert [o.decision for o in outcomes] == ["remediate"] * 2
+    assert aws.standin.scans == [(aws.standin.analyzer_arn, role_arn)]  # one scan for the role
+    assert len(_messages(aws, queue_url)) == 1
+    [refused] = _confirms(aws)
+    assert refused["decision"]["S"] == "not_scheduled" and "KMS.Throttled" in refused["summary"]["S"]
+    assert remediator.confirmer.counters.take() == {"ConfirmationScheduled": 1, "ConfirmationNotScheduled": 1}
+    assert len(_pending(aws)) == 2  # both stored: the refused one waits for the sweep
