@@ -82,12 +82,16 @@ class Budget:
 
 @dataclass
 class Counters:
+    """What a cycle met that the metrics count: reads the ledger showed stale, ledger entries written again."""
+
     stale_reads: int = 0
     repaired: int = 0
 
 
 @dataclass
 class ResourceCycle(Generic[RefT, SnapshotT]):
+    """One resource's containment through its adapter: read, plan, prove, lease, write, record, commit."""
+
     settings: Settings
     adapter: Adapter[RefT, SnapshotT]
     audit: AuditStore
@@ -618,6 +622,8 @@ class ResourceCycle(Generic[RefT, SnapshotT]):
 
 @dataclass(frozen=True)
 class Reverted:
+    """What a revert did: the document before and after, the Deny entries removed, its records."""
+
     before: Policy
     after: Policy
     removed: list[DenyEntry]
@@ -627,11 +633,15 @@ class Reverted:
 
 @dataclass
 class _Progress:
+    """Whether this cycle's write may have reached the resource (a failure after it keeps the intent)."""
+
     written: bool = False
 
 
 @dataclass
 class _Prepared(Generic[SnapshotT]):
+    """The read and the document a change starts from, under the lease (`ResourceCycle._prepare`)."""
+
     read: SnapshotT  # the read the ledger vouches for (or the real document, once a stale read cannot explain it)
     base: Policy  # what must hold before any new change
     interrupted: list[Intent]

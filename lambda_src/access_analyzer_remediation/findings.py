@@ -148,6 +148,8 @@ class MalformedEvent(ValueError):
 
 @dataclass(frozen=True)
 class RoleRef:
+    """An IAM role, parsed from its ARN."""
+
     arn: str
     partition: str
     account_id: str

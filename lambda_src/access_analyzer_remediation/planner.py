@@ -125,6 +125,8 @@ class SideChange:
 
 @dataclass(frozen=True)
 class Plan:
+    """What to do about one finding: the decision, why, and the exact change (Deny entries, side changes)."""
+
     decision: Decision
     reason: str
     summary: str

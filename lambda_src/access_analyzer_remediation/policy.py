@@ -79,6 +79,8 @@ class DenyTarget:
 
 @dataclass(frozen=True)
 class Unsupported:
+    """A principal of a finding that no Deny can name, and why."""
+
     key: str
     value: str
     reason: str  # "principal_deleted" | "unsupported_principal"

@@ -94,6 +94,8 @@ class ProofUnavailable(RuntimeError):
 
 @dataclass(frozen=True)
 class Proof:
+    """One Access Analyzer check on a planned document, and its verdict."""
+
     check: str
     verdict: str  # PASS | FAIL | NOT_APPLICABLE
     detail: str
@@ -108,6 +110,8 @@ class Proof:
 
 @dataclass(frozen=True)
 class Proofs:
+    """The checks made on one planned document."""
+
     proofs: tuple[Proof, ...]
 
     @property

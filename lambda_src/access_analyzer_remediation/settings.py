@@ -81,6 +81,8 @@ class ModeRule:
 
 @dataclass(frozen=True)
 class Settings:
+    """The deployment's configuration (Settings.from_env reads the Lambda's environment)."""
+
     analyzer_arns: tuple[str, ...]
     audit_table_name: str
     topic_arn: str

@@ -161,6 +161,8 @@ class Ledger:
 
 @dataclass(frozen=True)
 class Tombstone:
+    """A Deny entry a revert removed, remembered for a while so a stale read does not bring it back."""
+
     entry: DenyEntry
     removed_at: float
 
@@ -239,6 +241,8 @@ class Intent:
 
 @dataclass(frozen=True)
 class ResourceState:
+    """A resource's item in the state table: ledger, tombstones, intents, lease."""
+
     resource_arn: str
     ledger: Ledger = field(default_factory=Ledger)
     tombstones: tuple[Tombstone, ...] = ()
@@ -265,6 +269,8 @@ class ResourceState:
 
 @dataclass(frozen=True)
 class Lease:
+    """A lease held on one resource: who, until when, and the state read when it was taken."""
+
     resource_arn: str
     owner: str
     lease_until: float

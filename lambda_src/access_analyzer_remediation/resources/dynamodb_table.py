@@ -64,6 +64,8 @@ def changes_for(ref: ResourceRef, document: Policy, planned_on: PolicyState) -> 
 
 @dataclass(frozen=True)
 class DynamoDbTableAdapter(PolicyAdapterBase):
+    """A DynamoDB table's resource policy: a Deny appended (PutResourcePolicy with ExpectedRevisionId)."""
+
     dynamodb: DynamoDBClient
     resource_type: str = DYNAMODB_TABLE
     limits: PolicyLimits = LIMITS
@@ -134,4 +136,6 @@ class DynamoDbTableAdapter(PolicyAdapterBase):
 
 @dataclass(frozen=True)
 class DynamoDbStreamAdapter(DynamoDbTableAdapter):
+    """A DynamoDB stream's resource policy: a table's, on the stream ARN."""
+
     resource_type: str = DYNAMODB_STREAM

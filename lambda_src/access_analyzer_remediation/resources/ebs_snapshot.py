@@ -442,6 +442,8 @@ class SharingAdapterBase(TypeAdapterBase):
 
 @dataclass(frozen=True)
 class EbsSnapshotAdapter(SharingAdapterBase):
+    """An EBS snapshot: the finding's accounts removed from its createVolumePermission attribute."""
+
     ec2: EC2Client
     grammar: ClassVar[Sharing] = EBS
     resource_type: str = RESOURCE_TYPE

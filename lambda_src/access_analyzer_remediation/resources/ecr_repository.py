@@ -51,6 +51,8 @@ def changes_for(ref: ResourceRef, document: Policy) -> list[Change]:
 
 @dataclass(frozen=True)
 class EcrRepositoryAdapter(PolicyAdapterBase):
+    """An ECR repository's policy (GetRepositoryPolicy / SetRepositoryPolicy)."""
+
     ecr: ECRClient
     resource_type: str = RESOURCE_TYPE
     limits: PolicyLimits = LIMITS

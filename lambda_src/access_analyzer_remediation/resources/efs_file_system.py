@@ -57,6 +57,8 @@ def changes_for(ref: ResourceRef, document: Policy) -> list[Change]:
 
 @dataclass(frozen=True)
 class EfsFileSystemAdapter(PolicyAdapterBase):
+    """An EFS file system's policy (DescribeFileSystemPolicy / PutFileSystemPolicy)."""
+
     efs: EFSClient
     resource_type: str = RESOURCE_TYPE
     limits: PolicyLimits = LIMITS

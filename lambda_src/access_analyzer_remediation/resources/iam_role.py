@@ -43,6 +43,8 @@ def changes_for(ref: RoleRef, document: dict[str, Any]) -> list[Change]:
 
 @dataclass(frozen=True)
 class IamRoleAdapter:
+    """An IAM role's trust policy (GetRole / UpdateAssumeRolePolicy)."""
+
     iam: IAMClient
     resource_type: str = RESOURCE_TYPE
     document: str = NOUN_AND_DOCUMENT[RESOURCE_TYPE][1]

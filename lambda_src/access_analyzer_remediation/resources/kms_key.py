@@ -242,6 +242,8 @@ def changes_for(ref: ResourceRef, document: Policy) -> list[Change]:
 
 @dataclass(frozen=True)
 class KmsKeyAdapter:
+    """A KMS key's key policy: a Deny appended (GetKeyPolicy / PutKeyPolicy), never one that locks the account out."""
+
     kms: KMSClient
     resource_type: str = RESOURCE_TYPE
     document: str = NOUN_AND_DOCUMENT[RESOURCE_TYPE][1]

@@ -406,6 +406,8 @@ def granting_statements(
 # -- the plan --------------------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class _Removal:
+    """One statement to remove: its RemovePermission parameters and the AddPermission that writes it again."""
+
     statement: Statement
     sid: str
     remove: dict[str, Any]  # the remove call's parameters
@@ -693,6 +695,8 @@ class PermissionAdapterBase(TypeAdapterBase):
 
 @dataclass(frozen=True)
 class LambdaFunctionAdapter(PermissionAdapterBase):
+    """A Lambda function's policy: the statements that grant the finding removed (RemovePermission)."""
+
     lambda_: LambdaClient
     grammar: ClassVar[Grammar] = FUNCTION
     resource_type: str = RESOURCE_TYPE

@@ -130,6 +130,8 @@ def plan_layer_version(
 
 @dataclass(frozen=True)
 class LambdaLayerVersionAdapter(PermissionAdapterBase):
+    """A Lambda layer version's policy: the statements that grant the finding removed."""
+
     lambda_: LambdaClient
     grammar: ClassVar[Grammar] = LAYER_VERSION
     resource_type: str = RESOURCE_TYPE

@@ -208,6 +208,8 @@ class _RdsSnapshotAdapter(SharingAdapterBase):
 
 @dataclass(frozen=True)
 class RdsDbSnapshotAdapter(_RdsSnapshotAdapter):
+    """A manual RDS DB snapshot: the finding's accounts removed from its `restore` attribute."""
+
     rds: RDSClient
     grammar: ClassVar[Sharing] = DB_SNAPSHOT
     resource_type: str = RDS_DB_SNAPSHOT
@@ -237,6 +239,8 @@ class RdsDbSnapshotAdapter(_RdsSnapshotAdapter):
 
 @dataclass(frozen=True)
 class RdsClusterSnapshotAdapter(_RdsSnapshotAdapter):
+    """A manual RDS DB cluster snapshot: the finding's accounts removed from its `restore` attribute."""
+
     rds: RDSClient
     grammar: ClassVar[Sharing] = CLUSTER_SNAPSHOT
     resource_type: str = RDS_CLUSTER_SNAPSHOT

@@ -327,6 +327,8 @@ def restored_block(
 
 @dataclass(frozen=True)
 class S3BucketAdapter:
+    """An S3 bucket's policy: a Deny appended (GetBucketPolicy / PutBucketPolicy with ExpectedBucketOwner)."""
+
     s3: S3Client
     resource_type: str = RESOURCE_TYPE
     document: str = NOUN_AND_DOCUMENT[RESOURCE_TYPE][1]

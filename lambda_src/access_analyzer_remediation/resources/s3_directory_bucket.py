@@ -54,6 +54,8 @@ def changes_for(ref: ResourceRef, document: Policy) -> list[Change]:
 
 @dataclass(frozen=True)
 class S3DirectoryBucketAdapter(PolicyAdapterBase):
+    """An S3 directory bucket's policy: a Deny of s3express:CreateSession appended (the Zonal endpoint)."""
+
     s3express: S3Client  # an S3 client: directory bucket names route it to the Zonal endpoint
     resource_type: str = RESOURCE_TYPE
     limits: PolicyLimits = LIMITS

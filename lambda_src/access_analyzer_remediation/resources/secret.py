@@ -55,6 +55,8 @@ def changes_for(ref: ResourceRef, document: Policy) -> list[Change]:
 
 @dataclass(frozen=True)
 class SecretAdapter(PolicyAdapterBase):
+    """A Secrets Manager secret's resource policy (GetResourcePolicy / PutResourcePolicy)."""
+
     secretsmanager: SecretsManagerClient
     resource_type: str = RESOURCE_TYPE
     limits: PolicyLimits = LIMITS

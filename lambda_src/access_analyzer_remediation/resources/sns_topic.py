@@ -49,6 +49,8 @@ def changes_for(ref: ResourceRef, document: Policy) -> list[Change]:
 
 @dataclass(frozen=True)
 class SnsTopicAdapter(PolicyAdapterBase):
+    """An SNS topic's policy (its Policy attribute)."""
+
     sns: SNSClient
     resource_type: str = RESOURCE_TYPE
     limits: PolicyLimits = LIMITS

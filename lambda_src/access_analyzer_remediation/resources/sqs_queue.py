@@ -60,6 +60,8 @@ def changes_for(url: str, document: Policy) -> list[Change]:
 
 @dataclass(frozen=True)
 class SqsQueueAdapter(PolicyAdapterBase):
+    """An SQS queue's policy (its Policy attribute)."""
+
     sqs: SQSClient
     resource_type: str = RESOURCE_TYPE
     limits: PolicyLimits = LIMITS
