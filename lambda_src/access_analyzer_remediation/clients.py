@@ -10,6 +10,7 @@ their own `factory` (e.g. clients pointed at a moto server).
 from __future__ import annotations
 
 import gc
+import logging
 import os
 import sys
 import threading
@@ -33,6 +34,8 @@ if TYPE_CHECKING:
     from mypy_boto3_sns import SNSClient
     from mypy_boto3_sqs import SQSClient
     from mypy_boto3_sts import STSClient
+
+logger = logging.getLogger(__name__)
 
 ClientFactory = Callable[[str, "str | None"], Any]
 # A client of (service, Region) acting with other credentials: an assumed role's session in a member account.
@@ -201,8 +204,30 @@ class AwsClients:
 
         return AwsClients(factory, credentialed=make)
 
+    def prepare(self, makers: Sequence[Callable[[], object]]) -> threading.Thread:
+        """Call `makers` (each makes one or more clients, in the order they will be asked for) on a background
+        thread while the caller goes on. Making a client is CPU work (its service model, endpoint rules, class)
+        and a first event's AWS calls wait on the network: made meanwhile, the next clients cost the event next to
+        nothing. A client asked for before the thread made it is made by the asker (`_get`'s lock), as without
+        `prepare`. What the thread could not make is not kept: the asker makes it again and gets the error where
+        it can handle it."""
+
+        def make_all() -> None:
+            for make in makers:
+                try:
+                    make()
+                except Exception as err:  # ahead of time only: the asker's own attempt raises
+                    logger.debug("making a client ahead of time failed", extra={"error": repr(err)})
+
+        thread = threading.Thread(target=make_all, name="aar-clients", daemon=True)
+        thread.start()
+        return thread
+
     def _get(self, service: str, region: str | None) -> Any:
         key = (service, region)
+        made = self._cache.get(key)  # a made client is read without the lock: `prepare` may hold it meanwhile
+        if made is not None:
+            return made
         with self._lock:
             if key not in self._cache:
                 self._cache[key] = self._factory(service, region)

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
+from functools import partial
 from typing import Any, TypeVar
 
 from . import approval, planner
@@ -90,21 +91,54 @@ class Remediator:
         self._adapters: dict[str, AdapterFactory] = registry()
         self._gate: SubscriptionGate | None = None
         self._gate_lock = threading.Lock()
+        self._prepared: set[tuple[str, str]] = set()  # clients made ahead (`_prepare_clients`)
 
     # -- entry points ------------------------------------------------------------------------------------------
-    def process(self, refs: Sequence[FindingRef], remaining: Callable[[], float] | None = None) -> list[Outcome]:
+    def process(
+        self,
+        refs: Sequence[FindingRef],
+        remaining: Callable[[], float] | None = None,
+        *,
+        meanwhile: Callable[[list[Outcome]], None] | None = None,
+    ) -> list[Outcome]:
         """Decide and act on every reference; one Outcome per reference, in order. Never raises for one finding:
-        a finding that could not be handled is a `failed` outcome (hand it back for a retry)."""
+        a finding that could not be handled is a `failed` outcome (hand it back for a retry). `meanwhile(outcomes)`
+        runs on the calling thread while their confirmations are scheduled (the Lambda publishes the notices then):
+        neither waits for the other; what it raises is raised once the scheduling is done."""
         budget = Budget(remaining)
+        self._prepare_clients(refs)
         # Whether a subscription is confirmed and what GetFinding says do not depend on each other: ask at once.
+        # Whether a note waits for the digest does not decide anything: it is read beside the cycles.
         with ThreadPoolExecutor(max_workers=1) as side:
             mode = side.submit(self._effective_settings)
             verified = self._parallel(self._verify_safely, list(refs))
-        try:
-            settings, gated = mode.result()
-        except Exception as err:  # which mode applies is unknown: nothing is decided, everything is retried
-            logger.warning("could not read the topic's subscriptions", extra={"error": repr(err)})
-            return _logged([Outcome(ref, "failed", "subscription_check_failed", repr(err), error=err) for ref in refs])
+            try:
+                settings, gated = mode.result()
+            except Exception as err:  # which mode applies is unknown: nothing is decided, everything is retried
+                logger.warning("could not read the topic's subscriptions", extra={"error": repr(err)})
+                failed = [Outcome(ref, "failed", "subscription_check_failed", repr(err), error=err) for ref in refs]
+                ordered = _logged(failed)
+            else:
+                if not gated:
+                    side.submit(self._look_for_note)
+                ordered = self._decide(refs, verified, settings, gated, budget)
+        if meanwhile is None:
+            self.confirmer.schedule(ordered, budget.left)
+            return ordered
+        with ThreadPoolExecutor(max_workers=1) as side:
+            scheduled = side.submit(self.confirmer.schedule, ordered, budget.left)  # never raises
+            meanwhile(ordered)
+        scheduled.result()
+        return ordered
+
+    def _decide(
+        self,
+        refs: Sequence[FindingRef],
+        verified: list[Finding | Outcome],
+        settings: Settings,
+        gated: bool,
+        budget: Budget,
+    ) -> list[Outcome]:
         groups: dict[str, list[int]] = {}
         resolved: dict[str, list[int]] = {}
         for index, item in enumerate(verified):
@@ -164,7 +198,6 @@ class Remediator:
         for cycle in cycles.all():
             self.counters.stale_reads += cycle.counters.stale_reads
             self.counters.repaired += cycle.counters.repaired
-        self.confirmer.schedule(ordered, budget.left)
         return _logged(ordered)
 
     def announce(self, outcomes: Sequence[Outcome], account: str, flush: bool = False) -> list[str]:
@@ -321,6 +354,31 @@ class Remediator:
             cycle.consistency_window = self.consistency_window
         return cycle
 
+    def _prepare_clients(self, refs: Sequence[FindingRef]) -> None:
+        """The clients these findings will need, made in the background while GetFinding waits (AwsClients.prepare):
+        once per kind and Region per execution environment. The claimed resource type only chooses which adapter
+        to load early; what is decided still rests on the finding GetFinding returns."""
+        confirm = self.settings.confirm_changes and self.settings.queue_url is not None
+        topic_region = self.settings.topic_arn.split(":")[3]
+        wanted: dict[tuple[str, str], Callable[[], object]] = {}
+        for ref in refs:
+            if ref.analyzer_arn not in self.settings.analyzer_arns:
+                continue
+            wanted[("accessanalyzer", ref.region)] = partial(self.clients.access_analyzer, ref.region)
+            claim = ref.claim
+            # A resource of another account is handled with that account's clients (members.py): none made here.
+            if claim is None or claim.resource_owner_account != ref.analyzer_arn.split(":")[4]:
+                continue
+            claimed = claim.resource_type
+            if claimed in self._adapters and claimed in self.settings.resource_types:
+                wanted[(claimed, ref.region)] = partial(self._adapters[claimed], self.clients, ref.region)
+        if confirm and wanted:
+            wanted[("sqs", topic_region)] = partial(self.clients.sqs, topic_region)
+        makers = [make for key, make in wanted.items() if key not in self._prepared]
+        if makers:
+            self._prepared.update(wanted)
+            self.clients.prepare(makers)
+
     def _store_the_rest(self, outcomes: list[Outcome], settings: Settings, gated: bool) -> list[Outcome]:
         """Records and notices of every outcome a cycle did not store (no write was needed): one batch."""
         pending = [
@@ -355,15 +413,18 @@ class Remediator:
         settings = self.settings
         if not settings.may_remediate or not settings.require_confirmed_subscription:
             return settings, False
-        gate = self._subscription_gate()
-        if gate.confirmed():
-            try:
-                gate.look_for_note()  # here, beside GetFinding, not in front of the digest's Publish
-            except Exception as err:  # announce's take_note asks again, as it did before
-                logger.warning("could not read the subscription note", extra={"error": repr(err)})
+        if self._subscription_gate().confirmed():
             return settings, False
         logger.warning("no confirmed subscription: acting in notify mode", extra={"topic": settings.topic_arn})
         return settings.with_mode("notify"), True
+
+    def _look_for_note(self) -> None:
+        if not self.settings.may_remediate or not self.settings.require_confirmed_subscription:
+            return
+        try:
+            self._subscription_gate().look_for_note()  # not in front of the digest's Publish
+        except Exception as err:  # announce's take_note asks again, as it did before
+            logger.warning("could not read the subscription note", extra={"error": repr(err)})
 
     def _subscription_gate(self) -> SubscriptionGate:
         with self._gate_lock:

@@ -101,6 +101,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
                 try:  # confirmations whose verdict is overdue: sent again, or checked at last (confirmation.py)
                     recovered = confirmer().recover(remaining)
                 finally:
+                    _count_confirmations()
                     if any(_finish(recovered, account, flush=True)):
                         raise RecordFailed("the sweep's notices could not be published: they wait in the outbox")
         return {"enqueued": enqueued}
@@ -108,6 +109,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if ref is None:
         return {"processed": 0, "failed": 0}
     [outcome] = remediator().process([ref], remaining)
+    _count_confirmations()
     if any(_finish([outcome], account, flush=False)):
         # Direct EventBridge -> Lambda invocations are asynchronous: raising makes Lambda retry the event.
         raise RecordFailed(f"finding {ref.finding_id}: {outcome.decision} ({outcome.reason})")
@@ -140,10 +142,16 @@ def _handle_batch(
         ref = _parse(body, message_id)
         if ref is not None:
             refs.append((message_id, ref))
-    outcomes = remediator().process([ref for _, ref in refs], remaining)
     confirmed, unchecked = _confirm(checks)
-    # A redelivery may be the first to meet a notice an earlier invocation could not send: send those too.
-    retry = _finish([*outcomes, *(o for _, o in confirmed)], account, flush=redelivered)
+    retry: list[bool] = []
+
+    def announce(outcomes: list[Outcome]) -> None:
+        # A redelivery may be the first to meet a notice an earlier invocation could not send: send those too.
+        retry.extend(_finish([*outcomes, *(o for _, o in confirmed)], account, flush=redelivered))
+
+    # The notices go out while the containments' confirmations are scheduled (Remediator.process).
+    remediator().process([ref for _, ref in refs], remaining, meanwhile=announce)
+    _count_confirmations()
     ids = [message_id for message_id, _ in refs] + [message_id for message_id, _ in confirmed]
     failed = list(dict.fromkeys([*(m for m, again in zip(ids, retry, strict=True) if again), *unchecked]))
     return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in failed]}
@@ -204,8 +212,6 @@ def _finish(outcomes: Sequence[Outcome], account: str, flush: bool) -> list[bool
         if value:
             metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
     engine.counters.stale_reads = engine.counters.repaired = 0
-    for name, value in engine.confirmer.counters.take().items():
-        metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
     try:
         engine.announce(outcomes, account, flush=flush)
     except NotificationFailed as err:
@@ -215,6 +221,12 @@ def _finish(outcomes: Sequence[Outcome], account: str, flush: bool) -> list[bool
             raise  # the sweep's flush: fail loudly
         return [o.failed or any(each.notifies for each in o.all()) for o in outcomes]
     return [o.failed for o in outcomes]
+
+
+def _count_confirmations() -> None:
+    """The confirmations scheduled, recovered or not scheduled since the last count (Confirmer.counters)."""
+    for name, value in confirmer().counters.take().items():
+        metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
 
 
 def _count(name: str, reason: str) -> None:

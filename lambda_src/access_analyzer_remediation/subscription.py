@@ -52,7 +52,7 @@ class SubscriptionGate:
         return self._confirmed
 
     def look_for_note(self) -> None:
-        """Once confirmed: is a note waiting at all? One consistent read, made beside GetFinding (the engine's side
+        """Once confirmed: is a note waiting at all? One consistent read, made beside the cycles (the engine's side
         thread), so that the common case, a note that is not there, costs the first digest no conditional write in
         front of its Publish. Only an absent note is remembered, as take_note remembers its failed condition: the
         same answer, read a moment earlier. A note another environment adds after it is that environment's to take,
