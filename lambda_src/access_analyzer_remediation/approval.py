@@ -203,12 +203,9 @@ class ApprovalStore:
             },
             "ConsistentRead": True,
         }
-        while True:
-            response = self._client.query(**kwargs)
-            found += [_pending(item) for item in response.get("Items", [])]
-            if "LastEvaluatedKey" not in response:
-                return found
-            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        for page in self._client.get_paginator("query").paginate(**kwargs):
+            found += [_pending(item) for item in page.get("Items", [])]
+        return found
 
 
 def store_of(remediator: Remediator) -> ApprovalStore:

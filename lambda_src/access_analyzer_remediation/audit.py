@@ -243,9 +243,8 @@ class AuditStore:
             "ExpressionAttributeValues": {":pk": {"S": OUTBOX_PK}},
             "ConsistentRead": True,
         }
-        while True:
-            response = self._client.query(**kwargs)
-            for raw in response.get("Items", []):
+        for page in self._client.get_paginator("query").paginate(**kwargs):
+            for raw in page.get("Items", []):
                 item = OutboxItem(
                     raw["sk"]["S"],
                     json.loads(raw.get("notices", {}).get("S", "[]")),
@@ -255,9 +254,7 @@ class AuditStore:
                 )
                 if item.abandoned or now - item.created_at >= grace_seconds:
                     items.append(item)
-            if "LastEvaluatedKey" not in response:
-                return items
-            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        return items
 
     def _batch(self, requests: list[dict[str, Any]]) -> None:
         for start in range(0, len(requests), _BATCH_WRITE_LIMIT):
@@ -284,12 +281,9 @@ class AuditStore:
             "ExpressionAttributeValues": {":pk": {"S": f"FINDING#{finding_id}"}},
             "ConsistentRead": True,
         }
-        while True:
-            response = self._client.query(**kwargs)
-            items.extend(_plain(item) for item in response.get("Items", []))
-            if "LastEvaluatedKey" not in response:
-                return sorted(items, key=lambda item: (str(item.get("decided_at", "")), str(item.get("sk", ""))))
-            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        for page in self._client.get_paginator("query").paginate(**kwargs):
+            items.extend(_plain(item) for item in page.get("Items", []))
+        return sorted(items, key=lambda item: (str(item.get("decided_at", "")), str(item.get("sk", ""))))
 
     def side_change_findings(self) -> dict[str, set[str]]:
         """resource ARN -> the findings whose decisions made side changes there (a Scan: the uninstall path only,
@@ -304,13 +298,10 @@ class AuditStore:
             "ExpressionAttributeValues": {":finding": {"S": "FINDING#"}, ":decision": {"S": DECISION}},
             "ConsistentRead": True,
         }
-        while True:
-            response = self._client.scan(**kwargs)
-            for item in response.get("Items", []):
+        for page in self._client.get_paginator("scan").paginate(**kwargs):
+            for item in page.get("Items", []):
                 found.setdefault(item["resource_arn"]["S"], set()).add(item["finding_id"]["S"])
-            if "LastEvaluatedKey" not in response:
-                return found
-            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        return found
 
     # -- items -----------------------------------------------------------------------------------------------
     def _item(self, record: AuditRecord) -> dict[str, Any]:

@@ -306,12 +306,9 @@ class StateStore:
             "ExpressionAttributeValues": {":resource": {"S": "RESOURCE#"}, ":state": {"S": STATE_SK}},
             "ConsistentRead": True,
         }
-        while True:
-            response = self._client.scan(**kwargs)
-            states += [_state(item["pk"]["S"].removeprefix("RESOURCE#"), item) for item in response.get("Items", [])]
-            if "LastEvaluatedKey" not in response:
-                return states
-            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        for page in self._client.get_paginator("scan").paginate(**kwargs):
+            states += [_state(item["pk"]["S"].removeprefix("RESOURCE#"), item) for item in page.get("Items", [])]
+        return states
 
     def acquire(
         self, resource_arn: str, lease_seconds: float, wait_seconds: float, intent: Intent | None = None
