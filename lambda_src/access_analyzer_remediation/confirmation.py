@@ -139,6 +139,10 @@ class Confirmation:
     deadline: float  # epoch seconds: still ACTIVE then = unresolved
     attempt: int = 1
 
+    def body(self) -> str:
+        """The message as it is sent and stored: the same JSON, key for key, wherever it goes."""
+        return json.dumps(self.to_json(), sort_keys=True)
+
     def to_json(self) -> dict[str, Any]:
         return {
             "aar_action": CONFIRM_ACTION,
@@ -203,7 +207,7 @@ def pending_item(message: Confirmation) -> dict[str, Any]:
         "pk": {"S": PENDING_PK},
         "sk": {"S": message.record_id},
         "state": {"S": "pending"},
-        "message": {"S": json.dumps(message.to_json(), sort_keys=True)},
+        "message": {"S": message.body()},
         "deadline": {"N": f"{message.deadline:.3f}"},
         "recoveries": {"N": "0"},
     }
@@ -260,18 +264,15 @@ class Confirmer:
             logger.info("no queue: the sweep sends the confirmations", extra={"count": len(messages)})
             return
 
-        def out_of_time() -> bool:
-            return time_left is not None and time_left() < SEND_RESERVE_SECONDS
-
         # One scan per resource (several findings on one role share it), then the checks, ten to a SendMessageBatch.
         scans: dict[tuple[str, str, str], Confirmation] = {}
         for message in messages:
             scans.setdefault((message.analyzer_arn, message.resource_arn, message.resource_owner_account), message)
-        if not out_of_time():
+        if not _out_of_time(time_left):
             self._parallel(self._scan, list(scans.values()))
 
         def send(chunk: list[Confirmation]) -> list[bool | None]:
-            if out_of_time():
+            if _out_of_time(time_left):
                 logger.warning("no time left to send: the sweep sends them", extra={"count": len(chunk)})
                 return [None] * len(chunk)
             try:
@@ -363,7 +364,7 @@ class Confirmer:
 
         def recovered(pending: tuple[str, Confirmation, int]) -> tuple[list[Outcome], str]:
             key, message, recoveries = pending
-            if time_left is not None and time_left() < SEND_RESERVE_SECONDS:
+            if _out_of_time(time_left):
                 return [], ""  # the next sweep
             try:
                 deadline = now + self.settings.confirm_deadline_seconds
@@ -406,8 +407,8 @@ class Confirmer:
             raise RuntimeError("AAR_QUEUE_URL is not set: no queue to put the confirmation on")
         self.clients.sqs(self.settings.topic_arn.split(":")[3]).send_message(
             QueueUrl=queue_url,
-            MessageBody=json.dumps(message.to_json(), sort_keys=True),
-            DelaySeconds=max(0, min(MAX_DELAY_SECONDS, delay)),
+            MessageBody=message.body(),
+            DelaySeconds=_delay(delay),
         )
 
     def _send_all(self, messages: Sequence[Confirmation], delay: int) -> dict[int, str]:
@@ -421,8 +422,8 @@ class Confirmer:
             Entries=[
                 {
                     "Id": str(index),
-                    "MessageBody": json.dumps(message.to_json(), sort_keys=True),
-                    "DelaySeconds": max(0, min(MAX_DELAY_SECONDS, delay)),
+                    "MessageBody": message.body(),
+                    "DelaySeconds": _delay(delay),
                 }
                 for index, message in enumerate(messages)
             ],
@@ -503,9 +504,8 @@ class Confirmer:
             "ConsistentRead": True,
         }
         client = self.clients.dynamodb()
-        while True:
-            response = client.query(**kwargs)
-            for item in response.get("Items", []):
+        for page in client.get_paginator("query").paginate(**kwargs):
+            for item in page.get("Items", []):
                 key = item["sk"]["S"]
                 try:
                     message = Confirmation.parse(json.loads(item["message"]["S"]))
@@ -516,9 +516,7 @@ class Confirmer:
                     logger.warning("pending confirmation of an analyzer not configured", extra={"key": key})
                     continue
                 found.append((key, message, int(item.get("recoveries", {}).get("N", "0"))))
-            if "LastEvaluatedKey" not in response:
-                return found
-            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        return found
 
     def _renew(self, message: Confirmation, recoveries: int) -> bool:
         """The pending check gets the new message and deadline, one more recovery counted; False when it was
@@ -531,7 +529,7 @@ class Confirmer:
                 ConditionExpression="#state = :pending AND recoveries = :seen",
                 ExpressionAttributeNames={"#state": "state", "#deadline": "deadline"},
                 ExpressionAttributeValues={
-                    ":message": {"S": json.dumps(message.to_json(), sort_keys=True)},
+                    ":message": {"S": message.body()},
                     ":deadline": {"N": f"{message.deadline:.3f}"},
                     ":next": {"N": str(recoveries + 1)},
                     ":pending": {"S": "pending"},
@@ -585,6 +583,16 @@ class Confirmer:
             self.audit.write([self._record(None, message, verdict, summary, status="ACTIVE")])
         except Exception as err:  # the metric still counts it; the containment stands either way
             logger.warning("could not record an unscheduled confirmation", extra={"error": repr(err)})
+
+
+def _out_of_time(time_left: Callable[[], float] | None) -> bool:
+    """Too little of the invocation is left to scan and send: what is left waits for the sweep (`recover`)."""
+    return time_left is not None and time_left() < SEND_RESERVE_SECONDS
+
+
+def _delay(seconds: int) -> int:
+    """SQS DelaySeconds: 0 to MAX_DELAY_SECONDS."""
+    return max(0, min(MAX_DELAY_SECONDS, seconds))
 
 
 def _granting(finding: Finding) -> str:
