@@ -10,7 +10,8 @@ Figures (docs/benchmarks.md explains each and how to read it):
 
 1. cold start: a fresh process importing the handler and handling its first event, beside ``import boto3`` alone and
    beside a minimal handler of the original design (tests/bench_baseline.py: GetRole, UpdateAssumeRolePolicy,
-   Publish), same moto, same run, alternating; wall and CPU time, and the ratios;
+   Publish), same moto, same run, alternating; wall and CPU time, and the ratios; then again with 20 ms added to
+   every AWS call (what counts then is how many calls wait one after another);
 2. warm handler time (wall and CPU) and AWS calls per finding: one finding per invocation; ten on ten roles; 5 and 10
    on one role;
 3. one invocation with 1,000 findings on 200 roles, 20 ms added to every AWS call: within the 60 s timeout?
@@ -23,7 +24,7 @@ Figures (docs/benchmarks.md explains each and how to read it):
 
 Options: ``--quick`` (60 roles, fewer samples) for a smoke run; ``--skip-burst``; ``--docs`` (render only);
 ``--cold-start`` (figure 1 alone, printed: neither the JSON nor docs/benchmarks.md is written; with ``--merge``
-it also replaces the cold start, and only it, in an existing JSON, which ``--docs`` then renders).
+it also replaces both cold starts, and only them, in an existing JSON, which ``--docs`` then renders).
 """
 
 from __future__ import annotations
@@ -225,6 +226,33 @@ def one_big_batch(aws: Aws, roles: int, latency: float) -> dict[str, Any]:
 # ==================================================================================================== 1
 _COLD_CHILD = r"""
 import json, os, sys, time
+latency = float(os.environ.get("BENCH_LATENCY") or 0)
+if latency:  # every client botocore makes, boto3's too, waits `latency` before each attempt (as faults.py does)
+    import importlib.abc, importlib.util
+
+    class _Latency(importlib.abc.MetaPathFinder):
+        def find_spec(self, name, path, target=None):
+            if name != "botocore.session":
+                return None
+            sys.meta_path.remove(self)
+            spec = importlib.util.find_spec(name)
+            run = spec.loader.exec_module
+
+            def exec_module(module):
+                run(module)
+                create = module.Session.create_client
+
+                def create_client(session, *args, **kwargs):
+                    client = create(session, *args, **kwargs)
+                    client.meta.events.register("before-send", lambda **_: time.sleep(latency))
+                    return client
+
+                module.Session.create_client = create_client
+
+            spec.loader.exec_module = exec_module
+            return spec
+
+    sys.meta_path.insert(0, _Latency())
 started, cpu = time.perf_counter(), time.process_time()
 kind, event = sys.argv[1], json.loads(os.environ["BENCH_EVENT"])
 if kind == "import boto3":
@@ -251,6 +279,8 @@ elapsed.append(getattr(sys.modules.get("access_analyzer_remediation"), "__file__
 sys.stderr.write("BENCH " + json.dumps(elapsed) + "\n")
 """
 COLD_KINDS = ("import boto3", "baseline handler", "this handler")
+COLD = "cold start"
+COLD_WITH_LATENCY = f"cold start, {LATENCY * 1000:.0f} ms per AWS call"
 
 
 def lambda_task(directory: Path) -> Path:
@@ -284,16 +314,17 @@ def lambda_task(directory: Path) -> Path:
     return task
 
 
-def cold_starts(aws: Aws, runs: int) -> dict[str, Any]:
+def cold_starts(aws: Aws, runs: int, latency: float = 0.0) -> dict[str, Any]:
     """Fresh interpreters, in turn, each on a role of its own: import (and, for the handlers, the first event).
     The time is measured inside the process, from before the first import to the answer: the interpreter's own
     start-up (the same for all three) is left out. The handler is imported from the Lambda zip (`lambda_task`);
-    none of the children writes bytecode."""
+    none of the children writes bytecode. `latency`: seconds every AWS call of every child waits before it is sent
+    (an AWS round trip, which a local moto lacks): calls made side by side wait side by side."""
     with tempfile.TemporaryDirectory() as directory:
         task = lambda_task(Path(directory))
         try:
             before = os.getloadavg()[0]
-            figures = _cold_starts(aws, runs, task)
+            figures = _cold_starts(aws, runs, task, latency)
             figures["load average (1 min) before / after"] = (round(before, 1), round(os.getloadavg()[0], 1))
             figures["measured at (UTC)"] = time.strftime("%Y-%m-%d %H:%M", time.gmtime())
             return figures
@@ -302,7 +333,7 @@ def cold_starts(aws: Aws, runs: int) -> dict[str, Any]:
                 path.chmod(path.stat().st_mode | 0o200)
 
 
-def _cold_starts(aws: Aws, runs: int, task: Path) -> dict[str, Any]:
+def _cold_starts(aws: Aws, runs: int, task: Path, latency: float) -> dict[str, Any]:
     standin = aws.standins["us-east-1"]
     env = {
         **os.environ,
@@ -313,6 +344,7 @@ def _cold_starts(aws: Aws, runs: int, task: Path) -> dict[str, Any]:
         "PYTHONPATH": os.pathsep.join([str(task), str(ROOT)]),
         "POWERTOOLS_METRICS_NAMESPACE": "AarBench",
         "PYTHONDONTWRITEBYTECODE": "1",
+        "BENCH_LATENCY": str(latency),
     }
     samples: dict[str, list[tuple[float, float]]] = {kind: [] for kind in COLD_KINDS}
     boto3_seen: dict[str, bool] = {}
@@ -340,6 +372,7 @@ def _cold_starts(aws: Aws, runs: int, task: Path) -> dict[str, Any]:
     ours, baseline, boto3 = medians["this handler"], medians["baseline handler"], medians["import boto3"]
     return {
         "runs each": runs,
+        "added latency per AWS call, ms": round(latency * 1000),
         **{f"{kind}, ms wall / CPU": (ms(wall), ms(cpu)) for kind, (wall, cpu) in medians.items()},
         "this handler / baseline handler (wall)": round(ours[0] / baseline[0], 2),
         "this handler / baseline handler (CPU)": round(ours[1] / baseline[1], 2),
@@ -606,8 +639,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="60 roles and fewer samples: a smoke run")
     parser.add_argument("--skip-burst", action="store_true")
     parser.add_argument("--docs", action="store_true", help="only render docs/benchmarks.md from the JSON")
-    parser.add_argument("--cold-start", action="store_true", help="only the cold starts, printed (nothing written)")
-    parser.add_argument("--merge", action="store_true", help="with --cold-start: replace it in the JSON (--output)")
+    parser.add_argument("--cold-start", action="store_true", help="only the cold starts (both), printed")
+    parser.add_argument("--merge", action="store_true", help="with --cold-start: replace them in the JSON (--output)")
     parser.add_argument("--output", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     if args.docs:
@@ -619,14 +652,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         with SerialMotoServer() as moto:
             standins = {region: AccessAnalyzerStandIn(region=region).start() for region in ("us-east-1", "eu-west-1")}
             try:
-                cold = cold_starts(make_aws(moto, standins), runs)
-                print(table({"cold start": cold}))
+                colds = {
+                    COLD: cold_starts(make_aws(moto, standins), runs),
+                    COLD_WITH_LATENCY: cold_starts(make_aws(moto, standins), runs, LATENCY),
+                }
+                print(table(colds))
                 if args.merge:
                     merged = json.loads(args.output.read_text())
-                    merged["cold start"] = {**cold, "merged (--cold-start --merge)": True}
+                    for key, cold in colds.items():
+                        merged[key] = {**cold, "merged (--cold-start --merge)": True}
                     merged["Lambda zip"] = {"path": str(ZIP.relative_to(ROOT)), "bytes": ZIP.stat().st_size}
                     args.output.write_text(json.dumps(merged, indent=2, default=str) + "\n")
-                    print(f"cold start replaced in {args.output}")
+                    print(f"cold starts replaced in {args.output}")
             finally:
                 for standin in standins.values():
                     standin.stop()
@@ -640,7 +677,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         }
         try:
             print("cold starts...", file=sys.stderr, flush=True)
-            results["cold start"] = cold_starts(make_aws(moto, standins), runs)
+            results[COLD] = cold_starts(make_aws(moto, standins), runs)
+            results[COLD_WITH_LATENCY] = cold_starts(make_aws(moto, standins), runs, LATENCY)
             print("warm handler...", file=sys.stderr, flush=True)
             results["warm handler time and AWS calls per finding (no faults)"] = per_finding(
                 make_aws(moto, standins), samples
@@ -679,6 +717,57 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 # ==================================================================================================== docs
+def _cold_table(cold: dict[str, Any], machine_info: dict[str, Any]) -> list[str]:
+    """One cold-start figure: the table, the ratios, the CPU ratio and the machine's load."""
+    lines = ["| process | wall ms | CPU ms |", "| --- | ---: | ---: |"]
+    for kind in COLD_KINDS:
+        wall, cpu = cold[f"{kind}, ms wall / CPU"]
+        lines.append(f"| {kind} | {wall} | {cpu} |")
+    lines += [
+        "",
+        f"Ratios (wall): this handler / baseline **{cold['this handler / baseline handler (wall)']}**, this handler /"
+        f" `import boto3` {cold['this handler / import boto3 (wall)']}, baseline / `import boto3`"
+        f" {cold['baseline handler / import boto3 (wall)']}. The handler imports boto3:"
+        f" {'yes' if cold['boto3 imported by this handler'] else 'no'} (it builds botocore clients).",
+    ]
+    if "load average (1 min) before / after" in cold:
+        lines.append(
+            f"CPU: this handler / baseline {cold['this handler / baseline handler (CPU)']}. The machine's load"
+            " average (1 min) before and after the cold starts:"
+            f" {' / '.join(str(x) for x in cold['load average (1 min) before / after'])} on"
+            f" {machine_info['cpus']} CPUs: wall times above the CPU times are time spent waiting, for moto or"
+            f" for a CPU. Measured at {cold.get('measured at (UTC)', 'the bench time')} UTC"
+            + (
+                " (`--cold-start --merge`), apart from the other figures."
+                if cold.get("merged (--cold-start --merge)")
+                else "."
+            )
+        )
+    return lines
+
+
+def _cold_with_latency(results: dict[str, Any]) -> list[str]:
+    """The cold start again, with an AWS round trip added to every call (older JSON files have none)."""
+    cold = results.get(COLD_WITH_LATENCY)
+    if cold is None:
+        return []
+    latency = cold["added latency per AWS call, ms"]
+    return [
+        "",
+        f"### Cold start with {latency} ms added to every AWS call",
+        "",
+        "The same, each call of every process waiting "
+        f"{latency} ms before it is sent (an AWS round trip, which a local moto lacks; calls made side by side"
+        " wait side by side, though the moto server still answers them one at a time). Here what counts is how"
+        " many calls wait one after another: the baseline's 3; this handler's GetFinding (the subscription check"
+        " beside it), GetRole (the subscription note's look-up beside it), the two proofs (side by side), the"
+        " lease, the write, the records, the commit, then the confirmation's StartResourceScan and SendMessage"
+        " beside Publish and the outbox update. Clients are made while the first calls wait.",
+        "",
+        *_cold_table(cold, results["machine"]),
+    ]
+
+
 def render_docs(results: dict[str, Any]) -> str:
     """docs/benchmarks.md from the bench's JSON: the figures as they were measured, with how to read them."""
     machine_info = results["machine"]
@@ -716,34 +805,7 @@ def render_docs(results: dict[str, Any]) -> str:
             else []
         ),
         "",
-        "| process | wall ms | CPU ms |",
-        "| --- | ---: | ---: |",
-    ]
-    for kind in COLD_KINDS:
-        wall, cpu = cold[f"{kind}, ms wall / CPU"]
-        lines.append(f"| {kind} | {wall} | {cpu} |")
-    lines += [
-        "",
-        f"Ratios (wall): this handler / baseline **{cold['this handler / baseline handler (wall)']}**, this handler /"
-        f" `import boto3` {cold['this handler / import boto3 (wall)']}, baseline / `import boto3`"
-        f" {cold['baseline handler / import boto3 (wall)']}. The handler imports boto3:"
-        f" {'yes' if cold['boto3 imported by this handler'] else 'no'} (it builds botocore clients).",
-        *(
-            [
-                f"CPU: this handler / baseline {cold['this handler / baseline handler (CPU)']}. The machine's load"
-                " average (1 min) before and after the cold starts:"
-                f" {' / '.join(str(x) for x in cold['load average (1 min) before / after'])} on"
-                f" {machine_info['cpus']} CPUs: wall times above the CPU times are time spent waiting, for moto or"
-                f" for a CPU. Measured at {cold.get('measured at (UTC)', 'the bench time')} UTC"
-                + (
-                    " (`--cold-start --merge`), apart from the other figures."
-                    if cold.get("merged (--cold-start --merge)")
-                    else "."
-                ),
-            ]
-            if "load average (1 min) before / after" in cold
-            else []
-        ),
+        *_cold_table(cold, machine_info),
         "",
         "Target: no slower than the baseline. "
         + (
@@ -761,6 +823,7 @@ def render_docs(results: dict[str, Any]) -> str:
             " zip's bytecode). Those calls are the promises (verified findings, proofs, no lost Deny, audit, outbox"
             " and confirmation)."
         ),
+        *_cold_with_latency(results),
         "",
         "## Warm handler, per finding (no faults, no added latency)",
         "",
