@@ -818,10 +818,10 @@ def render_docs(results: dict[str, Any]) -> str:
             " (GetFinding, GetRole, the proofs ValidatePolicy and CheckNoNewAccess side by side, the lease, the"
             " write, the records, the commit, the confirmation's StartResourceScan and SendMessage, the outbox"
             " cleared after the notice), plus Publish, beside GetFinding the subscription check and beside the"
-            " cycle the subscription note's look-up, against the baseline's 3 (GetRole, UpdateAssumeRolePolicy, Publish); five clients (Access"
-            " Analyzer, IAM, DynamoDB, SQS, SNS) against two; and Powertools and the package's modules (from the"
-            " zip's bytecode). Those calls are the promises (verified findings, proofs, no lost Deny, audit, outbox"
-            " and confirmation)."
+            " cycle the subscription note's look-up, against the baseline's 3 (GetRole, UpdateAssumeRolePolicy,"
+            " Publish); five clients (Access Analyzer, IAM, DynamoDB, SQS, SNS) against two; and Powertools and the"
+            " package's modules (from the zip's bytecode). Those calls are the promises (verified findings, proofs,"
+            " no lost Deny, audit, outbox and confirmation)."
         ),
         *_cold_with_latency(results),
         "",
