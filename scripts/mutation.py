@@ -144,8 +144,8 @@ MUTANTS = (
     Mutant(
         "notice left in the outbox on a redelivery",
         f"{PACKAGE}/handler.py",
-        "    retry = _finish([*outcomes, *(o for _, o in confirmed)], account, flush=redelivered)\n",
-        "    retry = _finish([*outcomes, *(o for _, o in confirmed)], account, flush=False)\n",
+        "        retry.extend(_finish([*outcomes, *(o for _, o in confirmed)], account, flush=redelivered))\n",
+        "        retry.extend(_finish([*outcomes, *(o for _, o in confirmed)], account, flush=False))\n",
         ("tests/unit/test_promises.py::test_2_a_notice_lost_to_sns_goes_out_as_remediated_after_the_finding_resolved",),
     ),
     Mutant(
