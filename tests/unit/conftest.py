@@ -255,18 +255,23 @@ def aws(moto_server: MotoServer, standins: dict[str, AccessAnalyzerStandIn]) -> 
     return make_aws(moto_server, standins)
 
 
-@pytest.fixture
-def cli_env(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> Aws:
-    """`aa-remediate` pointed at the sandbox: the deployment's environment (cli_environment), one analyzer."""
+def deployment_env(aws: Aws, **extra: str) -> dict[str, str]:
+    """The deployment's environment pointed at the sandbox (one analyzer, its table and topic), plus `extra`."""
     env = aws.moto.env({"accessanalyzer": aws.standin.endpoint_url})
     env.update(
         {
             "AAR_ANALYZER_ARNS": json.dumps([aws.standin.analyzer_arn]),
             "AAR_AUDIT_TABLE_NAME": aws.table,
             "AAR_TOPIC_ARN": aws.topic_arn,
-            "AWS_MAX_ATTEMPTS": "1",
+            **extra,
         }
     )
-    for key, value in env.items():
+    return env
+
+
+@pytest.fixture
+def cli_env(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> Aws:
+    """`aa-remediate` pointed at the sandbox: the deployment's environment (cli_environment), one analyzer."""
+    for key, value in deployment_env(aws, AWS_MAX_ATTEMPTS="1").items():
         monkeypatch.setenv(key, value)
     return aws

@@ -13,7 +13,7 @@ import pytest
 from access_analyzer_remediation.settings import SettingsError
 from sandbox.access_analyzer import build_finding_event
 
-from .conftest import Aws, trust_policy
+from .conftest import Aws, deployment_env, trust_policy
 
 EXTERNAL = "999988887777"
 CONTEXT = SimpleNamespace(
@@ -25,18 +25,9 @@ CONTEXT = SimpleNamespace(
 
 
 def _env(aws: Aws, **overrides: str) -> dict[str, str]:
-    env = aws.moto.env({"accessanalyzer": aws.standin.endpoint_url})
-    env.update(
-        {
-            "AAR_ANALYZER_ARNS": json.dumps([aws.standin.analyzer_arn]),
-            "AAR_AUDIT_TABLE_NAME": aws.table,
-            "AAR_TOPIC_ARN": aws.topic_arn,
-            "POWERTOOLS_METRICS_NAMESPACE": "AarTest",
-            "AAR_CONFIRM_CHANGES": "false",  # the confirmation after a write: tests/unit/test_confirmation.py
-        }
-    )
-    env.update(overrides)
-    return env
+    # AAR_CONFIRM_CHANGES off: the confirmation after a write is tests/unit/test_confirmation.py's.
+    defaults = {"POWERTOOLS_METRICS_NAMESPACE": "AarTest", "AAR_CONFIRM_CHANGES": "false"}
+    return deployment_env(aws, **{**defaults, **overrides})
 
 
 def _load_handler(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> ModuleType:
