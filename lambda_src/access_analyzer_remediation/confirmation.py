@@ -70,7 +70,7 @@ MAX_RECOVERIES = 3
 MAX_SPAN_SECONDS = 30 * 86400
 # Sending stops this long before the invocation's timeout: what is left waits (stored) for the next sweep.
 SEND_RESERVE_SECONDS = 5.0
-SEND_BATCH = 10  # SQS SendMessageBatch entries
+SEND_BATCH = 10  # SQS SendMessageBatch takes at most 10 entries
 # How a batch's checks run: the engine's pool (Remediator._parallel), one after another without one.
 Parallel = Callable[[Callable[[Any], Any], list[Any]], list[Any]]
 _FIELDS = frozenset(
@@ -254,9 +254,8 @@ class Confirmer:
     def schedule(self, outcomes: Sequence[Outcome], time_left: Callable[[], float] | None = None) -> None:
         """For every containment written (and recorded, its pending check with it) among `outcomes`:
         StartResourceScan (once per resource), then the delayed check (ten to a SendMessageBatch), concurrently: a
-        batch may hold hundreds. Never raises: a check
-        that cannot be sent, or not before the invocation's time runs out (`time_left`), is recorded or logged and
-        counted, and its pending check waits for the sweep (`recover`)."""
+        batch may hold hundreds. Never raises: a check that cannot be sent, or not before the invocation's time runs
+        out (`time_left`), is recorded or logged and counted, and its pending check waits for the sweep (`recover`)."""
         messages = planned([o for o in outcomes if o.stored], self.settings, self.clock())
         if not messages:
             return
@@ -405,7 +404,7 @@ class Confirmer:
         queue_url = self.settings.queue_url
         if not queue_url:
             raise RuntimeError("AAR_QUEUE_URL is not set: no queue to put the confirmation on")
-        self.clients.sqs(self.settings.topic_arn.split(":")[3]).send_message(
+        self.clients.sqs(self.settings.queue_region).send_message(
             QueueUrl=queue_url,
             MessageBody=message.body(),
             DelaySeconds=_delay(delay),
@@ -417,7 +416,7 @@ class Confirmer:
         if len(messages) == 1:
             self._send(messages[0], delay)
             return {}
-        response = self.clients.sqs(self.settings.topic_arn.split(":")[3]).send_message_batch(
+        response = self.clients.sqs(self.settings.queue_region).send_message_batch(
             QueueUrl=self.settings.queue_url or "",
             Entries=[
                 {

@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 from . import approval, planner
 from .audit import AuditStore, OutboxItem
 from .clients import AwsClients, error_code
-from .confirmation import Confirmer
+from .confirmation import SEND_BATCH, Confirmer
 from .cycle import Budget, Counters, ResourceCycle
 from .findings import Finding, FindingRef, MalformedEvent, finding_from_api, finding_reference
 from .members import MemberAccess, Route
@@ -48,7 +48,6 @@ logger = logging.getLogger(__name__)
 
 WORKERS = 16  # findings verified and roles handled at once within one invocation
 CLI_LEASE_SECONDS = 900  # a person's CLI has no timeout to bound its writes: it holds a role for the longest lease
-_SEND_BATCH = 10  # SendMessageBatch takes at most 10 entries
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -240,7 +239,7 @@ class Remediator:
         queue_url = self.settings.queue_url
         if not queue_url:
             raise SweepFailed("AAR_QUEUE_URL is not set: the sweep has no queue to put findings on")
-        sqs = self.clients.sqs(self.settings.topic_arn.split(":")[3])
+        sqs = self.clients.sqs(self.settings.queue_region)
         sent = 0
         problems: list[str] = []
         for analyzer_arn in self.settings.analyzer_arns:
@@ -248,7 +247,7 @@ class Remediator:
             try:
                 for ref in self.active_findings([analyzer_arn]):
                     batch.append(ref)
-                    if len(batch) == _SEND_BATCH:
+                    if len(batch) == SEND_BATCH:
                         sent += self._send(sqs, queue_url, batch)
                         batch = []
                 if batch:
@@ -359,7 +358,7 @@ class Remediator:
         once per kind and Region per execution environment. The claimed resource type only chooses which adapter
         to load early; what is decided still rests on the finding GetFinding returns."""
         confirm = self.settings.confirm_changes and self.settings.queue_url is not None
-        topic_region = self.settings.topic_arn.split(":")[3]
+        queue_region = self.settings.queue_region
         wanted: dict[tuple[str, str], Callable[[], object]] = {}
         for ref in refs:
             if ref.analyzer_arn not in self.settings.analyzer_arns:
@@ -373,7 +372,7 @@ class Remediator:
             if claimed in self._adapters and claimed in self.settings.resource_types:
                 wanted[(claimed, ref.region)] = partial(self._adapters[claimed], self.clients, ref.region)
         if confirm and wanted:
-            wanted[("sqs", topic_region)] = partial(self.clients.sqs, topic_region)
+            wanted[("sqs", queue_region)] = partial(self.clients.sqs, queue_region)
         makers = [make for key, make in wanted.items() if key not in self._prepared]
         if makers:
             self._prepared.update(wanted)

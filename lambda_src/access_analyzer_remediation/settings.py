@@ -159,6 +159,11 @@ class Settings:
         return self.account_mode(account_id)
 
     @property
+    def queue_region(self) -> str:
+        """The Region of the main queue (AAR_QUEUE_URL): the deployment's, the topic's."""
+        return self.topic_arn.split(":")[3]
+
+    @property
     def organization_mode(self) -> bool:
         return self.member_role_name is not None
 
