@@ -62,9 +62,18 @@ def test_one_version_number() -> None:
     assert headings[0] == ("Unreleased", ""), headings
     assert headings[1][0] == VERSION and headings[1][1], f"the newest release in CHANGELOG is {headings[1]}"
     assert [v for v, _ in headings[1:]] == sorted((v for v, _ in headings[1:]), key=_semver, reverse=True)
+    # Keep a Changelog: each kind of change (Added, Changed, ...) once per version, from its list of kinds.
+    for section in re.split(r"^## ", changelog, flags=re.M)[1:]:
+        kinds = re.findall(r"^### (.+)$", section, re.M)
+        version = section.split("\n", 1)[0]
+        assert len(kinds) == len(set(kinds)), f"CHANGELOG {version}: a kind of change twice: {kinds}"
+        assert set(kinds) <= _CHANGE_KINDS, f"CHANGELOG {version}: {set(kinds) - _CHANGE_KINDS}"
 
     upgrading = read("UPGRADING.md")
     assert re.search(rf"^## From [0-9.]+ to {re.escape(VERSION)}$", upgrading, re.M), "UPGRADING.md: no section"
+
+
+_CHANGE_KINDS = {"Added", "Changed", "Deprecated", "Removed", "Fixed", "Security"}
 
 
 def _semver(version: str) -> tuple[int, ...]:
