@@ -279,6 +279,7 @@ elapsed.append(getattr(sys.modules.get("access_analyzer_remediation"), "__file__
 sys.stderr.write("BENCH " + json.dumps(elapsed) + "\n")
 """
 COLD_KINDS = ("import boto3", "baseline handler", "this handler")
+SETTLE = 0.25  # seconds between a child's set-up and its start
 COLD = "cold start"
 COLD_WITH_LATENCY = f"cold start, {LATENCY * 1000:.0f} ms per AWS call"
 
@@ -349,8 +350,12 @@ def _cold_starts(aws: Aws, runs: int, task: Path, latency: float) -> dict[str, A
     samples: dict[str, list[tuple[float, float]]] = {kind: [] for kind in COLD_KINDS}
     boto3_seen: dict[str, bool] = {}
     for run in range(runs):
-        for kind in COLD_KINDS:
+        # Each kind takes each place in the order equally often (runs a multiple of 3): a child that always ran
+        # right after another would always find the machine (its caches, moto, the CPU's clock) as that one left it.
+        shift = run % len(COLD_KINDS)
+        for kind in COLD_KINDS[shift:] + COLD_KINDS[:shift]:
             [finding] = external_role(aws, f"cold-{run}-{COLD_KINDS.index(kind)}", 1)
+            time.sleep(SETTLE)  # what the role's creation set going in moto is over before the clock starts
             event = json.dumps(build_finding_event(finding, standin.analyzer_arn, "us-east-1", ACCOUNT), default=str)
             proc = subprocess.run(
                 [sys.executable, "-c", _COLD_CHILD, kind],
@@ -372,6 +377,7 @@ def _cold_starts(aws: Aws, runs: int, task: Path, latency: float) -> dict[str, A
     ours, baseline, boto3 = medians["this handler"], medians["baseline handler"], medians["import boto3"]
     return {
         "runs each": runs,
+        "order": "rotated: each kind first, second and third equally often",
         "added latency per AWS call, ms": round(latency * 1000),
         **{f"{kind}, ms wall / CPU": (ms(wall), ms(cpu)) for kind, (wall, cpu) in medians.items()},
         "this handler / baseline handler (wall)": round(ours[0] / baseline[0], 2),
@@ -792,7 +798,8 @@ def render_docs(results: dict[str, Any]) -> str:
         "",
         "A fresh Python process imports the code and handles its first event (one finding on a role of its own);",
         "measured inside the process (interpreter start-up left out), median of "
-        f"{cold['runs each']} runs each, in turn. The baseline is `tests/bench_baseline.py`: the original design",
+        f"{cold['runs each']} runs each, in turn ({cold.get('order', 'always in the order below')}). The baseline"
+        " is `tests/bench_baseline.py`: the original design",
         "(GetRole, UpdateAssumeRolePolicy, Publish; no verification, lease, ledger, audit or outbox).",
         *(
             [
