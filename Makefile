@@ -29,7 +29,7 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check lambda_src tests sandbox scripts
 	$(VENV)/bin/ruff format --check lambda_src tests sandbox scripts
 	$(VENV)/bin/mypy
-	$(VENV)/bin/mypy sandbox tests/integration tests/terraform tests/test_release.py tests/test_readme.py tests/readme_blocks.py tests/conftest.py
+	$(VENV)/bin/mypy sandbox tests scripts
 
 # Two pytest-xdist workers in two lanes (tests/conftest.py, LANE_APART): `terraform test` and test_uninstall.py
 # (which mostly waits for the AWS provider's SQS waiters) beside the rest of the suite, in collection order.

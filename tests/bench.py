@@ -40,6 +40,7 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -574,16 +575,12 @@ def resource_capacity() -> dict[str, Any]:
         "KMS key policy": (key, "kms:Decrypt", "*", [admin], KEY_POLICY_MAX_BYTES),
     }
     fits: dict[str, Callable[[list[str]], dict[str, Any] | None]] = {
-        f"{label} ({quota:,} bytes)": (
-            lambda principals, a=arn, x=action, r=resource, b=base: _bucket_or_key_denied(a, x, r, b, principals)
-        )
+        f"{label} ({quota:,} bytes)": partial(_bucket_or_key_denied, arn, action, resource, base)
         for label, (arn, action, resource, base, quota) in bucket_or_key.items()
     }
     for resource_type in _POLICY_TYPES:
         quota = _policy_adapter(resource_type).limits.quota
-        fits[f"{resource_type} ({quota.limit:,} {quota.unit}s)"] = lambda principals, t=resource_type: _policy_denied(
-            t, principals
-        )
+        fits[f"{resource_type} ({quota.limit:,} {quota.unit}s)"] = partial(_policy_denied, resource_type)
 
     def account(n: int) -> str:
         return str(500000000000 + 7919 * n)

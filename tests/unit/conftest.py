@@ -30,7 +30,8 @@ TOPIC = f"arn:aws:sns:us-west-2:{OWNER}:aar-topic"
 
 
 def load_event(name: str) -> dict[str, Any]:
-    return json.loads((EVENTS / name).read_text())
+    event: dict[str, Any] = json.loads((EVENTS / name).read_text())
+    return event
 
 
 def resource_finding(
@@ -79,7 +80,7 @@ def make_finding(
     )
 
 
-def trust_policy(*principals: dict[str, Any], action: str = "sts:AssumeRole") -> dict[str, Any]:
+def trust_policy(*principals: Mapping[str, Any], action: str = "sts:AssumeRole") -> dict[str, Any]:
     return {
         "Version": "2012-10-17",
         "Statement": [{"Effect": "Allow", "Principal": p, "Action": action} for p in principals],
@@ -195,7 +196,7 @@ class Aws:
 
     def emails(self) -> list[dict[str, str]]:
         sqs = self.client("sqs")
-        messages = []
+        messages: list[dict[str, str]] = []
         while True:
             batch = sqs.receive_message(QueueUrl=self.mail_queue_url, MaxNumberOfMessages=10).get("Messages", [])
             if not batch:

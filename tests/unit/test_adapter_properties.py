@@ -20,6 +20,7 @@ from access_analyzer_remediation.policy import (
     ACCOUNT,
     PRINCIPAL,
     PUBLIC,
+    DenyEntry,
     compact,
     match_statement_form,
     own_statements,
@@ -196,7 +197,7 @@ def test_every_adapter_never_weakens_is_idempotent_reverts_and_spares_the_zone(
     plan = _plan(resource_type)
     resources = RESOURCES[resource_type]
     original = statements(policy)
-    current, added = policy, []
+    current, added = policy, list[DenyEntry]()
     for finding in batch:
         result = plan(finding, current)
         if result.decision == "remediate":
@@ -219,7 +220,8 @@ def test_every_adapter_never_weakens_is_idempotent_reverts_and_spares_the_zone(
 @pytest.mark.parametrize("resource_type", ALL_TYPES)
 def test_a_finding_for_the_zone_or_the_allowlist_changes_nothing(resource_type: str) -> None:
     plan = _plan(resource_type)
-    policy = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "*"}]}
+    allow_all = {"Effect": "Allow", "Principal": "*", "Action": "*"}
+    policy: dict[str, Any] = {"Version": "2012-10-17", "Statement": [allow_all]}
     if RESOURCES[resource_type]:
         policy["Statement"][0]["Resource"] = "*"
     for value, decision in ((OWNER, "skip"), (TRUSTED, "skip"), (ALLOWED_ACCOUNT, "notify"), (ALLOWED_ROLE, "notify")):
@@ -275,6 +277,12 @@ def test_block_public_access_only_turns_settings_on_and_its_undo_restores_exactl
 
 # -- changes beside the policy: a cross-account ACL grant --------------------------------------------------------
 GRANTEE_IDS = ("a" * 64, "b" * 64, "c" * 64)
+
+
+def _grant_key(grant: dict[str, Any]) -> tuple[str, str]:
+    return grant["Grantee"]["ID"], grant["Permission"]
+
+
 acl_grants = st.lists(
     st.fixed_dictionaries(
         {
@@ -283,7 +291,7 @@ acl_grants = st.lists(
         }
     ),
     max_size=6,
-    unique_by=lambda g: (g["Grantee"]["ID"], g["Permission"]),
+    unique_by=_grant_key,
 )
 
 

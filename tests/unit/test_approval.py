@@ -14,6 +14,7 @@ from access_analyzer_remediation import approval
 from access_analyzer_remediation.cli import main
 from access_analyzer_remediation.engine import Remediator
 from access_analyzer_remediation.findings import FindingRef
+from access_analyzer_remediation.outcomes import ALREADY_PENDING, APPROVAL_REJECTED
 
 from .conftest import EXTERNAL, Aws, trust_policy
 
@@ -87,13 +88,13 @@ def test_a_redelivered_finding_makes_no_second_request_or_notice_and_is_recorded
     aws.emails()
     first = approval.store_of(remediator).get(ref.finding_id)
     [again] = remediator.process([ref])
-    assert (again.decision, again.reason) == ("skip", approval.ALREADY_PENDING) and again.outbox == ()
+    assert (again.decision, again.reason) == ("skip", ALREADY_PENDING) and again.outbox == ()
     remediator.announce([again], "123456789012", flush=True)
     assert aws.emails() == []
     # The request's record once, and the delivery's own (a quiet skip, as every other delivery is recorded).
     records = _records(aws, ref.finding_id)
-    assert sorted(r["reason"]["S"] for r in records) == sorted([approval.APPROVAL_PENDING, approval.ALREADY_PENDING])
-    [delivery] = [r for r in records if r["reason"]["S"] == approval.ALREADY_PENDING]
+    assert sorted(r["reason"]["S"] for r in records) == sorted([approval.APPROVAL_PENDING, ALREADY_PENDING])
+    [delivery] = [r for r in records if r["reason"]["S"] == ALREADY_PENDING]
     assert (delivery["decision"]["S"], delivery["mode"]["S"], "notified" in delivery) == ("skip", "approve", False)
     assert approval.store_of(remediator).get(ref.finding_id) == first
     assert _denies(aws) == []
@@ -105,11 +106,11 @@ def test_a_request_whose_record_was_not_stored_is_completed_with_the_same_keys(a
     write = remediator.audit.write
     calls = {"n": 0}
 
-    def failing(records: Any, outbox: Any = ()) -> None:
+    def failing(*args: Any, **kwargs: Any) -> None:
         calls["n"] += 1
         if calls["n"] == 1:
             raise RuntimeError("DynamoDB unavailable")
-        write(records, outbox)
+        write(*args, **kwargs)
 
     remediator.audit.write = failing  # type: ignore[method-assign]
     [failed] = remediator.process([ref])
@@ -240,11 +241,11 @@ def test_reject_archive_keeps_the_access_and_archives_in_every_analyzer(aws: Aws
     # A later delivery keeps it: no new request, no notice.
     aws.client("accessanalyzer").update_findings(analyzerArn=ref.analyzer_arn, ids=[ref.finding_id], status="ACTIVE")
     [later] = remediator.process([ref])
-    assert (later.decision, later.reason) == ("skip", approval.APPROVAL_REJECTED) and not later.outbox
+    assert (later.decision, later.reason) == ("skip", APPROVAL_REJECTED) and not later.outbox
     assert aws.policy(ROLE) == before
     # ... and records it: who rejected it and when, no notice.
     [kept] = [r for r in _records(aws, ref.finding_id) if r["decision"]["S"] == "skip"]
-    assert kept["reason"]["S"] == approval.APPROVAL_REJECTED
+    assert kept["reason"]["S"] == APPROVAL_REJECTED
     assert kept["decision"]["S"] == "skip" and "rejected by arn:x at " in kept["summary"]["S"]
     assert "notified" not in kept
     remediator.announce([later], "123456789012", flush=True)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -101,7 +103,7 @@ def test_bad_input_exits_2_with_one_line(
 
 
 # -- buckets and keys: the event's resourceType chooses the adapter ----------------------------------------------
-BUCKET_POLICY = {
+BUCKET_POLICY: dict[str, Any] = {
     "Version": "2012-10-17",
     "Statement": [
         {
@@ -202,8 +204,8 @@ def test_plan_refuses_a_type_the_tool_does_not_contain(tmp_path: Path, capsys: p
     assert err.count("\n") == 1 and "does not contain AWS::Example::Widget findings" in err
 
 
-# Each policy type's read API output as `--policy`, and the exact write `plan --json` lists.
-READ_OUTPUTS = {
+# Each policy type: its ARN, an action, its read API's output around a policy (`--policy`), the write `plan` lists.
+READ_OUTPUTS: dict[str, tuple[str, str, Callable[[str], dict[str, Any]], str]] = {
     "AWS::SQS::Queue": (
         "arn:aws:sqs:us-west-2:111122223333:jobs",
         "sqs:SendMessage",

@@ -49,7 +49,7 @@ def _queue(aws: Aws) -> str:
 
 def _messages(aws: Aws, queue_url: str) -> list[dict[str, Any]]:
     sqs = aws.client("sqs")
-    found = []
+    found: list[dict[str, Any]] = []
     while True:
         batch = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", [])
         if not batch:

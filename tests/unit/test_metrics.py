@@ -57,7 +57,7 @@ def _sums(documents: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
 
 
 def _total(documents: list[dict[str, Any]], name: str) -> float:
-    return sum(value for document in documents for value in document.get(name, []))
+    return float(sum(value for document in documents for value in document.get(name, [])))
 
 
 def test_a_batch_of_roles_and_a_bucket_is_counted_per_resource_type(

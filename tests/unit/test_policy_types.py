@@ -330,7 +330,8 @@ class _Recorder:
     """A service client that answers what a test gives it and records each call."""
 
     def __init__(self, **answers: Any) -> None:
-        self.answers, self.calls = answers, []  # type: list[tuple[str, dict[str, Any]]]
+        self.answers = answers
+        self.calls: list[tuple[str, dict[str, Any]]] = []
 
     def __getattr__(self, name: str) -> Callable[..., Any]:
         def call(**params: Any) -> Any:

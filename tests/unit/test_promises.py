@@ -138,9 +138,8 @@ def hook(name: str, action: Any) -> None:
 
 
 def client_error(code: str, operation: str, status: int = 400) -> ClientError:
-    return ClientError(
-        {"Error": {"Code": code, "Message": "injected"}, "ResponseMetadata": {"HTTPStatusCode": status}}, operation
-    )
+    metadata: Any = {"HTTPStatusCode": status}  # a partial ResponseMetadata, as a test needs
+    return ClientError({"Error": {"Code": code, "Message": "injected"}, "ResponseMetadata": metadata}, operation)
 
 
 @contextlib.contextmanager
@@ -162,7 +161,7 @@ def plan(capsys: pytest.CaptureFixture[str], tmp_path: Path, event: dict[str, An
 
 
 def sample_event(resource: str, principal: dict[str, str], action: str = ASSUME) -> dict[str, Any]:
-    event = json.loads((EVENTS / "iam_role_active.json").read_text())
+    event: dict[str, Any] = json.loads((EVENTS / "iam_role_active.json").read_text())
     event["detail"].update({"resource": resource, "principal": principal, "action": [action]})
     return event
 

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from access_analyzer_remediation import planner
 from access_analyzer_remediation.findings import Finding, MalformedEvent, parse_event
-from access_analyzer_remediation.policy import compact, match_statement_form, remove_denies, statements
+from access_analyzer_remediation.policy import DenyEntry, compact, match_statement_form, remove_denies, statements
 
 from .conftest import ANALYZER, OWNER, ROLE_ARN, make_settings, role_state
 
@@ -102,7 +102,7 @@ PROFILE = settings(max_examples=1500, deadline=None, suppress_health_check=[Heal
 def test_never_weakens_is_idempotent_and_revert_inverts(policy: dict[str, Any], batch: list[Finding]) -> None:
     original = statements(policy)
     current = policy
-    added = []
+    added: list[DenyEntry] = []
     for finding in batch:
         plan = planner.plan_finding(finding, role_state(current), SETTINGS)
         if plan.decision == "remediate":

@@ -197,7 +197,7 @@ def test_a_write_retried_into_a_client_error_may_have_landed_and_keeps_its_inten
 
     def throttled_retry(**_: Any) -> None:
         if landed.pop("once", False):
-            metadata = {"HTTPStatusCode": 400, "RetryAttempts": 1}
+            metadata: Any = {"HTTPStatusCode": 400, "RetryAttempts": 1}  # a partial ResponseMetadata
             raise ClientError({"Error": {"Code": "Throttling"}, "ResponseMetadata": metadata}, "UpdateAssumeRolePolicy")
 
     remediator.clients.iam().meta.events.register("after-call.iam.UpdateAssumeRolePolicy", throttled_retry)

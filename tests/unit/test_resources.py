@@ -37,7 +37,7 @@ def _bucket_policy(*statements_: dict[str, Any]) -> dict[str, Any]:
     return {"Version": POLICY_VERSION, "Statement": list(statements_)}
 
 
-ALLOW_EXTERNAL = {
+ALLOW_EXTERNAL: dict[str, Any] = {
     "Sid": "Partner",
     "Effect": "Allow",
     "Principal": {"AWS": f"arn:aws:iam::{EXTERNAL}:root"},
@@ -138,7 +138,7 @@ def test_each_source_is_contained_by_the_bucket_deny_and_the_other_grant_is_name
     finding = _finding(S3_BUCKET, BUCKET_ARN, {"AWS": EXTERNAL}, sources=[source.to_json()])
     plan = plan_bucket(finding, BucketState(BUCKET_ARN, BUCKET, {}, _bucket_policy(ALLOW_EXTERNAL)), SETTINGS)
     assert plan.decision == "remediate"
-    assert (note is None and not plan.notes) or any(note in n for n in plan.notes)
+    assert not plan.notes if note is None else any(note in n for n in plan.notes)
 
 
 def test_bucket_guardrails_exempt_tag_allowlist_zone_and_organization() -> None:
@@ -167,7 +167,7 @@ def test_a_redelivered_bucket_finding_is_already_contained() -> None:
     assert (again.decision, again.reason) == ("skip", "already_contained")
 
 
-KEY_POLICY = {
+KEY_POLICY: dict[str, Any] = {
     "Version": POLICY_VERSION,
     "Statement": [
         KEY_ADMIN_STATEMENT,
@@ -481,7 +481,7 @@ def test_the_function_completes_an_interrupted_revert_that_leaves_a_bucket_witho
     have landed (no answer) keeps its intent; the next holder, here the function handling a resolved finding of the
     bucket, completes it and the policy the tool created is gone."""
     s3 = _bucket(aws, None)
-    kwargs = {"resource": BUCKET_ARN, "resource_type": S3_BUCKET, "principal": {"AWS": EXTERNAL},
+    kwargs: dict[str, Any] = {"resource": BUCKET_ARN, "resource_type": S3_BUCKET, "principal": {"AWS": EXTERNAL},
               "action": ["s3:GetObject"], "resource_owner_account": SANDBOX_ACCOUNT, "publish": False}  # fmt: skip
     finding = aws.standin.add_finding(**kwargs)
     remediator = aws.remediator()
