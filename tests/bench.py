@@ -376,6 +376,8 @@ def _cold_starts(aws: Aws, runs: int, task: Path, latency: float) -> dict[str, A
             boto3_seen[kind] = boto3_seen.get(kind, False) or imported_boto3
     medians = {kind: tuple(statistics.median(x[i] for x in values) for i in (0, 1)) for kind, values in samples.items()}
     ours, baseline, boto3 = medians["this handler"], medians["baseline handler"], medians["import boto3"]
+    # The spread: this handler against the baseline of the same run (the two ran within a second of each other).
+    paired = sorted(o[0] / b[0] for o, b in zip(samples["this handler"], samples["baseline handler"], strict=True))
     return {
         "runs each": runs,
         "order": "rotated: each kind first, second and third equally often",
@@ -383,6 +385,11 @@ def _cold_starts(aws: Aws, runs: int, task: Path, latency: float) -> dict[str, A
         **{f"{kind}, ms wall / CPU": (ms(wall), ms(cpu)) for kind, (wall, cpu) in medians.items()},
         "this handler / baseline handler (wall)": round(ours[0] / baseline[0], 2),
         "this handler / baseline handler (CPU)": round(ours[1] / baseline[1], 2),
+        "this handler / baseline handler per run (wall), lowest / median / highest": (
+            round(paired[0], 2),
+            round(statistics.median(paired), 2),
+            round(paired[-1], 2),
+        ),
         "this handler / import boto3 (wall)": round(ours[0] / boto3[0], 2),
         "baseline handler / import boto3 (wall)": round(baseline[0] / boto3[0], 2),
         "boto3 imported by this handler": boto3_seen["this handler"],  # clients.py builds botocore clients
@@ -733,6 +740,12 @@ def _cold_table(cold: dict[str, Any], machine_info: dict[str, Any]) -> list[str]
         f" {cold['baseline handler / import boto3 (wall)']}. The handler imports boto3:"
         f" {'yes' if cold['boto3 imported by this handler'] else 'no'} (it builds botocore clients).",
     ]
+    spread = cold.get("this handler / baseline handler per run (wall), lowest / median / highest")
+    if spread is not None:
+        lines.append(
+            "The same ratio run by run (this handler against the baseline of the same run): lowest"
+            f" {spread[0]}, median {spread[1]}, highest {spread[2]}."
+        )
     if "load average (1 min) before / after" in cold:
         lines.append(
             f"CPU: this handler / baseline {cold['this handler / baseline handler (CPU)']}. The machine's load"
