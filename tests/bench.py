@@ -657,7 +657,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         DOCS.write_text(render_docs(json.loads(args.output.read_text())))
         print(f"written {DOCS}")
         return 0
-    roles, samples, runs = (60, 20, 3) if args.quick else (200, 100, 9)
+    roles, samples, runs = (60, 20, 3) if args.quick else (200, 100, 15)
     if args.cold_start:
         with SerialMotoServer() as moto:
             standins = {region: AccessAnalyzerStandIn(region=region).start() for region in ("us-east-1", "eu-west-1")}
