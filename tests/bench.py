@@ -376,7 +376,7 @@ def _cold_starts(aws: Aws, runs: int, task: Path, latency: float) -> dict[str, A
             boto3_seen[kind] = boto3_seen.get(kind, False) or imported_boto3
     medians = {kind: tuple(statistics.median(x[i] for x in values) for i in (0, 1)) for kind, values in samples.items()}
     ours, baseline, boto3 = medians["this handler"], medians["baseline handler"], medians["import boto3"]
-    # The spread: this handler against the baseline of the same run (the two ran within a second of each other).
+    # The spread: each round's handler against the same round's baseline (started seconds apart).
     paired = sorted(o[0] / b[0] for o, b in zip(samples["this handler"], samples["baseline handler"], strict=True))
     return {
         "runs each": runs,
