@@ -9,6 +9,7 @@ import re
 import sys
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 
@@ -28,11 +29,11 @@ MUTANTS = _mutation().MUTANTS
 
 
 @pytest.mark.parametrize("mutant", MUTANTS, ids=[m.name for m in MUTANTS])
-def test_each_mutant_applies_once_and_its_catchers_exist(mutant: object) -> None:
-    path, old, new, catchers = (getattr(mutant, name) for name in ("path", "old", "new", "catchers"))
-    assert (REPO / path).read_text().count(old) == 1, f"the anchor is not once in {path}: update the mutant"
-    assert old != new
-    for catcher in catchers:
+def test_each_mutant_applies_once_and_its_catchers_exist(mutant: Any) -> None:
+    anchors = (REPO / mutant.path).read_text().count(mutant.old)
+    assert anchors == 1, f"the anchor is not once in {mutant.path}: update the mutant"
+    assert mutant.old != mutant.new
+    for catcher in mutant.catchers:
         file, _, name = catcher.partition("::")
         function = re.sub(r"\[.*\]$", "", name)
         assert re.search(rf"^def {re.escape(function)}\(", (REPO / file).read_text(), re.MULTILINE), catcher
